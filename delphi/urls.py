@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from django.conf.urls.i18n import i18n_patterns
+from django.contrib import admin
+from django.urls import include, path
+
+from rounds import views as round_views
+
+urlpatterns = [
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+    path("", round_views.home, name="home"),
+    path("studies/<slug:slug>/", round_views.study_detail, name="study-detail"),
+    path("", include("panelists.urls")),
+    path("", include("reports.urls")),
+]
+urlpatterns += i18n_patterns()

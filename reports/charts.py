@@ -1,0 +1,363 @@
+"""Small, accessible inline SVG charts drawn from plain numbers.
+
+Pure: standard library only, no Django (a test imports it in a fresh interpreter), so the
+panelist feedback page, the PDF report and the offline tools draw the same pictures.
+Every chart is an ``<svg role="img">`` with a ``<title>`` and a ``<desc>`` that state in
+words what the picture shows; all text is XML-escaped. Callers pass translated words
+through ``labels``.
+
+Colours meet WCAG AA on white: text at least 4.5:1, bars and lines at least 3:1, and the
+panelist's own rating is marked by a hatch pattern and a thick outline, not by colour alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from xml.sax.saxutils import escape
+
+INK = "#1a1a1a"  # text, 17:1 on white
+MUTED = "#595959"  # secondary text, 7:1 on white
+BAR = "#2f5488"  # 7.6:1 on white, 6:1 on the IQR band
+OWN = "#a83c00"  # the panelist's own rating, 5.9:1 on white
+IQR_FILL = "#dce6f2"
+THRESHOLD = "#6b2c91"  # 8.5:1 on white
+ACCEPT_FILL = "#e5f2e5"
+FONT = "DejaVu Sans, Arial, Helvetica, sans-serif"
+
+DEFAULT_LABELS: dict[str, str] = {
+    "median": "median",
+    "iqr": "IQR",
+    "your_rating": "your rating",
+    "ratings": "ratings",
+    "distribution": "Distribution of ratings",
+    "priority_matrix": "Priority matrix",
+    "participant_flow": "Participant flow",
+    "invited": "invited",
+    "responded": "responded",
+}
+
+
+def histogram_svg(
+    counts: Sequence[int],
+    *,
+    scale_min: int,
+    median: float | None,
+    q1: float | None,
+    q3: float | None,
+    highlight: int | None = None,
+    bands: tuple[int, int] | None = None,
+    width: int = 320,
+    height: int = 120,
+    title: str = "",
+    labels: Mapping[str, str] | None = None,
+) -> str:
+    """The distribution of one (round, item, criterion): one bar per scale point.
+
+    ``counts[i]`` is the number of ratings at scale point ``scale_min + i``. The IQR band
+    covers the scale points from ``q1`` to ``q3`` (from the left edge of q1's bar to the right
+    edge of q3's); the median is a vertical line. ``highlight`` is a scale point (the
+    panelist's own previous rating); ``bands`` is ``(low_max, high_min)``, drawn as dotted
+    dividers between the low, middle and high bands.
+    """
+    words = _labels(labels)
+    n = sum(counts)
+    top, bottom, side = 26.0, 16.0, 6.0
+    plot_h = height - top - bottom
+    slot = (width - 2 * side) / max(len(counts), 1)
+    tallest = max([*counts, 1])
+
+    def x_of(value: float) -> float:
+        return side + (value - scale_min + 0.5) * slot
+
+    uid = _uid("hist", counts, scale_min, median, q1, q3, highlight, bands, title)
+    summary = _summary(n, median, q1, q3, words)
+    described = [summary]
+    if highlight is not None:
+        described.append(f"{words['your_rating']}: {highlight}")
+    described.append(
+        ", ".join(f"{scale_min + i}: {count}" for i, count in enumerate(counts))
+    )
+    parts = [
+        _open_svg(width, height, uid, title or words["distribution"], "; ".join(described)),
+        "<defs>",
+        f'<pattern id="{uid}-own" patternUnits="userSpaceOnUse" width="5" height="5" '
+        f'patternTransform="rotate(45)">'
+        f'<rect width="5" height="5" fill="{OWN}"/>'
+        f'<line x1="0" y1="0" x2="0" y2="5" stroke="#ffffff" stroke-width="2"/></pattern>',
+        "</defs>",
+    ]
+    if q1 is not None and q3 is not None:
+        left, right = x_of(q1) - slot / 2, x_of(q3) + slot / 2
+        parts.append(
+            f'<rect x="{left:.1f}" y="{top - 12:.1f}" width="{right - left:.1f}" '
+            f'height="{plot_h + 12:.1f}" fill="{IQR_FILL}"/>'
+        )
+    if bands is not None:
+        for edge in (bands[0] + 0.5, bands[1] - 0.5):
+            parts.append(
+                f'<line x1="{x_of(edge):.1f}" y1="{top - 12:.1f}" x2="{x_of(edge):.1f}" '
+                f'y2="{top + plot_h:.1f}" stroke="{MUTED}" stroke-width="1" '
+                f'stroke-dasharray="1 3"/>'
+            )
+    bar_w = slot * 0.7
+    for i, count in enumerate(counts):
+        point = scale_min + i
+        bar_h = (plot_h - 12) * count / tallest
+        cx = x_of(point)
+        y = top + plot_h - bar_h
+        own = point == highlight
+        style = (
+            f'fill="url(#{uid}-own)" stroke="{INK}" stroke-width="2"'
+            if own
+            else f'fill="{BAR}"'
+        )
+        klass = "bar own" if own else "bar"
+        parts.append(
+            f'<rect class="{klass}" data-point="{point}" x="{cx - bar_w / 2:.1f}" '
+            f'y="{y:.1f}" width="{bar_w:.1f}" height="{bar_h:.1f}" {style}/>'
+        )
+        parts.append(_text(cx, y - 3, str(count), size=9, fill=INK, weight_bold=own))
+        parts.append(_text(cx, height - 4, str(point), size=10, fill=INK, weight_bold=own))
+    parts.append(
+        f'<line x1="{side:.1f}" y1="{top + plot_h:.1f}" x2="{width - side:.1f}" '
+        f'y2="{top + plot_h:.1f}" stroke="{INK}" stroke-width="1"/>'
+    )
+    if median is not None:
+        mx = x_of(median)
+        parts.append(
+            f'<line class="median" x1="{mx:.1f}" y1="{top - 12:.1f}" x2="{mx:.1f}" '
+            f'y2="{top + plot_h:.1f}" stroke="{INK}" stroke-width="2" stroke-dasharray="4 2"/>'
+        )
+    parts.append(_histogram_legend(uid, words, median, q1, q3, highlight))
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def priority_matrix_svg(
+    points: Sequence[tuple[str, float, float]],
+    *,
+    x_threshold: float,
+    y_threshold: float,
+    scale: tuple[int, int] = (1, 9),
+    x_label: str,
+    y_label: str,
+    width: int = 480,
+    height: int = 480,
+    title: str = "",
+    labels: Mapping[str, str] | None = None,
+) -> str:
+    """Each item as a labelled point: acceptability median (x) against priority median (y).
+
+    Dashed lines mark the thresholds; the quadrant above both is shaded. Points at the same
+    place are drawn once, their labels listed side by side.
+    """
+    words = _labels(labels)
+    lo, hi = scale
+    left, right, top, bottom = 44.0, 12.0, 12.0, 40.0
+    plot_w, plot_h = width - left - right, height - top - bottom
+    span = (hi - lo) or 1
+
+    def px(value: float) -> float:
+        return left + (value - lo) / span * plot_w
+
+    def py(value: float) -> float:
+        return top + plot_h - (value - lo) / span * plot_h
+
+    uid = _uid("matrix", points, x_threshold, y_threshold, scale, x_label, y_label)
+    desc = "; ".join(
+        f"{code}: {x_label} {_num(x)}, {y_label} {_num(y)}" for code, x, y in points
+    )
+    parts = [_open_svg(width, height, uid, title or words["priority_matrix"], desc)]
+    parts.append(
+        f'<rect x="{px(x_threshold):.1f}" y="{top:.1f}" '
+        f'width="{px(hi) - px(x_threshold):.1f}" height="{py(y_threshold) - top:.1f}" '
+        f'fill="{ACCEPT_FILL}"/>'
+    )
+    for tick in range(lo, hi + 1):
+        parts.append(
+            f'<line x1="{px(tick):.1f}" y1="{top:.1f}" x2="{px(tick):.1f}" '
+            f'y2="{top + plot_h:.1f}" stroke="#e0e0e0" stroke-width="1"/>'
+            f'<line x1="{left:.1f}" y1="{py(tick):.1f}" x2="{left + plot_w:.1f}" '
+            f'y2="{py(tick):.1f}" stroke="#e0e0e0" stroke-width="1"/>'
+        )
+        parts.append(_text(px(tick), top + plot_h + 14, str(tick), size=10, fill=INK))
+        parts.append(_text(left - 8, py(tick) + 3.5, str(tick), size=10, fill=INK, anchor="end"))
+    parts.append(
+        f'<rect x="{left:.1f}" y="{top:.1f}" width="{plot_w:.1f}" height="{plot_h:.1f}" '
+        f'fill="none" stroke="{INK}" stroke-width="1"/>'
+    )
+    parts.append(
+        f'<line class="threshold" x1="{px(x_threshold):.1f}" y1="{top:.1f}" '
+        f'x2="{px(x_threshold):.1f}" y2="{top + plot_h:.1f}" stroke="{THRESHOLD}" '
+        f'stroke-width="1.5" stroke-dasharray="6 3"/>'
+        f'<line class="threshold" x1="{left:.1f}" y1="{py(y_threshold):.1f}" '
+        f'x2="{left + plot_w:.1f}" y2="{py(y_threshold):.1f}" stroke="{THRESHOLD}" '
+        f'stroke-width="1.5" stroke-dasharray="6 3"/>'
+    )
+    parts.append(_text(left + plot_w / 2, height - 6, x_label, size=11, fill=INK))
+    parts.append(
+        f'<text x="0" y="0" transform="translate(12 {top + plot_h / 2:.1f}) rotate(-90)" '
+        f'font-family="{FONT}" font-size="11" fill="{INK}" text-anchor="middle">'
+        f"{escape(y_label)}</text>"
+    )
+    grouped: dict[tuple[float, float], list[str]] = {}
+    for code, x, y in points:
+        grouped.setdefault((x, y), []).append(code)
+    for (x, y), codes in grouped.items():
+        cx, cy = px(x), py(y)
+        parts.append(
+            f'<circle class="point" cx="{cx:.1f}" cy="{cy:.1f}" r="4" fill="{BAR}" '
+            f'stroke="#ffffff" stroke-width="1"/>'
+        )
+        anchor = "end" if cx > left + plot_w * 0.75 else "start"
+        dx = -6 if anchor == "end" else 6
+        parts.append(
+            _text(cx + dx, cy - 5, ", ".join(codes), size=9, fill=INK, anchor=anchor)
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def flow_svg(
+    rows: Sequence[tuple[str, int, int]],
+    *,
+    width: int = 480,
+    title: str = "",
+    labels: Mapping[str, str] | None = None,
+) -> str:
+    """Participant flow: one box per round (label, invited, responded), arrows between."""
+    words = _labels(labels)
+    box_h, gap, side = 44.0, 26.0, 10.0
+    height = int(side * 2 + len(rows) * box_h + max(len(rows) - 1, 0) * gap) or 1
+    lines = [
+        f"{label}: {words['invited']} {invited}, {words['responded']} {responded}"
+        f" ({_pct(responded, invited)})"
+        for label, invited, responded in rows
+    ]
+    uid = _uid("flow", rows)
+    parts = [
+        _open_svg(width, height, uid, title or words["participant_flow"], "; ".join(lines)),
+        f'<defs><marker id="{uid}-arrow" markerWidth="8" markerHeight="8" refX="4" refY="4" '
+        f'orient="auto"><path d="M0,0 L8,4 L0,8 z" fill="{INK}"/></marker></defs>',
+    ]
+    box_w = width - 2 * side
+    for i, (label, invited, responded) in enumerate(rows):
+        y = side + i * (box_h + gap)
+        parts.append(
+            f'<rect class="box" x="{side:.1f}" y="{y:.1f}" width="{box_w:.1f}" '
+            f'height="{box_h:.1f}" rx="4" fill="#ffffff" stroke="{BAR}" stroke-width="1.5"/>'
+        )
+        parts.append(_text(width / 2, y + 18, label, size=12, fill=INK, weight_bold=True))
+        detail = (
+            f"{words['invited']} {invited} · {words['responded']} {responded}"
+            f" ({_pct(responded, invited)})"
+        )
+        parts.append(_text(width / 2, y + 34, detail, size=11, fill=INK))
+        if i < len(rows) - 1:
+            parts.append(
+                f'<line x1="{width / 2:.1f}" y1="{y + box_h:.1f}" x2="{width / 2:.1f}" '
+                f'y2="{y + box_h + gap - 6:.1f}" stroke="{INK}" stroke-width="1.5" '
+                f'marker-end="url(#{uid}-arrow)"/>'
+            )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _labels(labels: Mapping[str, str] | None) -> dict[str, str]:
+    """Defaults overridden by the caller's words; keys match loosely ("your rating")."""
+    words = dict(DEFAULT_LABELS)
+    for key, value in (labels or {}).items():
+        words[key.strip().lower().replace(" ", "_")] = value
+    return words
+
+
+def _summary(
+    n: int, median: float | None, q1: float | None, q3: float | None, words: Mapping[str, str]
+) -> str:
+    parts = [f"n = {n}"]
+    if median is not None:
+        parts.append(f"{words['median']} {_num(median)}")
+    if q1 is not None and q3 is not None:
+        parts.append(f"{words['iqr']} {_num(q1)}–{_num(q3)}")
+    return ", ".join(parts)
+
+
+def _histogram_legend(
+    uid: str,
+    words: Mapping[str, str],
+    median: float | None,
+    q1: float | None,
+    q3: float | None,
+    highlight: int | None,
+) -> str:
+    """One line above the plot: shaded IQR, dashed median, hatched own rating."""
+    parts: list[str] = []
+    x = 6.0
+    if q1 is not None and q3 is not None:
+        parts.append(f'<rect x="{x}" y="3" width="12" height="9" fill="{IQR_FILL}"/>')
+        text = f"{words['iqr']} {_num(q1)}–{_num(q3)}"
+        parts.append(_text(x + 15, 11, text, size=9, fill=INK, anchor="start"))
+        x += 15 + _text_width(text, 9) + 10
+    if median is not None:
+        parts.append(
+            f'<line x1="{x + 6}" y1="2" x2="{x + 6}" y2="13" stroke="{INK}" '
+            f'stroke-width="2" stroke-dasharray="4 2"/>'
+        )
+        text = f"{words['median']} {_num(median)}"
+        parts.append(_text(x + 11, 11, text, size=9, fill=INK, anchor="start"))
+        x += 11 + _text_width(text, 9) + 10
+    if highlight is not None:
+        parts.append(
+            f'<rect x="{x}" y="3" width="10" height="9" fill="url(#{uid}-own)" '
+            f'stroke="{INK}" stroke-width="1.5"/>'
+        )
+        text = f"{words['your_rating']} {highlight}"
+        parts.append(_text(x + 14, 11, text, size=9, fill=INK, anchor="start"))
+    return "".join(parts)
+
+
+def _open_svg(width: int, height: int, uid: str, title: str, desc: str) -> str:
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" '
+        f'aria-labelledby="{uid}-title {uid}-desc" font-family="{FONT}">'
+        f'<title id="{uid}-title">{escape(title)}</title>'
+        f'<desc id="{uid}-desc">{escape(desc)}</desc>'
+    )
+
+
+def _text(
+    x: float,
+    y: float,
+    content: str,
+    *,
+    size: int,
+    fill: str,
+    anchor: str = "middle",
+    weight_bold: bool = False,
+) -> str:
+    weight = ' font-weight="bold"' if weight_bold else ""
+    return (
+        f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" fill="{fill}" '
+        f'text-anchor="{anchor}"{weight}>{escape(content)}</text>'
+    )
+
+
+def _text_width(content: str, size: int) -> float:
+    """A rough width for laying out a legend; sans-serif averages ~0.58 em per character."""
+    return len(content) * size * 0.58
+
+
+def _num(value: float) -> str:
+    """8.0 → "8", 6.5 → "6.5", 5.25 → "5.25"."""
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{part * 100 / whole:.0f}%" if whole else "–"
+
+
+def _uid(kind: str, *args: object) -> str:
+    """An id stable for the same drawing, distinct between drawings on one page."""
+    return f"{kind}-" + hashlib.sha1(repr(args).encode(), usedforsecurity=False).hexdigest()[:8]

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from reports import exports
+from rounds import demo
+from rounds.errors import DomainError
+
+DEMO_USER = "coordinator"
+DEMO_PASSWORD = "delphi-demo"  # noqa: S105 - a demo account, printed on purpose
+
+
+class Command(BaseCommand):
+    help = (
+        "Create the demo studies (simulated data): 'kce-burnout-gp', a two-round replay of the "
+        "KCE 165 design with 59 simulated GPs, and 'demo-live' with round 2 open. Writes "
+        "DIR/ratings.csv, DIR/results.csv and DIR/report.pdf for 'kce-burnout-gp'. The analyses "
+        "run in a real Celery worker, started for the occasion unless --external-worker."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--out", required=True, type=Path, help="folder for the three files")
+        parser.add_argument("--seed", type=int, default=165)
+        parser.add_argument(
+            "--external-worker",
+            action="store_true",
+            help="use a Celery worker that is already running instead of starting one",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        out: Path = options["out"]
+        worker = None if options["external_worker"] else _start_worker()
+        try:
+            result = demo.build_demo(seed=options["seed"])
+        except DomainError as exc:
+            raise CommandError(str(exc)) from exc
+        finally:
+            if worker is not None:
+                worker.terminate()
+                worker.wait(timeout=30)
+        out.mkdir(parents=True, exist_ok=True)
+        exports.write_ratings_csv(result.kce, out / "ratings.csv")
+        exports.write_results_csv(result.kce, out / "results.csv")
+        from reports.pdf import render_report_pdf
+
+        (out / "report.pdf").write_bytes(render_report_pdf(result.kce))
+        _ensure_coordinator()
+        info = {"username": DEMO_USER, "password": DEMO_PASSWORD}
+        (settings.VAR_DIR / "demo.json").write_text(json.dumps(info), encoding="utf-8")
+        self.stdout.write(
+            f"Demo ready (simulated data). Files in {out}: ratings.csv, results.csv, report.pdf\n"
+            f"Coordinator login: {DEMO_USER} / {DEMO_PASSWORD}"
+        )
+
+
+def _start_worker() -> subprocess.Popen[bytes]:
+    """A real worker process for the demo's analyses, with this process's settings."""
+    command = [sys.executable, "-m", "celery", "-A", "delphi", "worker", "--pool=solo",
+               "--concurrency=1", "--loglevel=WARNING", "--without-heartbeat",
+               "--without-gossip", "--without-mingle"]  # fmt: skip
+    return subprocess.Popen(command, env=os.environ.copy(), cwd=settings.BASE_DIR)
+
+
+def _ensure_coordinator() -> None:
+    users = get_user_model()
+    if not users.objects.filter(username=DEMO_USER).exists():
+        users.objects.create_superuser(DEMO_USER, "coordinator@demo.invalid", DEMO_PASSWORD)

@@ -1,0 +1,461 @@
+"""Studies, their consensus protocol, criteria, items, rounds, ratings and results.
+
+Texts that panelists read are stored per language in JSON maps ({"fr": ..., "nl": ...,
+"en": ...}) and read through `translated()`, which falls back to the study's languages.
+Status fields change only through `rounds.services`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+
+from rounds import consensus
+
+
+def translated(texts: dict[str, str] | None, language: str | None, fallbacks: list[str]) -> str:
+    """The text in `language`, else in the first fallback language that has one."""
+    texts = texts or {}
+    for code in [language or "", *fallbacks, *texts.keys()]:
+        value = texts.get(code[:2]) if code else None
+        if value:
+            return value
+    return ""
+
+
+def _languages_default() -> list[str]:
+    return ["fr", "nl", "en"]
+
+
+class StudyQuerySet(models.QuerySet["Study"]):
+    def running(self) -> StudyQuerySet:
+        return self.filter(status=Study.Status.RUNNING)
+
+
+class Study(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        RUNNING = "running", _("Running")
+        FINISHED = "finished", _("Finished")
+
+    slug = models.SlugField(_("slug"), max_length=80, unique=True)
+    title = models.JSONField(_("title per language"), default=dict)
+    description = models.JSONField(_("description per language"), default=dict, blank=True)
+    languages = models.JSONField(_("languages"), default=_languages_default)
+    report_language = models.CharField(_("report language"), max_length=8, default="en")
+    time_zone = models.CharField(_("time zone"), max_length=64, default="Europe/Brussels")
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.DRAFT
+    )
+    contact_name = models.CharField(_("contact name"), max_length=200, blank=True)
+    contact_email = models.EmailField(_("contact e-mail"), blank=True)
+    is_simulated = models.BooleanField(
+        _("simulated data"),
+        default=False,
+        help_text=_("Shown on every page and export: the ratings are simulated."),
+    )
+    minutes_per_round = models.PositiveSmallIntegerField(_("minutes per round"), default=15)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = StudyQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("study")
+        verbose_name_plural = _("studies")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+    def clean(self) -> None:
+        known = {code for code, _name in settings.LANGUAGES}
+        unknown = [code for code in self.languages or [] if code not in known]
+        if not self.languages or unknown:
+            raise ValidationError(
+                {"languages": _("Choose one or more of: %(known)s.") % {"known": sorted(known)}}
+            )
+
+    def text(self, field: str, language: str | None = None) -> str:
+        return translated(getattr(self, field), language or get_language(), self.fallbacks)
+
+    @property
+    def fallbacks(self) -> list[str]:
+        return [self.report_language, *self.languages]
+
+    @property
+    def display_title(self) -> str:
+        return self.text("title")
+
+
+class Protocol(models.Model):
+    """The consensus protocol, fixed before round 1 (METHODS.md §3) and locked when it opens."""
+
+    class Quantile(models.IntegerChoices):
+        TYPE_5 = 5, _("Hyndman-Fan type 5 (piecewise linear, Hazen)")
+        TYPE_6 = 6, _("Hyndman-Fan type 6 (Weibull, SPSS)")
+        TYPE_7 = 7, _("Hyndman-Fan type 7 (R, numpy, Excel PERCENTILE.INC)")
+        TYPE_8 = 8, _("Hyndman-Fan type 8 (median-unbiased)")
+
+    study = models.OneToOneField(Study, on_delete=models.CASCADE, related_name="protocol")
+    quantile_type = models.PositiveSmallIntegerField(
+        _("quantile method"), choices=Quantile.choices, default=Quantile.TYPE_7
+    )
+    accept_rule = models.CharField(
+        _("item accepted when"),
+        max_length=500,
+        blank=True,
+        help_text=_("Empty: every criterion reached consensus 'in'. "
+                    "Example: acceptability = in AND priority.median >= 7"),
+    )
+    reject_rule = models.CharField(
+        _("item rejected when"),
+        max_length=500,
+        blank=True,
+        help_text=_("Empty: any criterion reached consensus 'out'."),
+    )
+    max_rounds = models.PositiveSmallIntegerField(
+        _("maximum number of rounds"), default=3, validators=[MinValueValidator(1)]
+    )
+    stable_below = models.FloatField(
+        _("stable when percent change is below"), default=15.0
+    )
+    rand_half_points = models.BooleanField(
+        _("RAND/UCLA: count median 6.5 as appropriate and 3.5 as inappropriate"), default=False
+    )
+    allow_dont_know = models.BooleanField(_("offer 'don't know'"), default=True)
+    require_comment_outside_iqr = models.BooleanField(
+        _("require a comment when a rating falls outside the previous round's IQR"), default=False
+    )
+    randomise_items = models.BooleanField(_("randomise item order per panelist"), default=False)
+    show_distribution = models.BooleanField(_("feedback: distribution"), default=True)
+    show_own_rating = models.BooleanField(_("feedback: own previous rating"), default=True)
+    show_comments = models.BooleanField(_("feedback: anonymous comments"), default=True)
+    show_groups = models.BooleanField(_("feedback: distribution per stakeholder group"), default=False)
+    min_group_size = models.PositiveSmallIntegerField(
+        _("smallest group shown separately"), default=5, validators=[MinValueValidator(5)]
+    )
+    locked_at = models.DateTimeField(_("locked at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("consensus protocol")
+        verbose_name_plural = _("consensus protocols")
+
+    def __str__(self) -> str:
+        return f"protocol of {self.study}"
+
+    @property
+    def is_locked(self) -> bool:
+        return self.locked_at is not None
+
+    def decision_rule(self) -> consensus.DecisionRule:
+        return consensus.DecisionRule.parse(
+            accept=self.accept_rule or None, reject=self.reject_rule or None
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """A stable description of the protocol, hashed for the reproducibility stamp."""
+        fields = [f.name for f in self._meta.fields if f.name not in {"id", "study", "locked_at"}]
+        data: dict[str, Any] = {name: getattr(self, name) for name in fields}
+        data["criteria"] = [c.as_dict() for c in self.study.criteria.all()]
+        return data
+
+
+class Criterion(models.Model):
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="criteria")
+    code = models.SlugField(_("code"), max_length=40)
+    name = models.JSONField(_("name per language"), default=dict)
+    question = models.JSONField(_("question per language"), default=dict, blank=True)
+    position = models.PositiveSmallIntegerField(default=0)
+    scale_min = models.SmallIntegerField(_("scale minimum"), default=1)
+    scale_max = models.SmallIntegerField(_("scale maximum"), default=9)
+    low_max = models.SmallIntegerField(_("low band ends at"), default=3)
+    high_min = models.SmallIntegerField(_("high band starts at"), default=7)
+    rule = models.CharField(
+        _("consensus rule"),
+        max_length=40,
+        default="percent:75",
+        help_text=_("percent:75 (any threshold), comet, rand, iqr:2 (any k)"),
+    )
+    anchors = models.JSONField(
+        _("anchor labels per language"),
+        default=dict,
+        blank=True,
+        help_text=_('{"en": {"min": "Not at all", "max": "Completely"}, ...}'),
+    )
+
+    class Meta:
+        verbose_name = _("criterion")
+        verbose_name_plural = _("criteria")
+        ordering = ["study", "position", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "code"], name="criterion_code_unique"),
+            models.CheckConstraint(
+                condition=Q(scale_min__lt=models.F("scale_max")), name="criterion_scale_ordered"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+    def clean(self) -> None:
+        try:
+            self.settings()
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from exc
+
+    def scale(self) -> consensus.Scale:
+        return consensus.Scale(
+            min=self.scale_min,
+            max=self.scale_max,
+            low=(self.scale_min, self.low_max),
+            mid=(self.low_max + 1, self.high_min - 1),
+            high=(self.high_min, self.scale_max),
+        )
+
+    def settings(self, protocol: Protocol | None = None) -> consensus.CriterionSettings:
+        protocol = protocol or self.study.protocol
+        rule = consensus.Rule.parse(self.rule)
+        if protocol.rand_half_points and rule.kind == "rand":
+            rule = consensus.Rule("rand", rand_half_points=True)
+        return consensus.CriterionSettings(
+            scale=self.scale(), rule=rule, quantile=protocol.quantile_type
+        )
+
+    def text(self, language: str | None = None) -> str:
+        return translated(self.name, language or get_language(), self.study.fallbacks)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "scale": [self.scale_min, self.scale_max],
+            "bands": [self.low_max, self.high_min],
+            "rule": self.rule,
+        }
+
+
+class Item(models.Model):
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="items")
+    code = models.CharField(_("code"), max_length=40)
+    domain = models.JSONField(_("domain per language"), default=dict, blank=True)
+    text = models.JSONField(_("text per language"), default=dict)
+    position = models.PositiveIntegerField(default=0)
+    metadata = models.JSONField(default=dict, blank=True)
+    derived_from = models.ManyToManyField(
+        "self", symmetrical=False, blank=True, related_name="derivatives"
+    )
+
+    class Meta:
+        verbose_name = _("item")
+        verbose_name_plural = _("items")
+        ordering = ["study", "position", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "code"], name="item_code_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+    def label(self, language: str | None = None) -> str:
+        return translated(self.text, language or get_language(), self.study.fallbacks)
+
+    def domain_label(self, language: str | None = None) -> str:
+        return translated(self.domain, language or get_language(), self.study.fallbacks)
+
+
+class Round(models.Model):
+    class State(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        OPEN = "open", _("Open")
+        CLOSED = "closed", _("Closed")
+        ANALYSED = "analysed", _("Analysed")
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="rounds")
+    number = models.PositiveSmallIntegerField(_("number"), validators=[MinValueValidator(1)])
+    state = models.CharField(
+        _("state"), max_length=16, choices=State.choices, default=State.DRAFT
+    )
+    opens_at = models.DateTimeField(_("opens at"), null=True, blank=True)
+    closes_at = models.DateTimeField(_("closes at"), null=True, blank=True)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    analysed_at = models.DateTimeField(null=True, blank=True)
+    analysis_version = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("round")
+        verbose_name_plural = _("rounds")
+        ordering = ["study", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "number"], name="round_number_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.study.slug} round {self.number}"
+
+    def previous(self) -> Round | None:
+        return self.study.rounds.filter(number=self.number - 1).first()
+
+
+class RoundItem(models.Model):
+    """An item as put to the panel in one round, with the wording used in that round."""
+
+    round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="round_items")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="round_items")
+    text = models.JSONField(_("wording per language"), default=dict)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("item in a round")
+        verbose_name_plural = _("items in a round")
+        ordering = ["round", "position", "item__code"]
+        constraints = [
+            models.UniqueConstraint(fields=["round", "item"], name="round_item_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.round} / {self.item.code}"
+
+    def label(self, language: str | None = None) -> str:
+        return translated(self.text, language or get_language(), self.round.study.fallbacks)
+
+
+class Rating(models.Model):
+    """One panelist's rating of one item on one criterion in one round; empty = don't know."""
+
+    round_item = models.ForeignKey(RoundItem, on_delete=models.CASCADE, related_name="ratings")
+    criterion = models.ForeignKey(Criterion, on_delete=models.CASCADE, related_name="ratings")
+    panelist = models.ForeignKey(
+        "panelists.Panelist", on_delete=models.CASCADE, related_name="ratings"
+    )
+    value = models.SmallIntegerField(_("value"), null=True, blank=True)
+    comment = models.TextField(_("comment"), blank=True, max_length=4000)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("rating")
+        verbose_name_plural = _("ratings")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["panelist", "round_item", "criterion"], name="one_rating_per_cell"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.panelist} {self.round_item} {self.criterion}: {self.value}"
+
+
+class Result(models.Model):
+    """Statistics of one (round, item, criterion), METHODS.md §2–5."""
+
+    round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="results")
+    round_item = models.ForeignKey(RoundItem, on_delete=models.CASCADE, related_name="results")
+    criterion = models.ForeignKey(Criterion, on_delete=models.CASCADE, related_name="results")
+    n = models.PositiveIntegerField()
+    n_missing = models.PositiveIntegerField()
+    mean = models.FloatField(null=True)
+    sd = models.FloatField(null=True)
+    median = models.FloatField(null=True)
+    q1 = models.FloatField(null=True)
+    q3 = models.FloatField(null=True)
+    iqr = models.FloatField(null=True)
+    pct_low = models.FloatField(null=True)
+    pct_mid = models.FloatField(null=True)
+    pct_high = models.FloatField(null=True)
+    rule = models.CharField(max_length=40)
+    consensus = models.CharField(max_length=8)
+    rand_class = models.CharField(max_length=16, blank=True)
+    margin = models.PositiveIntegerField(null=True)
+    counts = models.JSONField(default=list)
+    stats = models.JSONField(default=dict, help_text=_("Every column of results.csv"))
+    stability = models.JSONField(default=dict, blank=True)
+    all_rules = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("result")
+        verbose_name_plural = _("results")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["round_item", "criterion"], name="one_result_per_cell"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.round_item} {self.criterion}: {self.consensus}"
+
+
+class ItemDecision(models.Model):
+    """An item's disposition after a round: accepted, rejected or carried over."""
+
+    class Decision(models.TextChoices):
+        ACCEPTED = "accepted", _("Accepted")
+        REJECTED = "rejected", _("Rejected")
+        CARRIED = "carried", _("Carried over")
+        NO_CONSENSUS = "no_consensus", _("No consensus (final round)")
+
+    round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="decisions")
+    round_item = models.OneToOneField(
+        RoundItem, on_delete=models.CASCADE, related_name="decision"
+    )
+    computed = models.CharField(max_length=16, choices=Decision.choices)
+    decision = models.CharField(max_length=16, choices=Decision.choices)
+    override_reason = models.TextField(blank=True)
+    overridden_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+
+    class Meta:
+        verbose_name = _("item decision")
+        verbose_name_plural = _("item decisions")
+
+    def __str__(self) -> str:
+        return f"{self.round_item}: {self.decision}"
+
+
+class RoundAnalysis(models.Model):
+    """Round-level results: Kendall's W per criterion and the reproducibility stamp."""
+
+    round = models.OneToOneField(Round, on_delete=models.CASCADE, related_name="analysis")
+    version = models.PositiveIntegerField()
+    computed_at = models.DateTimeField()
+    kendall = models.JSONField(default=list)
+    protocol_hash = models.CharField(max_length=64)
+    data_checksum = models.CharField(max_length=64)
+    software_version = models.CharField(max_length=32)
+
+    class Meta:
+        verbose_name = _("round analysis")
+        verbose_name_plural = _("round analyses")
+
+    def __str__(self) -> str:
+        return f"analysis of {self.round} v{self.version}"
+
+
+class AuditEntry(models.Model):
+    """What a coordinator (or the system) did to a study: who, when, what, before and after."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="audit_entries")
+    at = models.DateTimeField(_("at"))
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    action = models.CharField(_("action"), max_length=64)
+    target = models.CharField(_("target"), max_length=200, blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    reason = models.TextField(_("reason"), blank=True)
+
+    class Meta:
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit log")
+        ordering = ["study", "at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.target}"

@@ -1,0 +1,344 @@
+"""The round lifecycle: every write that changes a study's state goes through here.
+
+draft → open → closed → analysed. Round 1 opening locks the protocol; closing queues the
+analysis (a Celery task) once the transaction commits; the analysis writes results and item
+decisions, then either prepares the next round with the items that reached no decision or
+finishes the study, following the protocol's stopping rule.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+import delphi
+from panelists.models import Panelist, Participation
+from rounds import consensus, selectors
+from rounds.errors import ProtocolLockedError, TransitionError
+from rounds.models import (
+    AuditEntry,
+    ItemDecision,
+    Protocol,
+    Result,
+    Round,
+    RoundAnalysis,
+    RoundItem,
+    Study,
+)
+
+Actor = AbstractBaseUser | None
+
+
+def audit_record(
+    *,
+    study: Study,
+    action: str,
+    target: str = "",
+    by: Actor = None,
+    before: Any = None,
+    after: Any = None,
+    reason: str = "",
+) -> AuditEntry:
+    return AuditEntry.objects.create(
+        study=study,
+        at=timezone.now(),
+        actor=by if by is not None and by.is_authenticated else None,
+        action=action,
+        target=target,
+        before=before,
+        after=after,
+        reason=reason,
+    )
+
+
+def protocol_hash(protocol: Protocol) -> str:
+    payload = json.dumps(protocol.as_dict(), sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def data_checksum(ratings: pd.DataFrame) -> str:
+    payload = ratings.to_csv(index=False, lineterminator="\n")
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def protocol_update(
+    *, protocol: Protocol, changes: dict[str, Any], by: Actor = None, reason: str = ""
+) -> Protocol:
+    """Change protocol settings; once locked, only with a reason, and always audited."""
+    if protocol.is_locked and not reason.strip():
+        raise ProtocolLockedError(
+            _("The protocol was locked when round 1 opened; give a reason for this change.")
+        )
+    before = {name: getattr(protocol, name) for name in changes}
+    for name, value in changes.items():
+        setattr(protocol, name, value)
+    protocol.full_clean()
+    with transaction.atomic():
+        protocol.save()
+        audit_record(
+            study=protocol.study,
+            action="protocol.changed",
+            target="protocol",
+            by=by,
+            before=before,
+            after=changes,
+            reason=reason,
+        )
+    return protocol
+
+
+def round_create(
+    *,
+    study: Study,
+    opens_at: datetime | None = None,
+    closes_at: datetime | None = None,
+    by: Actor = None,
+) -> Round:
+    """A new draft round: round 1 takes every item, later rounds the carried-over ones."""
+    if study.status == Study.Status.FINISHED:
+        raise TransitionError(_("The study is finished; no new round can be added."))
+    previous = selectors.latest_round(study)
+    if previous is not None and previous.state != Round.State.ANALYSED:
+        raise TransitionError(
+            _("Round %(n)d must be closed and analysed before the next round is created.")
+            % {"n": previous.number}
+        )
+    number = 1 if previous is None else previous.number + 1
+    if number > study.protocol.max_rounds:
+        raise TransitionError(
+            _("The protocol allows at most %(n)d rounds.") % {"n": study.protocol.max_rounds}
+        )
+    with transaction.atomic():
+        new = Round.objects.create(
+            study=study, number=number, opens_at=opens_at, closes_at=closes_at
+        )
+        if previous is None:
+            RoundItem.objects.bulk_create(
+                RoundItem(round=new, item=item, text=item.text, position=item.position)
+                for item in study.items.all()
+            )
+        else:
+            carried = previous.round_items.filter(
+                decision__decision=ItemDecision.Decision.CARRIED
+            ).select_related("item")
+            RoundItem.objects.bulk_create(
+                RoundItem(round=new, item=ri.item, text=ri.text, position=ri.position)
+                for ri in carried
+            )
+        audit_record(study=study, action="round.created", target=str(new), by=by)
+    return new
+
+
+def round_open(*, round: Round, by: Actor = None, now: datetime | None = None) -> Round:
+    """Open a draft round to the panel; opening round 1 locks the protocol."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        round = Round.objects.select_for_update().select_related("study").get(pk=round.pk)
+        study = round.study
+        if round.state != Round.State.DRAFT:
+            raise TransitionError(
+                _("Round %(n)d is %(state)s; only a draft round can be opened.")
+                % {"n": round.number, "state": round.get_state_display()}
+            )
+        if study.status == Study.Status.FINISHED:
+            raise TransitionError(_("The study is finished; its rounds cannot be reopened."))
+        if not round.round_items.exists():
+            raise TransitionError(_("Round %(n)d has no items to rate.") % {"n": round.number})
+        if not study.criteria.exists():
+            raise TransitionError(_("The study has no criteria to rate items on."))
+        if not study.panelists.exists():
+            raise TransitionError(_("The study has no panelists yet; import the panel first."))
+        if round.closes_at is not None and round.closes_at <= now:
+            raise TransitionError(_("The round's deadline is in the past; move it first."))
+        if round.number == 1:
+            Protocol.objects.filter(study=study, locked_at__isnull=True).update(locked_at=now)
+            Study.objects.filter(pk=study.pk).update(status=Study.Status.RUNNING)
+        round.state = Round.State.OPEN
+        round.opened_at = now
+        round.save(update_fields=["state", "opened_at"])
+        Participation.objects.bulk_create(
+            [Participation(panelist=p, round=round) for p in Panelist.objects.filter(study=study)],
+            ignore_conflicts=True,
+        )
+        audit_record(
+            study=study,
+            action="round.opened",
+            target=str(round),
+            by=by,
+            after={"closes_at": round.closes_at.isoformat() if round.closes_at else None},
+        )
+    return round
+
+
+def round_close(*, round: Round, by: Actor = None, now: datetime | None = None) -> Round:
+    """Close an open round and queue its analysis once the transaction commits."""
+    from rounds import tasks  # tasks import services: keep the cycle out of import time
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        claimed = Round.objects.filter(pk=round.pk, state=Round.State.OPEN).update(
+            state=Round.State.CLOSED, closed_at=now
+        )
+        round.refresh_from_db()
+        if claimed != 1:
+            raise TransitionError(
+                _("Round %(n)d is %(state)s; only an open round can be closed.")
+                % {"n": round.number, "state": round.get_state_display()}
+            )
+        audit_record(study=round.study, action="round.closed", target=str(round), by=by)
+        round_id = round.pk
+        transaction.on_commit(lambda: tasks.analyse_round.delay(round_id))
+    return round
+
+
+def round_analyse(*, round_id: int, force: bool = False) -> Round:
+    """Compute and store a closed round's results. Idempotent: a second run changes nothing
+    (or, with ``force``, replaces the results with identical ones under a new version)."""
+    with transaction.atomic():
+        round = Round.objects.select_for_update().select_related("study").get(pk=round_id)
+        if round.state == Round.State.ANALYSED and not force:
+            return round
+        if round.state not in (Round.State.CLOSED, Round.State.ANALYSED):
+            raise TransitionError(
+                _("Round %(n)d is %(state)s; only a closed round can be analysed.")
+                % {"n": round.number, "state": round.get_state_display()}
+            )
+        study = round.study
+        numbers = [n for n in (round.number - 1, round.number) if n >= 1]
+        ratings = selectors.ratings_frame(study=study, rounds=numbers)
+        analysis = consensus.analyse(
+            ratings, selectors.criterion_settings(study), study.protocol.decision_rule()
+        )
+        _store_results(round, analysis)
+        _store_decisions(round, analysis.decisions)
+        now = timezone.now()
+        round.state = Round.State.ANALYSED
+        round.analysed_at = now
+        round.analysis_version += 1
+        round.save(update_fields=["state", "analysed_at", "analysis_version"])
+        RoundAnalysis.objects.update_or_create(
+            round=round,
+            defaults={
+                "version": round.analysis_version,
+                "computed_at": now,
+                "kendall": _records(analysis.kendall[analysis.kendall["round"] == round.number]),
+                "protocol_hash": protocol_hash(study.protocol),
+                "data_checksum": data_checksum(ratings[ratings["round"] == round.number]),
+                "software_version": delphi.__version__,
+            },
+        )
+        audit_record(study=study, action="round.analysed", target=str(round))
+        study_advance(study=study, after=round)
+    return round
+
+
+def study_advance(*, study: Study, after: Round) -> None:
+    """Apply the stopping rule after a round's analysis: finish, or prepare the next round."""
+    carried = after.decisions.filter(decision=ItemDecision.Decision.CARRIED).count()
+    if carried and after.number < study.protocol.max_rounds:
+        if not study.rounds.filter(number=after.number + 1).exists():
+            round_create(study=study)
+        return
+    after.decisions.filter(decision=ItemDecision.Decision.CARRIED).update(
+        decision=ItemDecision.Decision.NO_CONSENSUS, computed=ItemDecision.Decision.NO_CONSENSUS
+    )
+    study_finish(study=study)
+
+
+def study_finish(*, study: Study, by: Actor = None) -> Study:
+    if study.status == Study.Status.FINISHED:
+        return study
+    if study.rounds.exclude(state=Round.State.ANALYSED).exists():
+        raise TransitionError(_("Every round must be analysed before the study is finished."))
+    study.status = Study.Status.FINISHED
+    study.finished_at = timezone.now()
+    study.save(update_fields=["status", "finished_at"])
+    audit_record(study=study, action="study.finished", target=study.slug, by=by)
+    return study
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe scalars: NaN/NA become None, numpy types become Python types."""
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if hasattr(value, "item"):
+        return _clean(value.item())
+    if isinstance(value, tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{k: _clean(v) for k, v in row.items()} for row in frame.to_dict("records")]
+
+
+def _store_results(round: Round, analysis: consensus.Analysis) -> None:
+    results = analysis.results[analysis.results["round"] == round.number]
+    stability = analysis.stability
+    if len(stability):
+        stability = stability[stability["round"] == round.number]
+    stability_by_key = {(r["item"], r["criterion"]): r for r in _records(stability)}
+    all_rules = analysis.all_rules[analysis.all_rules["round"] == round.number]
+    rules_by_key = {(r["item"], r["criterion"]): r for r in _records(all_rules)}
+    round_items = {ri.item.code: ri for ri in round.round_items.select_related("item")}
+    criteria = {c.code: c for c in round.study.criteria.all()}
+    Result.objects.filter(round=round).delete()
+    rows = []
+    for rec in _records(results):
+        key = (rec["item"], rec["criterion"])
+        if rec["item"] not in round_items or rec["criterion"] not in criteria:
+            continue
+        rows.append(
+            Result(
+                round=round,
+                round_item=round_items[rec["item"]],
+                criterion=criteria[rec["criterion"]],
+                **{f: rec[f] for f in _RESULT_FIELDS},
+                rand_class=rec["rand_class"] or "",
+                margin=rec["margin"],
+                counts=rec["counts"],
+                stats={k: v for k, v in rec.items() if k != "counts"},
+                stability=_without_keys(stability_by_key.get(key, {})),
+                all_rules=_without_keys(rules_by_key.get(key, {})),
+            )
+        )
+    Result.objects.bulk_create(rows)
+
+
+_RESULT_FIELDS = (
+    "n", "n_missing", "mean", "sd", "median", "q1", "q3", "iqr",
+    "pct_low", "pct_mid", "pct_high", "rule", "consensus",
+)  # fmt: skip
+
+
+def _without_keys(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in record.items() if k not in {"round", "item", "criterion"}}
+
+
+def _store_decisions(round: Round, decisions: pd.DataFrame) -> None:
+    """Write each item's computed decision; keep a coordinator's recorded override."""
+    computed = {
+        rec["item"]: rec["decision"] for rec in _records(decisions[decisions["round"] == round.number])
+    }
+    existing = {d.round_item_id: d for d in ItemDecision.objects.filter(round=round)}
+    for ri in round.round_items.select_related("item"):
+        value = computed.get(ri.item.code, ItemDecision.Decision.CARRIED)
+        decision = existing.get(ri.pk)
+        if decision is None:
+            ItemDecision.objects.create(round=round, round_item=ri, computed=value, decision=value)
+        elif decision.computed != value:
+            decision.computed = value
+            if not decision.override_reason:
+                decision.decision = value
+            decision.save(update_fields=["computed", "decision"])

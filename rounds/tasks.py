@@ -1,0 +1,13 @@
+"""Celery tasks: thin, take primitive ids, call one service, own the retries."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from rounds import services
+
+
+@shared_task(bind=True, acks_late=True, max_retries=3, default_retry_delay=5)  # type: ignore[untyped-decorator]
+def analyse_round(self: object, round_id: int) -> dict[str, object]:
+    round = services.round_analyse(round_id=round_id)
+    return {"round": round.pk, "state": round.state, "version": round.analysis_version}
