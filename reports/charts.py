@@ -23,6 +23,7 @@ OWN = "#a83c00"  # the panelist's own rating, 5.9:1 on white
 IQR_FILL = "#dce6f2"
 THRESHOLD = "#6b2c91"  # 8.5:1 on white
 ACCEPT_FILL = "#e5f2e5"
+DASH = "\u2013"  # the en dash of ranges such as "IQR 7\u20139"
 FONT = "DejaVu Sans, Arial, Helvetica, sans-serif"
 
 DEFAULT_LABELS: dict[str, str] = {
@@ -75,9 +76,7 @@ def histogram_svg(
     described = [summary]
     if highlight is not None:
         described.append(f"{words['your_rating']}: {highlight}")
-    described.append(
-        ", ".join(f"{scale_min + i}: {count}" for i, count in enumerate(counts))
-    )
+    described.append(", ".join(f"{scale_min + i}: {count}" for i, count in enumerate(counts)))
     parts = [
         _open_svg(width, height, uid, title or words["distribution"], "; ".join(described)),
         "<defs>",
@@ -101,6 +100,7 @@ def histogram_svg(
                 f'stroke-dasharray="1 3"/>'
             )
     bar_w = slot * 0.7
+    count_labels: list[str] = []
     for i, count in enumerate(counts):
         point = scale_min + i
         bar_h = (plot_h - 12) * count / tallest
@@ -108,27 +108,30 @@ def histogram_svg(
         y = top + plot_h - bar_h
         own = point == highlight
         style = (
-            f'fill="url(#{uid}-own)" stroke="{INK}" stroke-width="2"'
-            if own
-            else f'fill="{BAR}"'
+            f'fill="url(#{uid}-own)" stroke="{INK}" stroke-width="2"' if own else f'fill="{BAR}"'
         )
         klass = "bar own" if own else "bar"
         parts.append(
             f'<rect class="{klass}" data-point="{point}" x="{cx - bar_w / 2:.1f}" '
             f'y="{y:.1f}" width="{bar_w:.1f}" height="{bar_h:.1f}" {style}/>'
         )
-        parts.append(_text(cx, y - 3, str(count), size=9, fill=INK, weight_bold=own))
         parts.append(_text(cx, height - 4, str(point), size=10, fill=INK, weight_bold=own))
+        count_labels.append(_text(cx, y - 3, str(count), size=9, fill=INK, weight_bold=own))
     parts.append(
         f'<line x1="{side:.1f}" y1="{top + plot_h:.1f}" x2="{width - side:.1f}" '
         f'y2="{top + plot_h:.1f}" stroke="{INK}" stroke-width="1"/>'
     )
     if median is not None:
         mx = x_of(median)
+        # A white casing keeps the dashed line visible where it crosses a dark bar.
         parts.append(
+            f'<line x1="{mx:.1f}" y1="{top - 12:.1f}" x2="{mx:.1f}" y2="{top + plot_h:.1f}" '
+            f'stroke="#ffffff" stroke-width="4"/>'
             f'<line class="median" x1="{mx:.1f}" y1="{top - 12:.1f}" x2="{mx:.1f}" '
             f'y2="{top + plot_h:.1f}" stroke="{INK}" stroke-width="2" stroke-dasharray="4 2"/>'
         )
+    # Counts go last, on a white halo, so the median line never runs through a number.
+    parts.extend(label.replace("<text ", _HALO, 1) + label for label in count_labels)
     parts.append(_histogram_legend(uid, words, median, q1, q3, highlight))
     parts.append("</svg>")
     return "".join(parts)
@@ -165,9 +168,7 @@ def priority_matrix_svg(
         return top + plot_h - (value - lo) / span * plot_h
 
     uid = _uid("matrix", points, x_threshold, y_threshold, scale, x_label, y_label)
-    desc = "; ".join(
-        f"{code}: {x_label} {_num(x)}, {y_label} {_num(y)}" for code, x, y in points
-    )
+    desc = "; ".join(f"{code}: {x_label} {_num(x)}, {y_label} {_num(y)}" for code, x, y in points)
     parts = [_open_svg(width, height, uid, title or words["priority_matrix"], desc)]
     parts.append(
         f'<rect x="{px(x_threshold):.1f}" y="{top:.1f}" '
@@ -212,9 +213,7 @@ def priority_matrix_svg(
         )
         anchor = "end" if cx > left + plot_w * 0.75 else "start"
         dx = -6 if anchor == "end" else 6
-        parts.append(
-            _text(cx + dx, cy - 5, ", ".join(codes), size=9, fill=INK, anchor=anchor)
-        )
+        parts.append(_text(cx + dx, cy - 5, ", ".join(codes), size=9, fill=INK, anchor=anchor))
     parts.append("</svg>")
     return "".join(parts)
 
@@ -264,6 +263,9 @@ def flow_svg(
     return "".join(parts)
 
 
+_HALO = '<text stroke="#ffffff" stroke-width="3" stroke-linejoin="round" '
+
+
 def _labels(labels: Mapping[str, str] | None) -> dict[str, str]:
     """Defaults overridden by the caller's words; keys match loosely ("your rating")."""
     words = dict(DEFAULT_LABELS)
@@ -279,7 +281,7 @@ def _summary(
     if median is not None:
         parts.append(f"{words['median']} {_num(median)}")
     if q1 is not None and q3 is not None:
-        parts.append(f"{words['iqr']} {_num(q1)}–{_num(q3)}")
+        parts.append(f"{words['iqr']} {_num(q1)}{DASH}{_num(q3)}")
     return ", ".join(parts)
 
 
@@ -296,7 +298,7 @@ def _histogram_legend(
     x = 6.0
     if q1 is not None and q3 is not None:
         parts.append(f'<rect x="{x}" y="3" width="12" height="9" fill="{IQR_FILL}"/>')
-        text = f"{words['iqr']} {_num(q1)}–{_num(q3)}"
+        text = f"{words['iqr']} {_num(q1)}{DASH}{_num(q3)}"
         parts.append(_text(x + 15, 11, text, size=9, fill=INK, anchor="start"))
         x += 15 + _text_width(text, 9) + 10
     if median is not None:
@@ -355,7 +357,7 @@ def _num(value: float) -> str:
 
 
 def _pct(part: int, whole: int) -> str:
-    return f"{part * 100 / whole:.0f}%" if whole else "–"
+    return f"{part * 100 / whole:.0f}%" if whole else DASH
 
 
 def _uid(kind: str, *args: object) -> str:

@@ -1,0 +1,163 @@
+"""The SVG charts: well-formed, accessible, faithful to the numbers, and free of Django."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from reports.charts import DASH, flow_svg, histogram_svg, priority_matrix_svg
+
+SVG = "{http://www.w3.org/2000/svg}"
+ROOT = Path(__file__).resolve().parents[2]
+COUNTS = [0, 1, 0, 2, 3, 5, 12, 20, 16]  # n = 59, as in the KCE panel
+
+
+def _histogram(**overrides: object) -> ET.Element:
+    kwargs: dict[str, object] = {
+        "scale_min": 1, "median": 8.0, "q1": 7.0, "q3": 9.0, "highlight": 6, "bands": (3, 7),
+    }  # fmt: skip
+    kwargs.update(overrides)
+    return ET.fromstring(histogram_svg(COUNTS, **kwargs))  # type: ignore[arg-type]
+
+
+def _bars(svg: ET.Element) -> list[ET.Element]:
+    return [r for r in svg.iter(f"{SVG}rect") if "bar" in (r.get("class") or "").split()]
+
+
+def test_it_draws_one_bar_per_scale_point() -> None:
+    svg = _histogram()
+
+    assert [bar.get("data-point") for bar in _bars(svg)] == [str(p) for p in range(1, 10)]
+
+
+def test_it_writes_each_count_above_its_bar() -> None:
+    texts = [t.text for t in _histogram().iter(f"{SVG}text")]
+
+    for count in COUNTS:
+        assert str(count) in texts
+
+
+def test_it_draws_taller_bars_for_larger_counts() -> None:
+    heights = {b.get("data-point"): float(b.get("height") or 0) for b in _bars(_histogram())}
+
+    assert heights["8"] > heights["7"] > heights["6"] > heights["1"] == 0
+
+
+def test_it_marks_the_panelists_own_rating_by_more_than_colour() -> None:
+    bars = _bars(_histogram(highlight=6))
+    own = [b for b in bars if "own" in (b.get("class") or "")]
+    others = [b for b in bars if b not in own]
+
+    assert [b.get("data-point") for b in own] == ["6"]
+    assert own[0].get("fill", "").startswith("url(#")  # a hatch pattern
+    assert own[0].get("stroke")  # and an outline
+    assert all(b.get("fill") != own[0].get("fill") and not b.get("stroke") for b in others)
+
+
+def test_it_highlights_nothing_without_a_previous_rating() -> None:
+    bars = _bars(_histogram(highlight=None))
+
+    assert len({b.get("fill") for b in bars}) == 1
+
+
+def test_it_summarises_n_median_and_iqr_in_title_and_description() -> None:
+    svg = _histogram(title="Acceptability")
+
+    assert svg.get("role") == "img"
+    assert svg.findtext(f"{SVG}title") == "Acceptability"
+    desc = svg.findtext(f"{SVG}desc") or ""
+    assert f"n = 59, median 8, IQR 7{DASH}9" in desc
+    assert "your rating: 6" in desc
+
+
+def test_it_labels_the_chart_by_its_title_and_description() -> None:
+    svg = _histogram()
+    ids = {el.get("id") for el in svg if el.tag in {f"{SVG}title", f"{SVG}desc"}}
+
+    assert set((svg.get("aria-labelledby") or "").split()) == ids
+
+
+def test_it_uses_the_callers_translated_words() -> None:
+    labels = {"median": "médiane", "IQR": "EIQ", "your rating": "votre note"}
+    svg = _histogram(median=6.5, q1=5.25, q3=7.75, labels=labels)
+
+    desc = svg.findtext(f"{SVG}desc") or ""
+    assert "médiane 6.5" in desc
+    assert f"EIQ 5.25{DASH}7.75" in desc
+    assert "votre note: 6" in desc
+
+
+def test_it_draws_the_iqr_band_and_the_median_line_where_they_fall() -> None:
+    svg = _histogram(median=8.0, q1=7.0, q3=9.0)
+    bars = {b.get("data-point"): b for b in _bars(svg)}
+    median = next(line for line in svg.iter(f"{SVG}line") if line.get("class") == "median")
+
+    centre = float(bars["8"].get("x") or 0) + float(bars["8"].get("width") or 0) / 2
+    assert abs(float(median.get("x1") or 0) - centre) < 0.2
+
+
+def test_it_omits_median_and_iqr_when_nobody_rated() -> None:
+    svg = ET.fromstring(histogram_svg([0] * 9, scale_min=1, median=None, q1=None, q3=None))
+
+    assert svg.findtext(f"{SVG}desc", "").startswith("n = 0")
+    assert "median" not in (svg.findtext(f"{SVG}desc") or "")
+    assert not [line for line in svg.iter(f"{SVG}line") if line.get("class") == "median"]
+
+
+def test_it_escapes_markup_in_every_text() -> None:
+    text = histogram_svg(
+        COUNTS, scale_min=1, median=8, q1=7, q3=9, title="A <b> & C", labels={"median": "<m&>"}
+    )
+    svg = ET.fromstring(text)
+
+    assert svg.findtext(f"{SVG}title") == "A <b> & C"
+    assert "<m&> 8" in (svg.findtext(f"{SVG}desc") or "")
+    assert "<b>" not in text
+
+
+def test_two_charts_on_one_page_do_not_share_pattern_ids() -> None:
+    first = _histogram(highlight=6)
+    second = _histogram(highlight=7)
+
+    def ids(svg: ET.Element) -> set[str]:
+        return {el.get("id") or "" for el in svg.iter() if el.get("id")}
+
+    assert not ids(first) & ids(second)
+
+
+def test_the_priority_matrix_places_each_item_and_both_thresholds() -> None:
+    points = [("A1", 8.0, 7.0), ("A2", 8.0, 7.0), ("B<3>", 5.5, 3.0)]
+    svg = ET.fromstring(
+        priority_matrix_svg(
+            points, x_threshold=7, y_threshold=7, x_label="Acceptability", y_label="Priority & co"
+        )
+    )
+
+    texts = [t.text for t in svg.iter(f"{SVG}text")]
+    assert "A1, A2" in texts and "B<3>" in texts and "Priority & co" in texts
+    assert len([c for c in svg.iter(f"{SVG}circle") if c.get("class") == "point"]) == 2
+    assert len([x for x in svg.iter(f"{SVG}line") if x.get("class") == "threshold"]) == 2
+    assert "B<3>: Acceptability 5.5, Priority & co 3" in (svg.findtext(f"{SVG}desc") or "")
+
+
+def test_the_flow_diagram_has_a_box_per_round_and_arrows_between() -> None:
+    svg = ET.fromstring(flow_svg([("Round 1", 59, 52), ("Round 2", 59, 47)]))
+
+    assert len([r for r in svg.iter(f"{SVG}rect") if r.get("class") == "box"]) == 2
+    assert len([x for x in svg.iter(f"{SVG}line") if x.get("marker-end")]) == 1
+    assert "Round 2: invited 59, responded 47 (80%)" in (svg.findtext(f"{SVG}desc") or "")
+
+
+def test_the_chart_module_loads_no_django() -> None:
+    code = (
+        "import sys, reports.charts; "
+        "loaded = sorted(m for m in sys.modules if m == 'django' or m.startswith('django.')); "
+        "print(','.join(loaded)); sys.exit(1 if loaded else 0)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+
+    assert done.returncode == 0, f"reports.charts imported Django: {done.stdout}{done.stderr}"
