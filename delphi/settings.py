@@ -162,3 +162,10 @@ LOGGING = {
 
 # The demo banner on the home page (set by the Quick start's run command).
 DEMO_MODE = env_bool("DELPHI_DEMO_MODE", False)
+
+# Personal links must never leak through the Referer header.
+SECURE_REFERRER_POLICY = "no-referrer"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG

@@ -17,3 +17,17 @@ class ParticipationAdmin(admin.ModelAdmin):
     list_display = ["panelist", "round", "status", "last_activity_at", "submitted_at"]
     list_filter = ["round__study", "round__number", "status"]
     raw_id_fields = ["panelist", "round"]
+
+
+@admin.register(models.PersonalLink)
+class PersonalLinkAdmin(admin.ModelAdmin):
+    list_display = ["panelist", "created_at", "expires_at", "revoked_at", "last_used_at"]
+    list_filter = ["panelist__study"]
+    readonly_fields = ["token_hash"]
+
+
+@admin.register(models.EmailMessage)
+class EmailMessageAdmin(admin.ModelAdmin):
+    list_display = ["panelist", "round", "kind", "status", "attempts", "created_at", "sent_at"]
+    list_filter = ["panelist__study", "kind", "status"]
+    readonly_fields = ["subject", "body_text", "body_html", "error"]

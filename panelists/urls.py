@@ -1,5 +1,18 @@
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import path
 
-urlpatterns: list[URLPattern] = []
+from panelists import views
+
+rating_wizard = views.RatingWizard.as_view(url_name="panelist-rate-step", done_step_name="done")
+
+urlpatterns = [
+    path("p/", views.home, name="panelist-home"),
+    path("p/consent/", views.consent, name="panelist-consent"),
+    path("p/rate/", rating_wizard, name="panelist-rate"),
+    path("p/rate/<str:step>/", rating_wizard, name="panelist-rate-step"),
+    path("p/review/", views.review, name="panelist-review"),
+    path("p/submit/", views.submit, name="panelist-submit"),
+    path("p/thanks/", views.thanks, name="panelist-thanks"),
+    path("p/<str:token>/", views.link_open, name="panelist-link"),
+]

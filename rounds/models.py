@@ -232,6 +232,19 @@ class Criterion(models.Model):
     def text(self, language: str | None = None) -> str:
         return translated(self.name, language or get_language(), self.study.fallbacks)
 
+    def question_text(self, language: str | None = None) -> str:
+        return translated(self.question, language or get_language(), self.study.fallbacks)
+
+    def anchor(self, end: str, language: str | None = None) -> str:
+        by_language = {code: labels.get(end, "") for code, labels in (self.anchors or {}).items()}
+        return translated(by_language, language or get_language(), self.study.fallbacks)
+
+    def anchor_min(self) -> str:
+        return self.anchor("min")
+
+    def anchor_max(self) -> str:
+        return self.anchor("max")
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "code": self.code,

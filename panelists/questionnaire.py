@@ -1,0 +1,217 @@
+"""What one panelist sees in one round: steps of items, saved answers and feedback.
+
+Built in a fixed number of queries whatever the number of items.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from panelists.models import Panelist, Participation
+from rounds.models import Criterion, Rating, Result, Round, RoundItem, translated
+
+
+@dataclass
+class GroupFeedback:
+    group: str
+    n: int
+    counts: list[int]
+
+
+@dataclass
+class Feedback:
+    result: Result
+    own_previous: int | None
+    comments: list[str]
+    groups: list[GroupFeedback]
+    groups_hidden: bool
+
+
+@dataclass
+class Cell:
+    """One criterion of one item: the panelist's answer and the previous round's feedback."""
+
+    criterion: Criterion
+    value: int | None = None
+    answered: bool = False
+    comment: str = ""
+    feedback: Feedback | None = None
+
+    @property
+    def outside_previous_iqr(self) -> bool:
+        if self.value is None or self.feedback is None:
+            return False
+        q1, q3 = self.feedback.result.q1, self.feedback.result.q3
+        return q1 is not None and q3 is not None and not q1 <= self.value <= q3
+
+
+@dataclass
+class Entry:
+    round_item: RoundItem
+    cells: list[Cell]
+    previous_text: str = ""
+
+
+@dataclass
+class Step:
+    name: str
+    domain: str
+    entries: list[Entry] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return all(cell.answered for entry in self.entries for cell in entry.cells)
+
+
+@dataclass
+class Questionnaire:
+    round: Round
+    panelist: Panelist
+    participation: Participation
+    criteria: list[Criterion]
+    steps: list[Step]
+
+    def step(self, name: str) -> Step | None:
+        return next((s for s in self.steps if s.name == name), None)
+
+    @property
+    def first_incomplete(self) -> Step:
+        return next((s for s in self.steps if not s.complete), self.steps[-1])
+
+    @property
+    def answered(self) -> int:
+        return sum(c.answered for s in self.steps for e in s.entries for c in e.cells)
+
+    @property
+    def total(self) -> int:
+        return sum(len(e.cells) for s in self.steps for e in s.entries)
+
+
+def build(panelist: Panelist, round: Round, participation: Participation) -> Questionnaire:
+    study = round.study
+    language = panelist.language
+    criteria = list(Criterion.objects.filter(study=study).order_by("position", "code"))
+    round_items = list(
+        RoundItem.objects.filter(round=round).select_related("item").order_by("position", "pk")
+    )
+    saved = {
+        (r.round_item_id, r.criterion_id): r
+        for r in Rating.objects.filter(panelist=panelist, round_item__round=round)
+    }
+    feedback, previous_texts = _feedback(panelist, round)
+    steps: dict[str, Step] = {}
+    for ri in round_items:
+        key = ri.item.domain_label(study.report_language) or "-"
+        step = steps.get(key)
+        if step is None:
+            step = steps[key] = Step(name=f"d{ri.pk}", domain=ri.item.domain_label(language))
+        cells = []
+        for criterion in criteria:
+            rating = saved.get((ri.pk, criterion.pk))
+            cells.append(
+                Cell(
+                    criterion=criterion,
+                    value=rating.value if rating else None,
+                    answered=rating is not None,
+                    comment=rating.comment if rating else "",
+                    feedback=feedback.get((ri.item_id, criterion.pk)),
+                )
+            )
+        previous_text = previous_texts.get(ri.item_id, {})
+        changed = previous_text and previous_text != ri.text
+        entry = Entry(
+            round_item=ri,
+            cells=cells,
+            previous_text=_text(previous_text, language, study.fallbacks) if changed else "",
+        )
+        step.entries.append(entry)
+    ordered = list(steps.values())
+    if study.protocol.randomise_items:
+        shuffle = random.Random(f"{round.pk}:{panelist.pk}")
+        for step in ordered:
+            shuffle.shuffle(step.entries)
+    return Questionnaire(round, panelist, participation, criteria, ordered)
+
+
+def _text(texts: dict[str, str], language: str, fallbacks: list[str]) -> str:
+    return translated(texts, language, fallbacks)
+
+
+def _feedback(
+    panelist: Panelist, round: Round
+) -> tuple[dict[tuple[int, int], Feedback], dict[int, dict[str, str]]]:
+    """Feedback from the previous round, keyed by (item id, criterion id)."""
+    previous = Round.objects.filter(
+        study_id=round.study_id, number=round.number - 1, state=Round.State.ANALYSED
+    ).first()
+    if previous is None:
+        return {}, {}
+    protocol = round.study.protocol
+    results = {
+        (r.round_item.item_id, r.criterion_id): r
+        for r in Result.objects.filter(round=previous).select_related("round_item", "criterion")
+    }
+    texts = dict(RoundItem.objects.filter(round=previous).values_list("item_id", "text"))
+    rows = Rating.objects.filter(
+        round_item__round=previous,
+        panelist__participations__round=previous,
+        panelist__participations__status=Participation.Status.SUBMITTED,
+    ).values_list("round_item__item_id", "criterion_id", "panelist_id", "panelist__group",
+                  "value", "comment")  # fmt: skip
+    own: dict[tuple[int, int], int | None] = {}
+    comments: dict[tuple[int, int], list[str]] = defaultdict(list)
+    groups: dict[tuple[int, int], dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+    for item_id, criterion_id, panelist_id, group, value, comment in rows:
+        key = (item_id, criterion_id)
+        if panelist_id == panelist.pk:
+            own[key] = value
+        if comment and protocol.show_comments:
+            comments[key].append(comment)
+        if value is not None:
+            groups[key][group or ""].append(value)
+    feedback = {}
+    for key, result in results.items():
+        group_feedback, hidden = _groups(groups.get(key, {}), result, protocol.min_group_size)
+        feedback[key] = Feedback(
+            result=result,
+            own_previous=own.get(key) if protocol.show_own_rating else None,
+            comments=sorted(comments.get(key, [])),
+            groups=group_feedback if protocol.show_groups else [],
+            groups_hidden=hidden and protocol.show_groups,
+        )
+    return feedback, texts
+
+
+def _groups(
+    values: dict[str, list[int]], result: Result, min_size: int
+) -> tuple[list[GroupFeedback], bool]:
+    """Per-group distributions, all or none: showing some groups and the total would reveal
+    a small group by subtraction."""
+    if len(values) < 2:
+        return [], False
+    if any(len(v) < min_size for v in values.values()):
+        return [], True
+    width = len(result.counts)
+    low = result.criterion.scale_min
+    out = []
+    for group, vals in sorted(values.items()):
+        counts = [0] * width
+        for v in vals:
+            if 0 <= v - low < width:
+                counts[v - low] += 1
+        out.append(GroupFeedback(group=group, n=len(vals), counts=counts))
+    return out, False
+
+
+def as_initial(step: Step) -> dict[str, Any]:
+    initial: dict[str, Any] = {}
+    for entry in step.entries:
+        for cell in entry.cells:
+            name = f"r-{entry.round_item.pk}-{cell.criterion.pk}"
+            if cell.answered:
+                initial[name] = "dk" if cell.value is None else str(cell.value)
+            initial[f"c-{entry.round_item.pk}-{cell.criterion.pk}"] = cell.comment
+    return initial

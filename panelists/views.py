@@ -1,0 +1,268 @@
+"""The panelist's pages: personal link, welcome, rating wizard, review, submit, thanks."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+from formtools.wizard.storage.session import SessionStorage
+from formtools.wizard.views import NamedUrlSessionWizardView
+
+from panelists import questionnaire, services
+from panelists.forms import StepForm
+from panelists.models import Panelist, Participation
+from rounds.models import Round, Study
+
+SESSION_KEY = "panelist_id"
+
+
+def _current_panelist(request: HttpRequest) -> Panelist | None:
+    panelist_id = request.session.get(SESSION_KEY)
+    if panelist_id is None:
+        return None
+    panelist = Panelist.objects.select_related("study__protocol").filter(pk=panelist_id).first()
+    if panelist is None or panelist.study.status == Study.Status.FINISHED:
+        return panelist
+    if translation.get_language() != panelist.language:
+        Panelist.objects.filter(pk=panelist.pk).update(language=translation.get_language())
+        panelist.language = translation.get_language()
+    return panelist
+
+
+def _no_session(request: HttpRequest) -> HttpResponse:
+    return render(request, "panelists/no_session.html", status=403)
+
+
+def _open_round(study: Study) -> Round | None:
+    return study.rounds.filter(state=Round.State.OPEN).order_by("-number").first()
+
+
+def _is_open(round: Round) -> bool:
+    return round.closes_at is None or round.closes_at > timezone.now()
+
+
+@never_cache
+def link_open(request: HttpRequest, token: str) -> HttpResponse:
+    """Open a personal link: start a session, then leave the token out of the address bar."""
+    resolution = services.link_resolve(token)
+    if resolution.panelist is None:
+        status = 404 if resolution.status == "unknown" else 410
+        context = {"reason": resolution.status, "study": resolution.study}
+        response = render(request, "panelists/link_invalid.html", context, status=status)
+    else:
+        request.session.cycle_key()
+        request.session[SESSION_KEY] = resolution.panelist.pk
+        response = redirect("panelist-home")
+        response.set_cookie("django_language", resolution.panelist.language, samesite="Lax")
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@never_cache
+def home(request: HttpRequest) -> HttpResponse:
+    panelist = _current_panelist(request)
+    if panelist is None:
+        return _no_session(request)
+    study = panelist.study
+    round = _open_round(study)
+    if round is None or not _is_open(round):
+        last = study.rounds.order_by("-number").first()
+        context = {"study": study, "round": last, "finished": study.status == "finished"}
+        return render(request, "panelists/closed.html", context)
+    participation = services.participation_for(panelist, round)
+    services.participation_touch(participation=participation, opened=True)
+    q = questionnaire.build(panelist, round, participation)
+    context = {
+        "study": study,
+        "round": round,
+        "participation": participation,
+        "questionnaire": q,
+        "needs_consent": round.number == 1 and participation.consented_at is None,
+        "purpose": study.text("description"),
+    }
+    return render(request, "panelists/welcome.html", context)
+
+
+@require_POST
+def consent(request: HttpRequest) -> HttpResponse:
+    panelist = _current_panelist(request)
+    if panelist is None:
+        return _no_session(request)
+    round = _open_round(panelist.study)
+    if round is None:
+        return redirect("panelist-home")
+    if request.POST.get("consent") != "yes":
+        messages.error(request, _("Please tick the box to agree before you start."))
+        return redirect("panelist-home")
+    services.participation_consent(participation=services.participation_for(panelist, round))
+    return redirect("panelist-rate")
+
+
+class _DatabaseBackedStorage(SessionStorage):
+    """Keeps only the current step in the session: answers live in the database, so
+    another device or a new session continues from the same answers."""
+
+    def set_step_data(self, step: str, cleaned_data: Any) -> None:
+        return None
+
+
+class RatingWizard(NamedUrlSessionWizardView):
+    form_list = [("placeholder", forms.Form)]
+    template_name = "panelists/step.html"
+    storage_name = f"{__name__}._DatabaseBackedStorage"
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        panelist = _current_panelist(request)
+        if panelist is None:
+            return _no_session(request)
+        round = _open_round(panelist.study)
+        if round is None or not _is_open(round):
+            if request.method == "POST":
+                messages.error(
+                    request,
+                    _("This round closed; your last answers were not saved. "
+                      "What you saved before is kept."),
+                )
+            return redirect("panelist-home")
+        participation = services.participation_for(panelist, round)
+        if round.number == 1 and participation.consented_at is None:
+            return redirect("panelist-home")
+        self.panelist, self.round = panelist, round
+        self.questionnaire = questionnaire.build(panelist, round, participation)
+        if not self.questionnaire.steps:
+            return redirect("panelist-home")
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_prefix(self, request: HttpRequest, *args: Any, **kwargs: Any) -> str:
+        return f"rating-{self.round.pk}"
+
+    def get_form_list(self) -> OrderedDict[str, type[forms.Form]]:
+        return OrderedDict((step.name, StepForm) for step in self.questionnaire.steps)
+
+    def get_form_kwargs(self, step: str | None = None) -> dict[str, Any]:
+        return {"step": self.questionnaire.step(step or self.steps.current),
+                "protocol": self.panelist.study.protocol}  # fmt: skip
+
+    def get_form_initial(self, step: str) -> dict[str, Any]:
+        found = self.questionnaire.step(step)
+        return questionnaire.as_initial(found) if found else {}
+
+    def get(self, *args: Any, **kwargs: Any) -> HttpResponse:
+        if kwargs.get("step") is None:
+            q = self.questionnaire
+            if all(s.complete for s in q.steps) and q.participation.status == "submitted":
+                return redirect("panelist-review")
+            return redirect(self.get_step_url(q.first_incomplete.name))
+        return super().get(*args, **kwargs)
+
+    def post(self, *args: Any, **kwargs: Any) -> HttpResponse:
+        posted = self.request.POST.get(f"{self.prefix}-current_step", "")
+        step = self.questionnaire.step(posted)
+        if step is None:
+            messages.error(
+                self.request,
+                _("This page was out of date and nothing was saved from it; "
+                  "your earlier answers are kept. Please check this step and save again."),
+            )
+            return redirect("panelist-rate")
+        form = StepForm(self.request.POST, step=step, protocol=self.panelist.study.protocol,
+                        prefix=self.get_form_prefix(step.name))  # fmt: skip
+        try:
+            services.ratings_save(
+                panelist=self.panelist, round=self.round, answers=form.answers(partial=True)
+            )
+        except services.InvalidAnswerError as exc:
+            messages.error(self.request, str(exc))
+            return redirect(self.get_step_url(step.name))
+        except services.RoundClosedError as exc:
+            messages.error(self.request, str(exc))
+            return redirect("panelist-home")
+        if self.request.POST.get("wizard_goto_step") == step.name:
+            messages.success(self.request, _("Your answers are saved."))
+        return super().post(*args, **kwargs)
+
+    def process_step(self, form: forms.Form) -> dict[str, Any]:
+        # Already saved in post(); the session keeps no answers.
+        return {}
+
+    def render_done(self, form: forms.Form, **kwargs: Any) -> HttpResponse:
+        return redirect("panelist-review")
+
+    def get_context_data(self, form: forms.Form, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(form=form, **kwargs)
+        q = self.questionnaire
+        context.update(
+            study=self.panelist.study,
+            round=self.round,
+            questionnaire=q,
+            step=q.step(self.steps.current),
+            protocol=self.panelist.study.protocol,
+        )
+        return context
+
+
+@never_cache
+def review(request: HttpRequest) -> HttpResponse:
+    panelist = _current_panelist(request)
+    if panelist is None:
+        return _no_session(request)
+    round = _open_round(panelist.study)
+    if round is None or not _is_open(round):
+        return redirect("panelist-home")
+    participation = services.participation_for(panelist, round)
+    q = questionnaire.build(panelist, round, participation)
+    context = {"study": panelist.study, "round": round, "questionnaire": q,
+               "missing": q.total - q.answered}  # fmt: skip
+    return render(request, "panelists/review.html", context)
+
+
+@require_POST
+def submit(request: HttpRequest) -> HttpResponse:
+    panelist = _current_panelist(request)
+    if panelist is None:
+        return _no_session(request)
+    round = _open_round(panelist.study)
+    if round is None:
+        messages.error(request, _("This round is closed; your saved answers are kept."))
+        return redirect("panelist-home")
+    participation = services.participation_for(panelist, round)
+    q = questionnaire.build(panelist, round, participation)
+    if q.answered < q.total:
+        messages.error(
+            request,
+            _("%(n)d answers are still missing; complete them before you submit.")
+            % {"n": q.total - q.answered},
+        )
+        return redirect("panelist-review")
+    try:
+        services.round_submit(panelist=panelist, round=round)
+    except services.RoundClosedError as exc:
+        messages.error(request, str(exc))
+        return redirect("panelist-home")
+    return redirect("panelist-thanks")
+
+
+@never_cache
+def thanks(request: HttpRequest) -> HttpResponse:
+    panelist = _current_panelist(request)
+    if panelist is None:
+        return _no_session(request)
+    round = panelist.study.rounds.order_by("-number").first()
+    participation = (
+        Participation.objects.filter(panelist=panelist, round=round).first() if round else None
+    )
+    context = {"study": panelist.study, "round": round, "participation": participation}
+    return render(request, "panelists/thanks.html", context)
+
+
+def step_url(step: str) -> str:
+    return reverse("panelist-rate-step", kwargs={"step": step})
