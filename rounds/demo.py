@@ -220,7 +220,7 @@ def _run_round(
         if previous is None
         else study.rounds.get(number=previous.number + 1)
     )
-    services.round_open(round=round)
+    services.round_open(round=round, notify=False)
     _write_ratings(round, panel, profile, rng, previous)
     services.round_close(round=round)
     wait(round)

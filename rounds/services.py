@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 import delphi
+from panelists import services as panel_services
 from panelists.models import Panelist, Participation
 from rounds import consensus, selectors
 from rounds.errors import ProtocolLockedError, TransitionError
@@ -138,8 +139,13 @@ def round_create(
     return new
 
 
-def round_open(*, round: Round, by: Actor = None, now: datetime | None = None) -> Round:
-    """Open a draft round to the panel; opening round 1 locks the protocol."""
+def round_open(
+    *, round: Round, by: Actor = None, now: datetime | None = None, notify: bool = True
+) -> Round:
+    """Open a draft round to the panel; opening round 1 locks the protocol.
+
+    With ``notify``, every panelist gets an invitation with a personal link once the
+    transaction commits."""
     now = now or timezone.now()
     with transaction.atomic():
         round = Round.objects.select_for_update().select_related("study").get(pk=round.pk)
@@ -169,6 +175,8 @@ def round_open(*, round: Round, by: Actor = None, now: datetime | None = None) -
             [Participation(panelist=p, round=round) for p in Panelist.objects.filter(study=study)],
             ignore_conflicts=True,
         )
+        if notify:
+            panel_services.invitations_queue(round=round)
         audit_record(
             study=study,
             action="round.opened",
