@@ -9,6 +9,7 @@ from rounds import views as round_views
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("accounts/", include("django.contrib.auth.urls")),
     path("", round_views.home, name="home"),
     path("studies/<slug:slug>/", round_views.study_detail, name="study-detail"),
     path("", include("panelists.urls")),

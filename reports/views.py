@@ -1,4 +1,4 @@
-"""Downloads for coordinators (staff only until per-study roles land)."""
+"""Downloads for the members of a study (coordinators and viewers)."""
 
 from __future__ import annotations
 
@@ -6,17 +6,17 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from reports import exports
+from rounds import access
 from rounds.models import Study
 
 
-def _get_study(slug: str) -> Study:
-    return get_object_or_404(Study, slug=slug)
+def _get_study(request: HttpRequest, slug: str) -> Study:
+    return access.get_study_for_user(request.user, slug, access.VIEW)
 
 
 def _filename(study: Study, stem: str, ext: str) -> str:
@@ -33,21 +33,21 @@ def _csv_download(study: Study, stem: str, write: Callable[[Study, Path], None])
     return response
 
 
-@staff_member_required
+@login_required
 def export_ratings(request: HttpRequest, slug: str) -> HttpResponse:
-    return _csv_download(_get_study(slug), "ratings", exports.write_ratings_csv)
+    return _csv_download(_get_study(request, slug), "ratings", exports.write_ratings_csv)
 
 
-@staff_member_required
+@login_required
 def export_results(request: HttpRequest, slug: str) -> HttpResponse:
-    return _csv_download(_get_study(slug), "results", exports.write_results_csv)
+    return _csv_download(_get_study(request, slug), "results", exports.write_results_csv)
 
 
-@staff_member_required
+@login_required
 def report_pdf(request: HttpRequest, slug: str) -> HttpResponse:
     from reports.pdf import render_report_pdf
 
-    study = _get_study(slug)
+    study = _get_study(request, slug)
     response = HttpResponse(render_report_pdf(study), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{_filename(study, "report", "pdf")}"'
     return response

@@ -101,3 +101,9 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False
+
+
+@admin.register(models.StudyMembership)
+class StudyMembershipAdmin(admin.ModelAdmin):
+    list_display = ["study", "user", "role"]
+    list_filter = ["study", "role"]

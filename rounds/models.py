@@ -472,3 +472,32 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.target}"
+
+
+class StudyMembership(models.Model):
+    """A staff user's role in one study: owner and coordinator run it, viewers read it."""
+
+    class Role(models.TextChoices):
+        OWNER = "owner", _("Owner")
+        COORDINATOR = "coordinator", _("Coordinator")
+        VIEWER = "viewer", _("Viewer (policy team, read-only)")
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="study_memberships"
+    )
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices)
+
+    class Meta:
+        verbose_name = _("study membership")
+        verbose_name_plural = _("study memberships")
+        constraints = [
+            models.UniqueConstraint(fields=["study", "user"], name="one_role_per_study"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.role} of {self.study}"
+
+    @property
+    def can_run(self) -> bool:
+        return self.role in (self.Role.OWNER, self.Role.COORDINATOR)

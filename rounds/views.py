@@ -1,24 +1,20 @@
-"""Coordinator pages (staff only until per-study roles land)."""
+"""Coordinator pages. Every view goes through `rounds.access` for the study it shows."""
 
 from __future__ import annotations
 
 import json
 
 from django.conf import settings
-from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 
-from rounds.models import Study
-
-
-def _get_study_for_staff(slug: str) -> Study:
-    return get_object_or_404(Study.objects.select_related("protocol"), slug=slug)
+from rounds import access
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    studies = Study.objects.all() if request.user.is_staff else Study.objects.none()
-    return render(request, "rounds/home.html", {"studies": studies, "demo": _demo_info()})
+    context = {"studies": access.studies_for_user(request.user), "demo": _demo_info()}
+    return render(request, "rounds/home.html", context)
 
 
 def _demo_info() -> dict[str, str] | None:
@@ -29,9 +25,9 @@ def _demo_info() -> dict[str, str] | None:
     return dict(json.loads(path.read_text(encoding="utf-8")))
 
 
-@staff_member_required
+@login_required
 def study_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    study = _get_study_for_staff(slug)
+    study = access.get_study_for_user(request.user, slug, access.VIEW)
     rounds = study.rounds.prefetch_related(
         "results__criterion", "results__round_item__item", "decisions__round_item__item"
     )
