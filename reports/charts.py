@@ -23,7 +23,7 @@ OWN = "#a83c00"  # the panelist's own rating, 5.9:1 on white
 IQR_FILL = "#dce6f2"
 THRESHOLD = "#6b2c91"  # 8.5:1 on white
 ACCEPT_FILL = "#e5f2e5"
-DASH = "\u2013"  # the en dash of ranges such as "IQR 7\u20139"
+DASH = "\u2013"  # an en dash, for ranges such as IQR 7 to 9
 FONT = "DejaVu Sans, Arial, Helvetica, sans-serif"
 
 DEFAULT_LABELS: dict[str, str] = {
