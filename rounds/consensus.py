@@ -15,6 +15,7 @@ import math
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal, cast
 
 import numpy as np
@@ -214,26 +215,71 @@ SettingsArg = Mapping[str, CriterionSettings] | CriterionSettings
 
 
 @dataclass(frozen=True)
+class _Rows:
+    """Per-row codes of a ratings frame (zero-copy views where columns are categorical)."""
+
+    frame: pd.DataFrame
+    round_values: Ints  # the distinct rounds, sorted
+    round_codes: Ints | None  # per row, index into round_values; None when one round
+    item_codes: npt.NDArray[np.integer[Any]]
+    items: pd.Index
+    items_categorical: bool
+    crit_codes: npt.NDArray[np.integer[Any]]
+    criteria: pd.Index
+    values: Floats
+
+    @cached_property
+    def rounds(self) -> Ints:
+        return self.round_values[self.round_codes] if self.round_codes is not None else (
+            np.full(len(self.values), self.round_values[0], dtype=np.int64))  # fmt: skip
+
+    @cached_property
+    def panelists(self) -> tuple[Ints, pd.Index]:
+        if "panelist" not in self.frame.columns:
+            raise ValueError("comparing rounds and Kendall's W need the column 'panelist'")
+        codes, labels, _ = _codes(self.frame["panelist"], "panelist")
+        return codes.astype(np.int64), labels
+
+
+def _rows(ratings: pd.DataFrame) -> _Rows:
+    missing = [c for c in ("round", "item", "criterion", "value") if c not in ratings.columns]
+    if missing:
+        raise ValueError(f"ratings need the column(s) {', '.join(missing)}")
+    round_codes, round_values = _round_codes(ratings["round"])
+    item_codes, items, items_cat = _codes(ratings["item"], "item")
+    crit_codes, criteria, _ = _codes(ratings["criterion"], "criterion")
+    return _Rows(ratings, round_values, round_codes, item_codes, items, items_cat, crit_codes,
+                 criteria, _value_array(ratings["value"]))  # fmt: skip
+
+
+@dataclass(frozen=True)
 class _Counted:
     """Ratings reduced to one count vector per (round, item, criterion) with >= 1 row.
 
     ``counts`` uses one layout for all criteria: column k is the value ``vmin + k``, the
-    last column counts don't-knows. Rows are sorted by round, item, criterion.
+    last column counts don't-knows. Groups are sorted by round, item, criterion.
     """
 
+    rows: _Rows
     rounds: Ints
     item_codes: Ints
     crit_codes: Ints
-    items: pd.Index
-    criteria: pd.Index
-    items_categorical: bool
     counts: Ints
     vmin: int
     settings: tuple[CriterionSettings, ...]  # per criterion code
 
+    @property
+    def items(self) -> pd.Index:
+        return self.rows.items
+
+    @property
+    def criteria(self) -> pd.Index:
+        return self.rows.criteria
+
     def item_column(self, codes: Ints) -> pd.Categorical | pd.Index:
-        if self.items_categorical:
-            return pd.Categorical.from_codes(codes, categories=self.items)
+        if self.rows.items_categorical:
+            dtype = pd.CategoricalDtype(self.items)
+            return pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
         return self.items.take(codes)
 
     def criterion_column(self, codes: Ints) -> pd.Index:
@@ -259,7 +305,7 @@ def _codes(column: pd.Series[Any], name: str) -> tuple[Ints, pd.Index, bool]:
     return codes, pd.Index(labels), categorical
 
 
-def _round_codes(column: pd.Series[Any]) -> tuple[Ints, Ints]:
+def _round_codes(column: pd.Series[Any]) -> tuple[Ints | None, Ints]:
     values = column.to_numpy()
     if values.dtype.kind not in "iu":
         floats = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
@@ -267,12 +313,12 @@ def _round_codes(column: pd.Series[Any]) -> tuple[Ints, Ints]:
             raise ValueError("column 'round' must hold whole numbers")
         values = floats.astype(np.int64)
     if not len(values):
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return None, np.zeros(0, np.int64)
     lo, hi = int(values.min()), int(values.max())
     if lo == hi:  # the common case: one round, no per-row work
-        return np.zeros(0, np.int64), np.array([lo])
+        return None, np.array([lo], dtype=np.int64)
     if hi - lo < 10_000:
-        return (values - lo).astype(np.int64), np.arange(lo, hi + 1)
+        return (values - lo).astype(np.int64), np.arange(lo, hi + 1, dtype=np.int64)
     codes, uniques = pd.factorize(values, sort=True)
     return codes.astype(np.int64), np.asarray(uniques, dtype=np.int64)
 
@@ -294,118 +340,99 @@ def _settings_per_criterion(
     return tuple(settings[c] for c in criteria)
 
 
-_CHUNK = 1 << 17  # rows per pass: keeps the temporaries of one pass in cache
+_CHUNK = 1 << 16  # rows per pass: keeps the temporaries of one pass in cache
 
 
 def _count(ratings: pd.DataFrame, settings: SettingsArg) -> _Counted:
-    missing = [c for c in ("round", "item", "criterion", "value") if c not in ratings.columns]
-    if missing:
-        raise ValueError(f"ratings need the column(s) {', '.join(missing)}")
-    round_codes, round_values = _round_codes(ratings["round"])
-    item_codes, items, items_cat = _codes(ratings["item"], "item")
-    crit_codes, criteria, _ = _codes(ratings["criterion"], "criterion")
-    per_crit = _settings_per_criterion(criteria, settings)
+    rows = _rows(ratings)
+    per_crit = _settings_per_criterion(rows.criteria, settings)
     vmin = min((s.scale.min for s in per_crit), default=1)
     vmax = max((s.scale.max for s in per_crit), default=9)
     width = vmax - vmin + 2  # scale points plus the don't-know slot
-    n_groups = len(round_values) * len(items) * len(criteria)
-    values = _value_array(ratings["value"])
-    counts = _bincount_chunks(values, item_codes, crit_codes, round_codes,
-                              (len(items), len(criteria), width, vmin, vmax), ratings)  # fmt: skip
-    counts = counts.reshape(n_groups, width)
-    present = np.flatnonzero(counts.sum(axis=1))
-    group_round, rest = np.divmod(present, len(items) * len(criteria))
-    group_item, group_crit = np.divmod(rest, len(criteria))
-    counted = _Counted(
-        rounds=round_values[group_round].astype(np.int64),
-        item_codes=group_item,
-        crit_codes=group_crit,
-        items=items,
-        criteria=criteria,
-        items_categorical=items_cat,
-        counts=counts[present],
-        vmin=vmin,
-        settings=per_crit,
-    )
-    _check_scales(counted, ratings)
+    n_cells = len(rows.items) * len(rows.criteria)
+    counts = _bincount(rows, n_cells, width, vmin, vmax).reshape(-1, width)
+    present = np.flatnonzero(counts.any(axis=1))
+    group_round, rest = np.divmod(present, n_cells)
+    group_item, group_crit = np.divmod(rest, len(rows.criteria))
+    counted = _Counted(rows, rows.round_values[group_round], group_item, group_crit,
+                       counts[present], vmin, per_crit)  # fmt: skip
+    _check_scales(counted)
     return counted
 
 
-def _bincount_chunks(
-    values: Floats,
-    item_codes: npt.NDArray[np.integer[Any]],
-    crit_codes: npt.NDArray[np.integer[Any]],
-    round_codes: Ints,
-    layout: tuple[int, int, int, int, int],
-    ratings: pd.DataFrame,
-) -> Ints:
+def _bincount(rows: _Rows, n_cells: int, width: int, vmin: int, vmax: int) -> Ints:
     """One bincount of ``group * width + (value - vmin)``, done in cache-sized chunks.
 
     Don't-knows (NaN) land in the last slot of their group: ``np.fmin`` maps NaN to the
-    slot value in the same pass. Off-scale and non-integer values are detected from
-    running minima/maxima and a sum check (truncation lowers the sum) at no extra pass.
+    slot value in the same pass. Off-scale and non-integer values are caught by running
+    minima/maxima and a sum check (float-to-int truncation lowers the sum), without extra
+    passes over the data.
     """
-    n_items, n_crit, width, vmin, vmax = layout
+    values = rows.values
     slot = float(vmax + 1)
-    per_round = n_items * n_crit * width
-    n_rounds = max(1, int(round_codes.max()) + 1) if len(round_codes) else 1
-    total = np.zeros(per_round * n_rounds, dtype=np.int64)
+    size = len(rows.round_values) * n_cells * width
+    shift = max(vmin, 0)  # keys run from vmin: count from 0 and drop the first `vmin` slots
+    total = np.zeros(size + shift, dtype=np.int64)
     lo, hi, value_sum = math.inf, -math.inf, 0.0
-    item_step, crit_step = np.int64(n_crit * width), np.int64(width)
+    filled = np.empty(min(_CHUNK, len(values)))
+    key = np.empty(len(filled), dtype=np.int64)
+    cell_dtype = np.int16 if size + shift < 2**15 else np.int64
+    cell = np.empty(len(filled), dtype=cell_dtype)
+    n_crit, round_step = len(rows.criteria), n_cells * width
     for start in range(0, len(values), _CHUNK):
         chunk = values[start : start + _CHUNK]
+        m = len(chunk)
         lo = min(lo, float(np.fmin.reduce(chunk)))
         hi = max(hi, float(np.fmax.reduce(chunk)))
-        filled = np.fmin(chunk, slot)
-        value_sum += float(filled.sum())
-        key = filled.astype(np.int64)
-        key += item_codes[start : start + _CHUNK] * item_step
-        key += crit_codes[start : start + _CHUNK] * crit_step
-        if len(round_codes):
-            key += round_codes[start : start + _CHUNK] * np.int64(per_round)
-        total += np.bincount(key - vmin, minlength=len(total))
+        np.fmin(chunk, slot, out=filled[:m])
+        value_sum += float(filled[:m].sum())
+        np.copyto(key[:m], filled[:m], casting="unsafe")
+        # cell offset in the narrowest integer type that holds it: fewer bytes to move
+        np.multiply(rows.item_codes[start : start + m], n_crit, out=cell[:m], casting="unsafe")
+        cell[:m] += rows.crit_codes[start : start + m]
+        cell[:m] *= width
+        key[:m] += cell[:m]
+        if rows.round_codes is not None:
+            key[:m] += rows.round_codes[start : start + m] * round_step
+        if vmin < 0:
+            key[:m] -= vmin
+        total += np.bincount(key[:m], minlength=len(total))
+    total = total[shift:]
     if len(values) and (lo < vmin or hi > vmax):
-        _raise_bad_values(ratings, values, lambda v: (v < vmin) | (v > vmax))
-    points = np.tile(np.append(np.arange(vmin, vmax + 1), slot), len(total) // width)
+        _raise_bad_values(rows, lambda v: (v < vmin) | (v > vmax))
+    points = np.tile(np.append(np.arange(vmin, vmax + 1), slot), size // width)
     if value_sum != float(points @ total):
-        _raise_bad_values(ratings, values, lambda v: v != np.floor(v))
+        _raise_bad_values(rows, lambda v: v != np.floor(v))
     return total
 
 
-def _raise_bad_values(
-    ratings: pd.DataFrame, values: Floats, is_bad: Callable[[Floats], Bools]
-) -> None:
+def _raise_bad_values(rows: _Rows, is_bad: Callable[[Floats], Bools]) -> None:
+    values = rows.values
     with np.errstate(invalid="ignore"):
         bad = np.flatnonzero(is_bad(values) & ~np.isnan(values))
-    rows = ratings.iloc[bad[:5]]
     shown = "; ".join(
-        f"item {r.item}, criterion {r.criterion}: value {_show(r.value)}"
-        for r in rows.itertuples(index=False)
+        f"item {rows.items[rows.item_codes[i]]}, criterion {rows.criteria[rows.crit_codes[i]]}: "
+        f"value {values[i]:g}"
+        for i in bad[:5]
     )
     raise ValueError(
         f"{len(bad)} rating(s) are not whole numbers on the criterion's scale ({shown})"
     )
 
 
-def _show(value: object) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def _check_scales(counted: _Counted, ratings: pd.DataFrame) -> None:
+def _check_scales(counted: _Counted) -> None:
     """Counts outside a criterion's own scale (possible when criteria use different scales)."""
     for code, settings in enumerate(counted.settings):
-        rows = counted.counts[counted.crit_codes == code]
-        lo, hi = settings.scale.min - counted.vmin, settings.scale.max - counted.vmin
-        if rows[:, :lo].any() or rows[:, hi + 1 : -1].any():
-            crit = counted.criteria[code]
-            values = _value_array(ratings["value"])
-            in_crit = (ratings["criterion"] == crit).to_numpy()
-            scale = settings.scale
+        groups = counted.counts[counted.crit_codes == code]
+        scale = settings.scale
+        lo, hi = scale.min - counted.vmin, scale.max - counted.vmin
+        if groups[:, :lo].any() or groups[:, hi + 1 : -1].any():
+            in_crit = counted.rows.crit_codes == code
 
             def off(v: Floats, mask: Bools = in_crit, s: Scale = scale) -> Bools:
                 return mask & ((v < s.min) | (v > s.max))
 
-            _raise_bad_values(ratings, values, off)
+            _raise_bad_values(counted.rows, off)
 
 
 # --------------------------------------------------------------------------- quantiles
@@ -734,7 +761,10 @@ def _reach_cost(counts: Ints, rule: _MedianRule) -> Ints:
     bound = np.take_along_axis(cost, order[:, :1], axis=1)[:, 0]
     todo = found > bound
     if todo.any():
-        wide = _concentrate(counts[todo], rule, a[todo], b[todo], order[todo], cost[todo])
+        # only pairs cheaper than what was found can improve on it
+        width = int((cost[todo] < found[todo, None]).sum(axis=1).max())
+        pick = order[todo, :width]
+        wide = _concentrate(counts[todo], rule, a[todo], b[todo], pick, cost[todo])
         found[todo] = np.minimum(found[todo], wide)
     return found
 
@@ -778,27 +808,34 @@ def describe(ratings: pd.DataFrame, settings: SettingsArg) -> pd.DataFrame:
 
 
 def _describe_counted(counted: _Counted) -> pd.DataFrame:
-    n_groups = len(counted.counts)
-    columns: dict[str, Any] = {
+    blocks = list(_settings_blocks(counted))
+    if len(blocks) == 1:
+        stats = blocks[0][1]
+    else:
+        stats = {name: _assemble([b[name] for _, b in blocks], [rows for rows, _ in blocks],
+                                 len(counted.counts))
+                 for name in blocks[0][1]}  # fmt: skip
+    margin = np.asarray(stats["margin"])
+    stats["margin"] = pd.arrays.IntegerArray(np.maximum(margin, 0), margin < 0)
+    columns = {
         "round": counted.rounds,
         "item": counted.item_column(counted.item_codes),
         "criterion": counted.criterion_column(counted.crit_codes),
+        **{name: stats[name] for name in (*RESULTS_COLUMNS[3:], *EXTRA_COLUMNS)},
     }
-    blocks = list(_settings_blocks(counted))
-    for name in (*RESULTS_COLUMNS[3:], *EXTRA_COLUMNS):
-        parts = [stats[name] for _, stats in blocks]
-        columns[name] = _assemble(parts, [rows for rows, _ in blocks], n_groups)
-    frame = pd.DataFrame(columns)
-    frame["margin"] = pd.array(frame["margin"].to_numpy(), dtype="Int64")
-    frame.loc[frame["margin"] < 0, "margin"] = pd.NA
-    return frame
+    return pd.DataFrame(columns, copy=False)
 
 
 def _assemble(parts: list[Any], rows: list[Bools], n_groups: int) -> Any:
-    if len(parts) == 1:
-        return parts[0]
-    first = np.asarray(parts[0])
-    out = np.empty(n_groups, dtype=first.dtype if first.dtype != bool else object)
+    """Merge per-settings columns back into group order."""
+    if isinstance(parts[0], list):
+        merged: list[Any] = [None] * n_groups
+        for part, mask in zip(parts, rows, strict=True):
+            for i, value in zip(np.flatnonzero(mask), part, strict=True):
+                merged[i] = value
+        return merged
+    kinds = {np.asarray(p).dtype for p in parts}
+    out = np.empty(n_groups, dtype=kinds.pop() if len(kinds) == 1 else object)
     for part, mask in zip(parts, rows, strict=True):
         out[mask] = part
     return out
@@ -1109,11 +1146,10 @@ def decide_items(results: pd.DataFrame, rule: DecisionRule | None = None) -> pd.
     """round, item, decision (accepted / rejected / carried) per item of ``describe``'s
     results; see ``DecisionRule`` for the order in which the expressions are tried."""
     rule = rule or DecisionRule()
-    keys = results[["round", "item"]]
-    item_codes, items, _ = _codes(keys["item"], "item")
-    rounds = keys["round"].to_numpy(dtype=np.int64)
+    item_codes, items, categorical = _codes(results["item"], "item")
+    rounds = results["round"].to_numpy(dtype=np.int64)
     key = rounds * (len(items) + 1) + item_codes
-    uniq, row = np.unique(key, return_inverse=True)
+    uniq, first, row = np.unique(key, return_index=True, return_inverse=True)
     consensus = results["consensus"].to_numpy(dtype=object)
     if rule._accept is None:
         accepted = np.bincount(row, consensus != "in", len(uniq)) == 0
@@ -1124,12 +1160,12 @@ def decide_items(results: pd.DataFrame, rule: DecisionRule | None = None) -> pd.
     else:
         rejected = _evaluate(rule._reject, results, row, len(uniq))
     decision = np.where(accepted, "accepted", np.where(rejected, "rejected", "carried"))
-    first = np.unique(row, return_index=True)[1]
+    item = items.take(item_codes[first])
     return pd.DataFrame({
         "round": rounds[first],
-        "item": keys["item"].iloc[first].reset_index(drop=True),
+        "item": pd.Categorical(item, dtype=results["item"].dtype) if categorical else item,
         "decision": decision.astype(object),
-    })  # fmt: skip
+    }, copy=False)  # fmt: skip
 
 
 def _evaluate(expr: _Expr, results: pd.DataFrame, row: Ints, size: int) -> Bools:
@@ -1157,3 +1193,285 @@ def _apply(expr: _Expr, table: dict[tuple[str, str], Any]) -> Bools:
     parts = [_apply(part, table) for part in expr[1]]
     combine = np.logical_and if expr[0] == "and" else np.logical_or
     return np.asarray(combine.reduce(parts), dtype=bool)
+
+
+# --------------------------------------------------------------------------- between rounds
+
+
+STABILITY_COLUMNS = ["item", "criterion", "n_prev", "n", "pct_change", "stable", "n_paired",
+                     "wilcoxon_p", "mcnemar_p", "cv_prev", "cv", "cv_change"]  # fmt: skip
+
+
+def compare_rounds(
+    ratings: pd.DataFrame,
+    settings: SettingsArg,
+    prev_round: int,
+    round: int,
+    stable_below: float = 15.0,
+) -> pd.DataFrame:
+    """METHODS §4 for every (item, criterion) rated in both rounds.
+
+    - ``pct_change``: half the sum of absolute changes in the share at each scale point,
+      in percent; ``stable`` when below ``stable_below`` (NA when either round has n = 0).
+    - ``wilcoxon_p``: two-sided signed-rank test over panelists with a rating in both
+      rounds, zero differences dropped, computed as ``scipy.stats.wilcoxon`` does by
+      default: the exact sign-flip distribution (average ranks for ties) when at most 13
+      pairs, or at most 50 pairs with no ties and no zero differences; otherwise the
+      normal approximation with tie correction and no continuity correction. NaN when no
+      difference is non-zero.
+    - ``mcnemar_p``: exact two-sided binomial test on the discordant pairs of "high band vs
+      not"; 1.0 when no pair is discordant, NaN when no panelist rated both rounds.
+    - ``cv``: sd / mean per round, and ``cv_change = cv - cv_prev``.
+    """
+    both = ratings[ratings["round"].isin([prev_round, round])]
+    return _compare(_count(both, settings), prev_round, round, stable_below)
+
+
+def _compare(counted: _Counted, prev: int, cur: int, stable_below: float) -> pd.DataFrame:
+    n_crit = len(counted.criteria)
+    cell = counted.item_codes * n_crit + counted.crit_codes
+    rows_prev = np.flatnonzero(counted.rounds == prev)
+    rows_cur = np.flatnonzero(counted.rounds == cur)
+    common, i_prev, i_cur = np.intersect1d(cell[rows_prev], cell[rows_cur], return_indices=True)
+    g_prev, g_cur = rows_prev[i_prev], rows_cur[i_cur]
+    c_prev, c_cur = counted.counts[g_prev, :-1], counted.counts[g_cur, :-1]
+    n_prev, n_cur = c_prev.sum(axis=1), c_cur.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        change = 50 * np.abs(c_cur / n_cur[:, None] - c_prev / n_prev[:, None]).sum(axis=1)
+        cv_prev, cv_cur = _cv(c_prev, n_prev, counted.vmin), _cv(c_cur, n_cur, counted.vmin)
+    paired = _paired_tests(counted, prev, cur, common)
+    stable = pd.array(np.where(np.isnan(change), None, change < stable_below), dtype="boolean")
+    return pd.DataFrame({
+        "item": counted.item_column(counted.item_codes[g_cur]),
+        "criterion": counted.criterion_column(counted.crit_codes[g_cur]),
+        "n_prev": n_prev, "n": n_cur, "pct_change": change, "stable": stable, **paired,
+        "cv_prev": cv_prev, "cv": cv_cur, "cv_change": cv_cur - cv_prev,
+    })  # fmt: skip
+
+
+def _cv(counts: Ints, n: Ints, vmin: int) -> Floats:
+    moments = _moments(counts, n, vmin)
+    return moments["sd"] / moments["mean"]
+
+
+def _paired_tests(counted: _Counted, prev: int, cur: int, cells: Ints) -> dict[str, Any]:
+    """Pair each panelist's ratings of one cell in the two rounds, then test per cell."""
+    before, after, cell = _pairs(counted.rows, prev, cur)
+    n_crit = len(counted.criteria)
+    high_lo = np.array([s.scale.high[0] for s in counted.settings])[cell % n_crit]
+    size = len(counted.items) * n_crit
+    n_paired = np.bincount(cell, minlength=size)[cells]
+    up = np.bincount(cell, (before < high_lo) & (after >= high_lo), size)[cells]
+    down = np.bincount(cell, (before >= high_lo) & (after < high_lo), size)[cells]
+    width = counted.counts.shape[1] - 2  # largest possible |difference|
+    diff = (after - before).astype(np.int64) + width
+    diffs = np.bincount(cell * (2 * width + 1) + diff, minlength=size * (2 * width + 1))
+    diffs = diffs.reshape(size, 2 * width + 1)[cells]
+    mcnemar = [_mcnemar(int(u), int(d)) if n else np.nan
+               for u, d, n in zip(up, down, n_paired, strict=True)]  # fmt: skip
+    return {
+        "n_paired": n_paired,
+        "wilcoxon_p": np.array([_wilcoxon(row, width) for row in diffs], dtype=float),
+        "mcnemar_p": np.array(mcnemar, dtype=float),
+    }
+
+
+def _pairs(rows: _Rows, prev: int, cur: int) -> tuple[Floats, Floats, Ints]:
+    """Ratings before and after, and the cell code, for panelists who rated both rounds.
+
+    Pairs by scattering the earlier round into a dense (cell, panelist) table when that
+    fits in memory, else by sorting keys."""
+    panelists, labels = rows.panelists
+    n_panel = max(len(labels), 1)
+    cell = rows.item_codes.astype(np.int64) * len(rows.criteria) + rows.crit_codes
+    key = cell * n_panel + panelists
+    is_prev, is_cur = rows.rounds == prev, rows.rounds == cur
+    key_prev, key_cur = key[is_prev], key[is_cur]
+    size = len(rows.items) * len(rows.criteria) * n_panel
+    for keys, which in ((key_prev, prev), (key_cur, cur)):
+        _check_unique(keys, size, f"round {which}")
+    values_prev, values_cur = rows.values[is_prev], rows.values[is_cur]
+    if size <= 50_000_000:
+        table = np.full(size, np.nan)
+        table[key_prev] = values_prev
+        before = table[key_cur]
+    else:
+        order = np.argsort(key_prev)
+        where = np.clip(np.searchsorted(key_prev, key_cur, sorter=order), 0, len(order) - 1)
+        hit = key_prev[order[where]] == key_cur
+        before = np.where(hit, values_prev[order[where]], np.nan)
+    ok = ~np.isnan(before) & ~np.isnan(values_cur)
+    return before[ok], values_cur[ok], key_cur[ok] // n_panel
+
+
+def _check_unique(keys: Ints, size: int, where: str) -> None:
+    if size <= 50_000_000:
+        repeated = bool(len(keys)) and int(np.bincount(keys, minlength=size).max()) > 1
+    else:
+        ordered = np.sort(keys)
+        repeated = bool((ordered[1:] == ordered[:-1]).any())
+    if repeated:
+        raise ValueError(f"{where} has two ratings of one item and criterion by one panelist")
+
+
+def _wilcoxon(diffs: Ints, width: int) -> float:
+    """Two-sided signed-rank p from counts of differences -width..width (index width = 0)."""
+    zeros = int(diffs[width])
+    pos, neg = diffs[width + 1 :], diffs[width - 1 :: -1][:width]
+    ties = pos + neg  # observations per |difference| 1..width
+    nonzero = int(ties.sum())
+    if nonzero == 0:
+        return math.nan
+    below = np.cumsum(ties) - ties
+    doubled_rank = 2 * below + ties + 1  # twice the average rank of each |difference|
+    r_plus2 = int((pos * doubled_rank).sum())
+    total = nonzero + zeros
+    has_ties = bool((ties > 1).any())
+    if total <= 13 or (total <= 50 and not has_ties and zeros == 0):
+        return _signed_rank_exact(ties, doubled_rank, r_plus2)
+    mean = nonzero * (nonzero + 1) / 4
+    var = (nonzero * (nonzero + 1) * (2 * nonzero + 1) - (ties**3 - ties).sum() / 2) / 24
+    z = (r_plus2 / 2 - mean) / math.sqrt(var)
+    return math.erfc(abs(z) / math.sqrt(2))
+
+
+def _signed_rank_exact(ties: Ints, doubled_rank: Ints, r_plus2: int) -> float:
+    """Exact null distribution of (twice) R+ under independent sign flips."""
+    dist = np.zeros(1, dtype=np.float64)
+    dist[0] = 1.0
+    for count, rank in zip(ties.tolist(), doubled_rank.tolist(), strict=True):
+        if count == 0:
+            continue
+        ways = np.array([math.comb(count, j) for j in range(count + 1)], dtype=np.float64)
+        spread = np.zeros(count * rank + 1)
+        spread[::rank] = ways
+        dist = np.convolve(dist, spread)
+    dist /= dist.sum()
+    low = dist[: r_plus2 + 1].sum()
+    high = dist[r_plus2:].sum()
+    return float(min(1.0, 2 * min(low, high)))
+
+
+def _mcnemar(up: int, down: int) -> float:
+    """Exact two-sided binomial p of ``up`` successes in ``up + down`` trials at p = 1/2."""
+    n, k = up + down, min(up, down)
+    if n == 0:
+        return 1.0
+    i = np.arange(1, k + 1)
+    log_terms = np.concatenate([[0.0], np.cumsum(np.log((n - i + 1) / i))]) - n * math.log(2)
+    top = log_terms.max()
+    tail = math.exp(top) * np.exp(log_terms - top).sum()
+    return float(min(1.0, 2 * tail))
+
+
+# --------------------------------------------------------------------------- Kendall's W
+
+
+KENDALL_COLUMNS = ["round", "criterion", "w", "w_uncorrected", "m", "n_items"]
+
+
+def kendalls_w(ratings: pd.DataFrame) -> pd.DataFrame:
+    """Kendall's W per (round, criterion) over the items rated in it, among panelists who
+    rated every one of them (METHODS §4): average ranks within each panelist, with the tie
+    correction (``w``) and without (``w_uncorrected``). NaN when m < 2 or fewer than 2
+    items, or when every panelist tied every item."""
+    return _kendall(_rows(ratings))
+
+
+def _kendall(rows: _Rows) -> pd.DataFrame:
+    panelists, labels = rows.panelists
+    n_crit = len(rows.criteria)
+    block = rows.crit_codes.astype(np.int64)
+    if rows.round_codes is not None:
+        block = block + rows.round_codes * n_crit
+    present = np.flatnonzero(np.bincount(block, minlength=len(rows.round_values) * n_crit))
+    records = []
+    for code in present:
+        mask = block == code
+        result = _kendall_one(rows.item_codes[mask], panelists[mask], rows.values[mask],
+                              (len(rows.items), len(labels)))  # fmt: skip
+        rnd, crit = divmod(int(code), n_crit)
+        records.append((int(rows.round_values[rnd]), rows.criteria[crit], *result))
+    return pd.DataFrame.from_records(records, columns=KENDALL_COLUMNS)
+
+
+def _kendall_one(
+    items: npt.NDArray[np.integer[Any]], panelists: Ints, values: Floats, shape: tuple[int, int]
+) -> tuple[float, float, int, int]:
+    n_items, n_panelists = shape
+    rated = np.bincount(items, minlength=n_items) > 0
+    column = np.cumsum(rated) - 1  # item code -> column among the rated items
+    n = int(rated.sum())
+    key = panelists * n + column[items]
+    _check_unique(key, n_panelists * n, "a round")
+    grid = np.full(n_panelists * n, np.nan)
+    grid[key] = values
+    grid = grid.reshape(n_panelists, n)
+    grid = grid[~np.isnan(grid).any(axis=1)]
+    m = len(grid)
+    if m < 2 or n < 2:
+        return math.nan, math.nan, m, n
+    ranks, ties = _average_ranks(grid)
+    s = ((ranks.sum(axis=0) - m * (n + 1) / 2) ** 2).sum()
+    full = m**2 * (n**3 - n)
+    corrected = full - m * ties
+    w = 12 * s / corrected if corrected > 0 else math.nan
+    return float(w), float(12 * s / full), m, n
+
+
+def _average_ranks(grid: Floats) -> tuple[Floats, float]:
+    """Row-wise average ranks and the total tie term sum(t^3 - t) over all rows."""
+    order = np.argsort(grid, axis=1, kind="stable")
+    ordered = np.take_along_axis(grid, order, axis=1)
+    pos = np.broadcast_to(np.arange(grid.shape[1]), grid.shape)
+    starts = np.ones(grid.shape, dtype=bool)
+    starts[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
+    ends = np.ones(grid.shape, dtype=bool)
+    ends[:, :-1] = starts[:, 1:]
+    first = np.maximum.accumulate(np.where(starts, pos, 0), axis=1)
+    last = np.minimum.accumulate(np.where(ends, pos, grid.shape[1])[:, ::-1], axis=1)[:, ::-1]
+    ranks = np.empty(grid.shape)
+    np.put_along_axis(ranks, order, (first + last) / 2 + 1, axis=1)
+    t = last - first + 1  # size of each member's tie group
+    ties = float((t**2 - 1).sum())  # sum over groups of t^3 - t == sum over members of t^2 - 1
+    return ranks, ties
+
+
+# --------------------------------------------------------------------------- analyse
+
+
+@dataclass(frozen=True)
+class Analysis:
+    results: pd.DataFrame
+    decisions: pd.DataFrame
+    all_rules: pd.DataFrame
+    stability: pd.DataFrame
+    kendall: pd.DataFrame
+
+
+def analyse(
+    ratings: pd.DataFrame,
+    settings: SettingsArg,
+    decision_rule: DecisionRule | None = None,
+    stable_below: float = 15.0,
+) -> Analysis:
+    """Everything the platform shows for a study's ratings: §2-3 results with margins,
+    item decisions, the §5 alternative rules, §4 stability for each consecutive pair of
+    rounds present (with prev_round and round columns) and Kendall's W."""
+    counted = _count(ratings, settings)
+    results = _describe_counted(counted)
+    rounds = sorted(set(counted.rounds.tolist()))
+    stability = [
+        _compare(counted, prev, cur, stable_below).assign(prev_round=prev, round=cur)
+        for prev, cur in zip(rounds, rounds[1:], strict=False)
+    ]
+    columns = ["prev_round", "round", *STABILITY_COLUMNS]
+    return Analysis(
+        results=results,
+        decisions=decide_items(results, decision_rule),
+        all_rules=_all_rules_counted(counted),
+        stability=pd.concat(stability, ignore_index=True)[columns]
+        if stability
+        else pd.DataFrame(columns=columns),
+        kendall=_kendall(counted.rows),
+    )
