@@ -4,7 +4,7 @@ Pure: standard library only, no Django (a test imports it in a fresh interpreter
 panelist feedback page, the PDF report and the offline tools draw the same pictures.
 Every chart is an ``<svg role="img">`` with a ``<title>`` and a ``<desc>`` that state in
 words what the picture shows; all text is XML-escaped. Callers pass translated words
-through ``labels``.
+through ``labels``, and the decimal mark of their language as ``labels["decimal_separator"]``.
 
 Colours meet WCAG AA on white: text at least 4.5:1, bars and lines at least 3:1, and the
 panelist's own rating is marked by a hatch pattern and a thick outline, not by colour alone.
@@ -36,6 +36,7 @@ DEFAULT_LABELS: dict[str, str] = {
     "participant_flow": "Participant flow",
     "invited": "invited",
     "responded": "responded",
+    "decimal_separator": ".",
 }
 
 
@@ -167,8 +168,11 @@ def priority_matrix_svg(
     def py(value: float) -> float:
         return top + plot_h - (value - lo) / span * plot_h
 
+    sep = words["decimal_separator"]
     uid = _uid("matrix", points, x_threshold, y_threshold, scale, x_label, y_label)
-    desc = "; ".join(f"{code}: {x_label} {_num(x)}, {y_label} {_num(y)}" for code, x, y in points)
+    desc = "; ".join(
+        f"{code}: {x_label} {_num(x, sep)}, {y_label} {_num(y, sep)}" for code, x, y in points
+    )
     parts = [_open_svg(width, height, uid, title or words["priority_matrix"], desc)]
     parts.append(
         f'<rect x="{px(x_threshold):.1f}" y="{top:.1f}" '
@@ -279,10 +283,19 @@ def _summary(
 ) -> str:
     parts = [f"n = {n}"]
     if median is not None:
-        parts.append(f"{words['median']} {_num(median)}")
+        parts.append(_median_text(median, words))
     if q1 is not None and q3 is not None:
-        parts.append(f"{words['iqr']} {_num(q1)}{DASH}{_num(q3)}")
+        parts.append(_iqr_text(q1, q3, words))
     return ", ".join(parts)
+
+
+def _median_text(median: float, words: Mapping[str, str]) -> str:
+    return f"{words['median']} {_num(median, words['decimal_separator'])}"
+
+
+def _iqr_text(q1: float, q3: float, words: Mapping[str, str]) -> str:
+    sep = words["decimal_separator"]
+    return f"{words['iqr']} {_num(q1, sep)}{DASH}{_num(q3, sep)}"
 
 
 def _histogram_legend(
@@ -298,7 +311,7 @@ def _histogram_legend(
     x = 6.0
     if q1 is not None and q3 is not None:
         parts.append(f'<rect x="{x}" y="3" width="12" height="9" fill="{IQR_FILL}"/>')
-        text = f"{words['iqr']} {_num(q1)}{DASH}{_num(q3)}"
+        text = _iqr_text(q1, q3, words)
         parts.append(_text(x + 15, 11, text, size=9, fill=INK, anchor="start"))
         x += 15 + _text_width(text, 9) + 10
     if median is not None:
@@ -306,7 +319,7 @@ def _histogram_legend(
             f'<line x1="{x + 6}" y1="2" x2="{x + 6}" y2="13" stroke="{INK}" '
             f'stroke-width="2" stroke-dasharray="4 2"/>'
         )
-        text = f"{words['median']} {_num(median)}"
+        text = _median_text(median, words)
         parts.append(_text(x + 11, 11, text, size=9, fill=INK, anchor="start"))
         x += 11 + _text_width(text, 9) + 10
     if highlight is not None:
@@ -351,9 +364,9 @@ def _text_width(content: str, size: int) -> float:
     return len(content) * size * 0.58
 
 
-def _num(value: float) -> str:
-    """8.0 → "8", 6.5 → "6.5", 5.25 → "5.25"."""
-    return f"{value:.2f}".rstrip("0").rstrip(".")
+def _num(value: float, sep: str = ".") -> str:
+    """8.0 → "8", 6.5 → "6.5", 5.25 → "5.25" (or "5,25" with sep=",")."""
+    return f"{value:.2f}".rstrip("0").rstrip(".").replace(".", sep)
 
 
 def _pct(part: int, whole: int) -> str:

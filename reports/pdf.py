@@ -251,6 +251,7 @@ def _chart_words() -> dict[str, str]:
         "participant_flow": _("Participant flow"),
         "invited": _("invited"),
         "responded": _("responded"),
+        "decimal_separator": str(get_format("DECIMAL_SEPARATOR")),
     }
 
 

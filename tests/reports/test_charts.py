@@ -89,6 +89,12 @@ def test_it_uses_the_callers_translated_words() -> None:
     assert "votre note: 6" in desc
 
 
+def test_it_writes_numbers_with_the_callers_decimal_mark() -> None:
+    svg = _histogram(median=6.5, q1=5.25, q3=7.75, labels={"decimal_separator": ","})
+
+    assert f"median 6,5, IQR 5,25{DASH}7,75" in (svg.findtext(f"{SVG}desc") or "")
+
+
 def test_it_draws_the_iqr_band_and_the_median_line_where_they_fall() -> None:
     svg = _histogram(median=8.0, q1=7.0, q3=9.0)
     bars = {b.get("data-point"): b for b in _bars(svg)}

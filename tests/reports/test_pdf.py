@@ -16,13 +16,17 @@ from tests.factories import default_ratings, make_study, run_round
 
 pytestmark = pytest.mark.django_db
 
-KNOWN = [6, 7, 7, 8, 8, 8, 9, 9]  # I01 acceptability: median 8, q1 7, q3 8.25 (type 7)
+# I01 acceptability: median 8, q1 7, q3 8.25 (type 7); 7 of 8 high, so "in" under the 75%
+# rule with a margin of 2 (two ratings moved out of the high band would make it 5 of 8).
+KNOWN = [6, 7, 7, 8, 8, 8, 9, 9]
 
 
-def _known_first_item(panelist: Panelist, round_item: RoundItem, criterion: Criterion) -> int:
+def _known_first_item(
+    panelist: Panelist, round_item: RoundItem, criterion: Criterion
+) -> int | None:
     if round_item.item.code == "I01" and criterion.code == "acceptability":
         return KNOWN[int(panelist.pseudonym[1:]) - 1]
-    return _fallback(panelist, round_item, criterion) or 5
+    return _fallback(panelist, round_item, criterion)
 
 
 _fallback = default_ratings(seed=1)
@@ -85,18 +89,30 @@ def test_it_prints_the_stored_median_and_quartiles_of_an_item() -> None:
     assert row in " ".join(page.split())  # "8 7 8.25" in the Acceptability row
 
 
+def test_it_flags_a_verdict_that_hangs_on_two_votes() -> None:
+    study = _analysed_study()
+    result = Result.objects.get(round_item__item__code="I01", criterion__code="acceptability")
+
+    page = " ".join(_page_of(_pages(render_report_pdf(study)), "I01").split())
+
+    assert (result.consensus, result.margin) == ("in", 2)
+    assert "in 75% 2 !" in page
+
+
 def test_it_writes_the_report_in_the_studys_report_language() -> None:
     study = _analysed_study(languages=("fr", "nl"))
 
     pages = _pages(render_report_pdf(study))
 
     assert "Test study" in pages[0] and "(fr)" in pages[0]
-    assert "Acceptabilité" in _page_of(pages, "I01")
+    page = _page_of(pages, "I01")
+    assert "Acceptabilité" in page
+    assert "8,25" in page  # q3, with the French decimal comma
 
 
 def _queries_to_render(n_items: int, django_assert_max_num_queries: Callable[..., Any]) -> int:
     study = _analysed_study(n_items=n_items)
-    with django_assert_max_num_queries(15) as queries:
+    with django_assert_max_num_queries(10) as queries:
         render_report_pdf(study)
     return len(queries.captured_queries)
 
