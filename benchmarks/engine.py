@@ -114,8 +114,8 @@ def main(argv: list[str] | None = None) -> None:
     }
     for k, name in names.items():
         print(f"({k}) {name:36s} {timings[k] * 1e3:9.2f} ms  {rates[k]:14,.0f} ratings/s")
-    print(f"(a)/(d) = {timings['a'] / timings['d']:.2f}x   (a)/(c) = {timings['a'] / timings['c']:.4f}x"
-          f"   (b) = {timings['b']:.3f} s")
+    a_d, a_c = timings["a"] / timings["d"], timings["a"] / timings["c"]
+    print(f"(a)/(d) = {a_d:.2f}x   (a)/(c) = {a_c:.4f}x   (b) = {timings['b']:.3f} s")
 
 
 def _bincount_keys(frame: pd.DataFrame) -> np.ndarray:

@@ -11,6 +11,7 @@ across groups.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -163,7 +164,8 @@ class Rule:
             if kind == "comet" and not arg:
                 return cls("comet")
         except ValueError as exc:
-            raise ValueError(f"cannot read rule {text!r} ({exc}); valid forms: {_RULE_FORMS}")
+            message = f"cannot read rule {text!r} ({exc}); valid forms: {_RULE_FORMS}"
+            raise ValueError(message) from None
         raise ValueError(f"unknown rule {text!r}; valid forms: {_RULE_FORMS}")
 
     @property
@@ -201,9 +203,7 @@ class CriterionSettings:
 
     def __post_init__(self) -> None:
         if self.quantile not in QUANTILE_TYPES:
-            raise ValueError(
-                f"unknown quantile type {self.quantile!r}; choose one of 5, 6, 7 or 8"
-            )
+            raise ValueError(f"unknown quantile type {self.quantile!r}; choose one of 5, 6, 7 or 8")
         self.rule.check(self.scale)
 
 
@@ -294,7 +294,7 @@ class _Counted:
 def _codes(column: pd.Series[Any], name: str) -> tuple[Ints, pd.Index, bool]:
     """Integer codes and labels of a str or categorical column (categories keep their order)."""
     if isinstance(column.dtype, pd.CategoricalDtype):
-        codes = np.asarray(column.array.codes)  # type: ignore[attr-defined]
+        codes = np.asarray(column.cat.codes)
         labels = column.cat.categories
         categorical = True
     else:
@@ -377,7 +377,7 @@ def _bincount(rows: _Rows, n_cells: int, width: int, vmin: int, vmax: int) -> In
     filled = np.empty(min(_CHUNK, len(values)))
     key = np.empty(len(filled), dtype=np.int64)
     cell_dtype = np.int16 if size + shift < 2**15 else np.int64
-    cell = np.empty(len(filled), dtype=cell_dtype)
+    cell: npt.NDArray[np.integer[Any]] = np.empty(len(filled), dtype=cell_dtype)
     n_crit, round_step = len(rows.criteria), n_cells * width
     for start in range(0, len(values), _CHUNK):
         chunk = values[start : start + _CHUNK]
@@ -438,7 +438,7 @@ def _check_scales(counted: _Counted) -> None:
 # --------------------------------------------------------------------------- quantiles
 
 
-def _positions(n: Ints, pct: int, qtype: int) -> tuple[Ints, Floats]:
+def _positions(n: Ints, pct: Any, qtype: int) -> tuple[Ints, Floats]:
     """1-based order-statistic index j and weight t of Hyndman-Fan type ``qtype``.
 
     The quantile is x(j) + t * (x(j+1) - x(j)). h is computed as an exact fraction
@@ -476,14 +476,16 @@ def _lerp(a: Any, b: Any, t: Any) -> Floats:
     return np.where(t >= 0.5, b - diff * (1 - t), a + diff * t)
 
 
-def _quantile(cum: Ints, n: Ints, pct: int, qtype: int, vmin: int, shift: Any = 0) -> Floats:
-    """Quantile of each count vector (leading dims of ``cum``); ``shift`` moves the
-    order-statistic index (used by the margin search's bounds)."""
-    j, t = _positions(n, pct, qtype)
-    j = j + shift
-    lo = _order_stat(cum, j[..., None], vmin)[..., 0]
-    hi = _order_stat(cum, (j + 1)[..., None], vmin)[..., 0]
-    return _lerp(lo, hi, t)
+def _quantile(cum: Ints, n: Ints, pct: int, qtype: int, vmin: int) -> Floats:
+    """Quantile of each count vector (``cum`` holds cumulative counts on its last axis)."""
+    return _quantiles(cum, n, (pct,), qtype, vmin)[..., 0]
+
+
+def _quantiles(cum: Ints, n: Ints, pcts: tuple[int, ...], qtype: int, vmin: int) -> Floats:
+    """Several quantiles at once: shape (..., len(pcts))."""
+    j, t = _positions(n[..., None], np.array(pcts), qtype)
+    both = _order_stat(cum, np.concatenate([j, j + 1], axis=-1), vmin)
+    return _lerp(both[..., : len(pcts)], both[..., len(pcts) :], t)
 
 
 # --------------------------------------------------------------------------- verdicts
@@ -860,9 +862,11 @@ def _stats(counts: Ints, missing: Ints, settings: CriterionSettings) -> dict[str
     cum = counts.cumsum(axis=1)
     empty = n == 0
     with np.errstate(invalid="ignore", divide="ignore"):
-        out = _moments(counts, n, scale.min)
-        for name, pct in (("median", 50), ("q1", 25), ("q3", 75), ("p30", 30), ("p70", 70)):
-            out[name] = np.where(empty, np.nan, _quantile(cum, n, pct, qtype, scale.min))
+        out: dict[str, Any] = dict(_moments(counts, n, scale.min))
+        quantiles = _quantiles(cum, n, (50, 25, 75, 30, 70), qtype, scale.min)
+        quantiles[empty] = np.nan
+        for i, name in enumerate(("median", "q1", "q3", "p30", "p70")):
+            out[name] = quantiles[:, i]
         out["iqr"] = out["q3"] - out["q1"]
         low, mid, high = _band_counts(counts, scale)
         for name, band in (("low", low), ("mid", mid), ("high", high)):
@@ -890,9 +894,7 @@ def _moments(counts: Ints, n: Ints, vmin: int) -> dict[str, Floats]:
     return {"mean": mean, "sd": np.where(n < 2, np.nan, sd)}
 
 
-def _rand_columns(
-    out: dict[str, Any], scale: Scale, rule: Rule, empty: Bools
-) -> dict[str, Any]:
+def _rand_columns(out: dict[str, Any], scale: Scale, rule: Rule, empty: Bools) -> dict[str, Any]:
     """IPR, IPRAS and the RAND/UCLA class (METHODS §3.3); empty on scales other than 1-9."""
     size = len(empty)
     if not scale.is_rand_scale:
@@ -911,7 +913,7 @@ def _rand_columns(
                    np.where(~disagreement & (median <= 3 + half), -1, 0))  # fmt: skip
     return dict(
         ipr=ipr, iprcp=iprcp, ai=ai, ipras=ipras, di=ipr / ipras,
-        disagreement=np.where(empty, None, disagreement).astype(object),
+        disagreement=np.where(empty, None, disagreement.astype(object)),
         rand_class=np.where(empty, None, _RAND_CLASSES[cls + 1]),
     )  # fmt: skip
 
@@ -945,7 +947,7 @@ def _all_rules_counted(counted: _Counted) -> pd.DataFrame:
             verdict[rows] = _LABELS[code + 1]
             margin[rows] = _margins(counts, settings, rule, code)
         frame[rule.label] = verdict
-        frame[f"{rule.label}_margin"] = pd.array(np.where(margin < 0, None, margin), "Int64")
+        frame[f"{rule.label}_margin"] = pd.arrays.IntegerArray(np.maximum(margin, 0), margin < 0)
     return frame
 
 
@@ -1163,7 +1165,9 @@ def decide_items(results: pd.DataFrame, rule: DecisionRule | None = None) -> pd.
     item = items.take(item_codes[first])
     return pd.DataFrame({
         "round": rounds[first],
-        "item": pd.Categorical(item, dtype=results["item"].dtype) if categorical else item,
+        "item": pd.Categorical(item, dtype=results["item"].dtype)  # type: ignore[call-overload]
+        if categorical
+        else item,
         "decision": decision.astype(object),
     }, copy=False)  # fmt: skip
 
@@ -1179,7 +1183,9 @@ def _evaluate(expr: _Expr, results: pd.DataFrame, row: Ints, size: int) -> Bools
                 f"results; criteria: {', '.join(sorted(known))}"
             )
         stat = clause.stat or "consensus"
-        cell = np.full(size, np.nan if clause.stat else None, dtype=float if clause.stat else object)
+        cell = np.full(
+            size, np.nan if clause.stat else None, dtype=float if clause.stat else object
+        )
         mask = criteria == clause.criterion
         column = results[stat].to_numpy(dtype=float if clause.stat else object, na_value=np.nan)
         cell[row[mask]] = column[mask]
@@ -1240,7 +1246,7 @@ def _compare(counted: _Counted, prev: int, cur: int, stable_below: float) -> pd.
         change = 50 * np.abs(c_cur / n_cur[:, None] - c_prev / n_prev[:, None]).sum(axis=1)
         cv_prev, cv_cur = _cv(c_prev, n_prev, counted.vmin), _cv(c_cur, n_cur, counted.vmin)
     paired = _paired_tests(counted, prev, cur, common)
-    stable = pd.array(np.where(np.isnan(change), None, change < stable_below), dtype="boolean")
+    stable = pd.arrays.BooleanArray(change < stable_below, np.isnan(change))
     return pd.DataFrame({
         "item": counted.item_column(counted.item_codes[g_cur]),
         "criterion": counted.criterion_column(counted.crit_codes[g_cur]),
@@ -1406,12 +1412,12 @@ def _kendall_one(
     _check_unique(key, n_panelists * n, "a round")
     grid = np.full(n_panelists * n, np.nan)
     grid[key] = values
-    grid = grid.reshape(n_panelists, n)
-    grid = grid[~np.isnan(grid).any(axis=1)]
-    m = len(grid)
+    table = grid.reshape(n_panelists, n)
+    table = table[~np.isnan(table).any(axis=1)]
+    m = len(table)
     if m < 2 or n < 2:
         return math.nan, math.nan, m, n
-    ranks, ties = _average_ranks(grid)
+    ranks, ties = _average_ranks(table)
     s = ((ranks.sum(axis=0) - m * (n + 1) / 2) ** 2).sum()
     full = m**2 * (n**3 - n)
     corrected = full - m * ties
@@ -1463,7 +1469,7 @@ def analyse(
     rounds = sorted(set(counted.rounds.tolist()))
     stability = [
         _compare(counted, prev, cur, stable_below).assign(prev_round=prev, round=cur)
-        for prev, cur in zip(rounds, rounds[1:], strict=False)
+        for prev, cur in itertools.pairwise(rounds)
     ]
     columns = ["prev_round", "round", *STABILITY_COLUMNS]
     return Analysis(
