@@ -301,7 +301,7 @@ def _header(line: int, names: list[str]) -> tuple[list[str], list[ImportProblem]
     for name in names:
         column = _column_name(name)
         if column and column in columns:
-            message = _("This column appears twice in the header; keep only one of them.")
+            message = _("this column appears twice in the header; keep only one of them.")
             problems.append(ImportProblem(line, column, message))
             column = ""
         columns.append(column)
