@@ -14,7 +14,7 @@ from reports.pdf import number, render_report_pdf
 from rounds.models import Criterion, Result, RoundItem, Study
 from tests.factories import default_ratings, make_study, run_round
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 # I01 acceptability: median 8, q1 7, q3 8.25 (type 7); 7 of 8 high, so "in" under the 75%
 # rule with a margin of 2 (two ratings moved out of the high band would make it 5 of 8).
