@@ -97,6 +97,12 @@ def build(panelist: Panelist, round: Round, participation: Participation) -> Que
     round_items = list(
         RoundItem.objects.filter(round=round).select_related("item").order_by("position", "pk")
     )
+    # Share the loaded study: texts fall back through it, and must not query per item.
+    for criterion in criteria:
+        criterion.study = study
+    for ri in round_items:
+        ri.round = round
+        ri.item.study = study
     saved = {
         (r.round_item_id, r.criterion_id): r
         for r in Rating.objects.filter(panelist=panelist, round_item__round=round)

@@ -146,7 +146,13 @@ class RatingWizard(NamedUrlSessionWizardView):
         return f"rating-{self.round.pk}"
 
     def get_form_list(self) -> OrderedDict[str, type[forms.Form]]:
-        return OrderedDict((step.name, StepForm) for step in self.questionnaire.steps)
+        # Steps come from the database, not the class; formtools' cache attributes are
+        # still set because its post() deletes them.
+        self._resolved_form_list = OrderedDict(
+            (step.name, StepForm) for step in self.questionnaire.steps
+        )
+        self._cache_signature = None
+        return self._resolved_form_list.copy()
 
     def get_form_kwargs(self, step: str | None = None) -> dict[str, Any]:
         return {"step": self.questionnaire.step(step or self.steps.current),
