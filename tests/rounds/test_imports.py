@@ -11,7 +11,7 @@ from openpyxl import Workbook
 from panelists.models import Panelist
 from rounds import imports, services
 from rounds.imports import ImportRejected, import_items, import_panel
-from rounds.models import AuditEntry, Item, Round, Study
+from rounds.models import AuditEntry, Item, Study
 from tests.factories import make_study
 
 pytestmark = pytest.mark.django_db
@@ -253,9 +253,9 @@ def test_it_lists_several_problems_at_once() -> None:
     study = make_study(n_items=1)
     rows = [ITEM_HEADER, item("I01"), ["", "Dom", "fr", "nl", "en"], item("B1"), item("B1")]
     rows.append(["C1", "Dom", "fr", "nl", "x" * 1500])
-    problems = pytest.raises(ImportRejected, import_items, study=study, data=csv_bytes(rows),
-                             filename="items.csv").value.problems  # fmt: skip
-    assert [(p.line, p.column) for p in problems] == [
+    with pytest.raises(ImportRejected) as caught:
+        import_items(study=study, data=csv_bytes(rows), filename="items.csv")
+    assert [(p.line, p.column) for p in caught.value.problems] == [
         (2, "code"),
         (3, "code"),
         (5, "code"),
@@ -371,8 +371,8 @@ def test_it_never_reuses_the_pseudonym_of_a_deleted_panelist() -> None:
     rows = [PANEL_HEADER, ["a@example.org", "", "fr", ""], ["b@example.org", "", "fr", ""]]
     import_panel(study=study, data=csv_bytes(rows), filename="panel.csv")
     study.panelists.get(pseudonym="P002").delete()
-    import_panel(study=study, data=csv_bytes([PANEL_HEADER, ["c@example.org", "", "en", ""]]),
-                 filename="more.csv")  # fmt: skip
+    more = csv_bytes([PANEL_HEADER, ["c@example.org", "", "en", ""]])
+    import_panel(study=study, data=more, filename="more.csv")
     assert study.panelists.get(email="c@example.org").pseudonym == "P003"
 
 
