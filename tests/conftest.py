@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -31,6 +32,16 @@ def _database_url() -> str:
 @pytest.fixture
 def celery_worker_process(transactional_db: None) -> Iterator[subprocess.Popen[bytes]]:
     """A real Celery worker in its own process, on the test database and the test broker."""
+    with start_worker() as worker:
+        yield worker
+
+
+@contextlib.contextmanager
+def start_worker() -> Iterator[subprocess.Popen[bytes]]:
+    """Start a worker on a clean queue (messages left by an earlier run are dropped)."""
+    from delphi.celery import app
+
+    app.control.purge()
     env = os.environ.copy()
     env["DATABASE_URL"] = _database_url()
     env["DELPHI_VAR_DIR"] = str(settings.VAR_DIR)

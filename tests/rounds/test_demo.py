@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from django.core.management import call_command
+from pypdf import PdfReader
+
+from panelists.models import Participation
+from rounds import consensus
+from rounds.csvio import RESULTS_COLUMNS, read_ratings_csv
+from rounds.models import Round, Study
+from tests.conftest import start_worker
+
+pytestmark = [pytest.mark.slow]
+
+NUMERIC = ["n", "n_missing", "mean", "sd", "median", "q1", "q3", "iqr", "p30", "p70", "ipr",
+           "iprcp", "ai", "ipras", "di", "pct_low", "pct_mid", "pct_high"]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    out: Path
+    kce: dict[str, Any]
+    live_states: dict[int, str]
+    live_closes_at: object
+    settings: dict[str, consensus.CriterionSettings]
+
+
+@pytest.fixture(scope="module")
+def demo(
+    django_db_setup: None,
+    django_db_blocker: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[DemoRun]:
+    """Run `delphi_demo` once for the module, with a real worker, and note what it built."""
+    out = tmp_path_factory.mktemp("demo")
+    with django_db_blocker.unblock(), start_worker():
+        call_command("delphi_demo", "--out", str(out), "--external-worker")
+        study = Study.objects.get(slug="kce-burnout-gp")
+        submitted = Participation.objects.filter(round__study=study, status="submitted")
+        kce = {
+            "simulated": study.is_simulated,
+            "status": study.status,
+            "panelists": study.panelists.count(),
+            "groups": set(study.panelists.values_list("group", flat=True)),
+            "states": list(study.rounds.values_list("state", flat=True)),
+            "submitted": [submitted.filter(round__number=n).count() for n in (1, 2)],
+            "items": study.items.count(),
+            "dutch_p02": study.items.get(code="P02").text.get("nl"),
+            "languages": set(study.languages),
+        }
+        live = Study.objects.get(slug="demo-live")
+        run = DemoRun(
+            out=out,
+            kce=kce,
+            live_states=dict(live.rounds.values_list("number", "state")),
+            live_closes_at=live.rounds.get(number=2).closes_at,
+            settings={c.code: c.settings() for c in study.criteria.all()},
+        )
+        yield run
+        Study.objects.filter(slug__in=["kce-burnout-gp", "demo-live"]).delete()
+
+
+def test_the_demo_writes_its_three_files(demo: DemoRun) -> None:
+    assert sorted(p.name for p in demo.out.iterdir()) == ["ratings.csv", "report.pdf", "results.csv"]
+
+
+def test_the_kce_replay_runs_two_rounds_with_59_gps_and_some_drop_outs(demo: DemoRun) -> None:
+    kce = demo.kce
+    assert kce["simulated"]
+    assert kce["status"] == Study.Status.FINISHED
+    assert kce["panelists"] == 59
+    assert kce["groups"] == {"solo practice", "group practice"}
+    assert kce["states"] == ["analysed", "analysed"]
+    assert kce["submitted"] == [59, 53]
+    assert kce["items"] == 29
+    assert kce["dutch_p02"] == "Elke huisarts heeft zijn eigen huisarts"
+    assert kce["languages"] == {"fr", "nl", "en"}
+
+
+def test_the_live_demo_has_round_1_analysed_and_round_2_open(demo: DemoRun) -> None:
+    assert demo.live_states == {1: Round.State.ANALYSED, 2: Round.State.OPEN}
+    assert demo.live_closes_at is not None
+
+
+def test_results_csv_agrees_with_ratings_csv_under_the_methods(demo: DemoRun) -> None:
+    ratings = read_ratings_csv(demo.out / "ratings.csv", consensus.Scale())
+    expected = consensus.describe(ratings, demo.settings)[list(RESULTS_COLUMNS)]
+    written = pd.read_csv(demo.out / "results.csv", keep_default_na=False)
+    assert list(written.columns[: len(RESULTS_COLUMNS)]) == list(RESULTS_COLUMNS)
+    assert len(written) == len(expected)
+    merged = written.merge(expected, on=["round", "item", "criterion"], suffixes=("", "_x"))
+    assert len(merged) == len(expected)
+    for column in NUMERIC:
+        got = pd.to_numeric(merged[column].replace("", np.nan))
+        want = pd.to_numeric(merged[f"{column}_x"])
+        assert np.allclose(got, want, atol=1e-6, equal_nan=True), column
+    for column in ["consensus", "rule", "rand_class"]:
+        assert (merged[column].astype(str) == merged[f"{column}_x"].fillna("").astype(str)).all()
+
+
+def test_the_report_pdf_opens_and_shows_the_numbers(demo: DemoRun) -> None:
+    reader = PdfReader(demo.out / "report.pdf")
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    assert "Simulated data" in text
+    results = pd.read_csv(demo.out / "results.csv")
+    first = results.iloc[0]
+    assert first["item"] in text
+    assert f"{first['median']:g}" in text
+    assert len(reader.pages) >= 29
+
+
+def test_the_demo_is_identical_when_run_again(
+    demo: DemoRun, tmp_path_factory: pytest.TempPathFactory, celery_worker_process: object
+) -> None:
+    again = tmp_path_factory.mktemp("again")
+    call_command("delphi_demo", "--out", str(again), "--external-worker")
+    assert (again / "ratings.csv").read_bytes() == (demo.out / "ratings.csv").read_bytes()
+    assert (again / "results.csv").read_bytes() == (demo.out / "results.csv").read_bytes()
