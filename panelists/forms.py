@@ -4,7 +4,6 @@ from typing import Any
 
 from django import forms
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from panelists.questionnaire import Cell, Entry, Step
 from panelists.services import Answer
@@ -33,7 +32,7 @@ class StepForm(forms.Form):
                 c = cell.criterion
                 choices = [(str(v), str(v)) for v in range(c.scale_min, c.scale_max + 1)]
                 if protocol.allow_dont_know:
-                    choices.append((DONT_KNOW, gettext_lazy("Don't know")))
+                    choices.append((DONT_KNOW, _("Don't know")))
                 self.fields[rating_name(entry, cell)] = forms.ChoiceField(
                     choices=choices,
                     widget=forms.RadioSelect,

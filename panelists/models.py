@@ -23,7 +23,9 @@ class Panelist(models.Model):
         verbose_name_plural = _("panelists")
         ordering = ["study", "pseudonym"]
         constraints = [
-            models.UniqueConstraint(fields=["study", "pseudonym"], name="panelist_pseudonym_unique"),
+            models.UniqueConstraint(
+                fields=["study", "pseudonym"], name="panelist_pseudonym_unique"
+            ),
             models.UniqueConstraint(fields=["study", "email"], name="panelist_email_unique"),
         ]
 
@@ -39,7 +41,9 @@ class Participation(models.Model):
         SUBMITTED = "submitted", _("Submitted")
 
     panelist = models.ForeignKey(Panelist, on_delete=models.CASCADE, related_name="participations")
-    round = models.ForeignKey("rounds.Round", on_delete=models.CASCADE, related_name="participations")
+    round = models.ForeignKey(
+        "rounds.Round", on_delete=models.CASCADE, related_name="participations"
+    )
     status = models.CharField(
         _("status"), max_length=16, choices=Status.choices, default=Status.INVITED
     )
@@ -52,7 +56,9 @@ class Participation(models.Model):
         verbose_name = _("participation")
         verbose_name_plural = _("participations")
         constraints = [
-            models.UniqueConstraint(fields=["panelist", "round"], name="one_participation_per_round"),
+            models.UniqueConstraint(
+                fields=["panelist", "round"], name="one_participation_per_round"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -166,7 +166,7 @@ def _check_answers(round: Round, answers: list[Answer]) -> None:
 
 
 def round_submit(*, panelist: Panelist, round: Round) -> Participation:
-    """Mark the round as submitted and send a confirmation; answers stay editable until it closes."""
+    """Mark the round submitted and send a confirmation; answers stay editable until it closes."""
     from panelists import tasks
 
     with transaction.atomic():
@@ -180,7 +180,9 @@ def round_submit(*, panelist: Panelist, round: Round) -> Participation:
         participation.last_activity_at = now
         participation.save(update_fields=["status", "submitted_at", "last_activity_at"])
         if first_time:
-            email = email_compose(panelist=panelist, round=round, kind=EmailMessage.Kind.CONFIRMATION)
+            email = email_compose(
+                panelist=panelist, round=round, kind=EmailMessage.Kind.CONFIRMATION
+            )
             transaction.on_commit(lambda: tasks.send_email.delay(email.pk))
     return participation
 

@@ -9,7 +9,7 @@ from celery import shared_task
 from panelists import services
 
 
-@shared_task(bind=True, acks_late=True, max_retries=4, default_retry_delay=30)  # type: ignore[untyped-decorator]
+@shared_task(bind=True, acks_late=True, max_retries=4, default_retry_delay=30)
 def send_email(self: Any, email_id: int) -> str:
     try:
         email = services.email_send(email_id=email_id)

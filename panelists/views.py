@@ -76,8 +76,12 @@ def home(request: HttpRequest) -> HttpResponse:
     round = _open_round(study)
     if round is None or not _is_open(round):
         last = study.rounds.order_by("-number").first()
-        context = {"study": study, "round": last, "finished": study.status == "finished"}
-        return render(request, "panelists/closed.html", context)
+        finished = study.status == Study.Status.FINISHED
+        return render(
+            request,
+            "panelists/closed.html",
+            {"study": study, "round": last, "finished": finished},
+        )
     participation = services.participation_for(panelist, round)
     services.participation_touch(participation=participation, opened=True)
     q = questionnaire.build(panelist, round, participation)
@@ -129,8 +133,10 @@ class RatingWizard(NamedUrlSessionWizardView):
             if request.method == "POST":
                 messages.error(
                     request,
-                    _("This round closed; your last answers were not saved. "
-                      "What you saved before is kept."),
+                    _(
+                        "This round closed; your last answers were not saved. "
+                        "What you saved before is kept."
+                    ),
                 )
             return redirect("panelist-home")
         participation = services.participation_for(panelist, round)
@@ -148,9 +154,10 @@ class RatingWizard(NamedUrlSessionWizardView):
     def get_form_list(self) -> OrderedDict[str, type[forms.Form]]:
         # Steps come from the database, not the class; formtools' cache attributes are
         # still set because its post() deletes them.
-        self._resolved_form_list = OrderedDict(
+        forms_by_step: OrderedDict[str, type[forms.Form]] = OrderedDict(
             (step.name, StepForm) for step in self.questionnaire.steps
         )
+        self._resolved_form_list = forms_by_step
         self._cache_signature = None
         return self._resolved_form_list.copy()
 
@@ -176,8 +183,10 @@ class RatingWizard(NamedUrlSessionWizardView):
         if step is None:
             messages.error(
                 self.request,
-                _("This page was out of date and nothing was saved from it; "
-                  "your earlier answers are kept. Please check this step and save again."),
+                _(
+                    "This page was out of date and nothing was saved from it; "
+                    "your earlier answers are kept. Please check this step and save again."
+                ),
             )
             return redirect("panelist-rate")
         form = StepForm(self.request.POST, step=step, protocol=self.panelist.study.protocol,

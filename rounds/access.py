@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.http import Http404
 
 from rounds.models import Study, StudyMembership
@@ -11,16 +11,16 @@ RUN = "run"
 VIEW = "view"
 
 
-def role_of(user: AbstractBaseUser | AnonymousUser, study: Study) -> str | None:
+def role_of(user: User | AnonymousUser, study: Study) -> str | None:
     if not user.is_authenticated:
         return None
     if getattr(user, "is_superuser", False):
         return StudyMembership.Role.OWNER
-    membership = StudyMembership.objects.filter(study=study, user=user).first()
+    membership = StudyMembership.objects.filter(study=study, user_id=user.pk).first()
     return membership.role if membership else None
 
 
-def get_study_for_user(user: AbstractBaseUser | AnonymousUser, slug: str, need: str) -> Study:
+def get_study_for_user(user: User | AnonymousUser, slug: str, need: str) -> Study:
     """The study if `user` may `need` ("run" or "view") it; 404 otherwise, so that the
     existence of a study is not revealed to people who have no role in it."""
     study = Study.objects.select_related("protocol").filter(slug=slug).first()
@@ -30,12 +30,11 @@ def get_study_for_user(user: AbstractBaseUser | AnonymousUser, slug: str, need: 
     return study  # type: ignore[return-value]
 
 
-def studies_for_user(user: AbstractBaseUser | AnonymousUser) -> list[tuple[Study, str]]:
+def studies_for_user(user: User | AnonymousUser) -> list[tuple[Study, str]]:
     if not user.is_authenticated:
         return []
     if getattr(user, "is_superuser", False):
         return [(s, StudyMembership.Role.OWNER) for s in Study.objects.all()]
     return [
-        (m.study, m.role)
-        for m in StudyMembership.objects.filter(user=user).select_related("study")
+        (m.study, m.role) for m in StudyMembership.objects.filter(user=user).select_related("study")
     ]

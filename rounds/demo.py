@@ -32,7 +32,10 @@ CRITERIA = {
         "name": {"en": "Acceptability", "fr": "Acceptabilité", "nl": "Aanvaardbaarheid"},
         "question": {
             "en": "How acceptable is this action to you as a GP?",
-            "fr": "Dans quelle mesure cette action est-elle acceptable pour vous en tant que généraliste ?",
+            "fr": (
+                "Dans quelle mesure cette action est-elle acceptable pour vous "
+                "en tant que généraliste ?"
+            ),
             "nl": "In welke mate is deze actie aanvaardbaar voor u als huisarts?",
         },
         "anchors": {
@@ -67,8 +70,14 @@ LIVE_TITLE = {
     "nl": "Demo: beoordeel zelf actiepistes (gesimuleerd panel)",
 }
 DESCRIPTION = {
-    "en": "Which actions against burnout of general practitioners are acceptable, and how urgent are they?",
-    "fr": "Quelles actions contre le burnout des médecins généralistes sont acceptables, et avec quelle priorité ?",
+    "en": (
+        "Which actions against burnout of general practitioners are acceptable, "
+        "and how urgent are they?"
+    ),
+    "fr": (
+        "Quelles actions contre le burnout des médecins généralistes sont acceptables, "
+        "et avec quelle priorité ?"
+    ),
     "nl": "Welke acties tegen burn-out bij huisartsen zijn aanvaardbaar, en hoe dringend zijn ze?",
 }
 
@@ -236,7 +245,7 @@ def _write_ratings(
 ) -> None:
     """Round 1 draws from each item's profile; later rounds move towards the panel median."""
     criteria = list(round.study.criteria.all())
-    medians = {}
+    medians: dict[tuple[str, str], float | None] = {}
     if previous is not None:
         for res in previous.results.select_related("round_item__item", "criterion"):
             medians[(res.round_item.item.code, res.criterion.code)] = res.median
@@ -250,8 +259,9 @@ def _write_ratings(
                     value = None
                 else:
                     mu = profile[key] + bias[panelist.pk]
-                    if key in medians and medians[key] is not None:
-                        mu = 0.5 * mu + 0.5 * float(medians[key])
+                    median = medians.get(key)
+                    if median is not None:
+                        mu = 0.5 * mu + 0.5 * median
                     spread = 1.4 if previous is None else 0.9
                     value = int(np.clip(round_half(rng.normal(mu, spread)), 1, 9))
                 ratings.append(

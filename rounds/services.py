@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -36,7 +36,7 @@ from rounds.models import (
     Study,
 )
 
-Actor = AbstractBaseUser | None
+Actor = User | AnonymousUser | None
 
 
 def audit_record(
@@ -52,7 +52,7 @@ def audit_record(
     return AuditEntry.objects.create(
         study=study,
         at=timezone.now(),
-        actor=by if by is not None and by.is_authenticated else None,
+        actor=by if isinstance(by, User) else None,
         action=action,
         target=target,
         before=before,
@@ -288,7 +288,7 @@ def _clean(value: Any) -> Any:
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{k: _clean(v) for k, v in row.items()} for row in frame.to_dict("records")]
+    return [{str(k): _clean(v) for k, v in row.items()} for row in frame.to_dict("records")]
 
 
 def _store_results(round: Round, analysis: consensus.Analysis) -> None:
@@ -337,7 +337,8 @@ def _without_keys(record: dict[str, Any]) -> dict[str, Any]:
 def _store_decisions(round: Round, decisions: pd.DataFrame) -> None:
     """Write each item's computed decision; keep a coordinator's recorded override."""
     computed = {
-        rec["item"]: rec["decision"] for rec in _records(decisions[decisions["round"] == round.number])
+        rec["item"]: rec["decision"]
+        for rec in _records(decisions[decisions["round"] == round.number])
     }
     existing = {d.round_item_id: d for d in ItemDecision.objects.filter(round=round)}
     for ri in round.round_items.select_related("item"):

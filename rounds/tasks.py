@@ -8,7 +8,7 @@ from rounds import services
 from rounds.models import Round
 
 
-@shared_task(bind=True, acks_late=True, max_retries=3, default_retry_delay=5)  # type: ignore[untyped-decorator]
+@shared_task(bind=True, acks_late=True, max_retries=3, default_retry_delay=5)
 def analyse_round(self: object, round_id: int) -> dict[str, object]:
     try:
         round = services.round_analyse(round_id=round_id)

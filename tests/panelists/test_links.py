@@ -95,7 +95,7 @@ def test_delphi_links_prints_a_working_link_per_panelist(client: Client) -> None
     call_command("delphi_links", study.slug, stdout=out)
     lines = out.getvalue().strip().splitlines()
     assert [line.split("\t")[0] for line in lines] == ["P001", "P002", "P003"]
-    pseudonym, email, link = lines[1].split("\t")
+    _pseudonym, email, link = lines[1].split("\t")
     assert email == study.panelists.get(pseudonym="P002").email
     client.get(_path(link))
     assert client.session["panelist_id"] == study.panelists.get(pseudonym="P002").pk

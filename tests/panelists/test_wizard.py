@@ -51,7 +51,7 @@ def step_data(client: Client, step: str, value: str = "8", **extra: str) -> dict
     form = response.context["form"]
     prefix = response.context["view"].prefix
     data = {f"{prefix}-current_step": step}
-    for name, field in form.fields.items():
+    for name in form.fields:
         if name.startswith("r-"):
             data[form.add_prefix(name)] = value
     data.update(extra)
@@ -191,7 +191,9 @@ def test_a_tampered_step_name_saves_nothing_and_explains(
     assert not Rating.objects.filter(panelist=panelist).exists()
 
 
-def test_another_studys_item_ids_are_refused(client: Client, study: Study, panelist: Panelist) -> None:
+def test_another_studys_item_ids_are_refused(
+    client: Client, study: Study, panelist: Panelist
+) -> None:
     other = make_study(n_items=2)
     other_round = round_services.round_create(study=other)
     open_round(study)

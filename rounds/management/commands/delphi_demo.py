@@ -6,17 +6,19 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from panelists.services import link_issue
 from reports import exports
 from rounds import demo
 from rounds.errors import DomainError
 
 DEMO_USER = "coordinator"
-DEMO_PASSWORD = "delphi-demo"  # noqa: S105 - a demo account, printed on purpose
+DEMO_PASSWORD = "delphi-demo"
 
 
 class Command(BaseCommand):
@@ -54,11 +56,17 @@ class Command(BaseCommand):
 
         (out / "report.pdf").write_bytes(render_report_pdf(result.kce))
         _ensure_coordinator()
-        info = {"username": DEMO_USER, "password": DEMO_PASSWORD}
+        link = link_issue(panelist=result.visitor)
+        info = {
+            "username": DEMO_USER,
+            "password": DEMO_PASSWORD,
+            "panelist_link": urlsplit(link).path,
+        }
         (settings.VAR_DIR / "demo.json").write_text(json.dumps(info), encoding="utf-8")
         self.stdout.write(
             f"Demo ready (simulated data). Files in {out}: ratings.csv, results.csv, report.pdf\n"
-            f"Coordinator login: {DEMO_USER} / {DEMO_PASSWORD}"
+            f"Coordinator login: {DEMO_USER} / {DEMO_PASSWORD}\n"
+            f"A demo panelist's personal link (study demo-live, round 2 open): {link}"
         )
 
 
