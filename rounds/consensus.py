@@ -655,9 +655,21 @@ def _margin_median(counts: Ints, rule: _MedianRule, code: Any) -> Ints:
             margin[leaving] = _leave_cost(c[leaving], r)
     none = code == 0
     if none.any():
-        margin[none] = np.minimum(_reach_cost(counts[none], rule),
-                                  _reach_cost(flipped[none], mirror))  # fmt: skip
+        margin[none] = _reach_cost(counts[none], rule)
     return margin
+
+
+def _reach_cost(counts: Ints, rule: _MedianRule) -> Ints:
+    """Fewest changes that turn groups now ``none`` into ``in`` or ``out``; the wide search
+    runs only where a lower bound leaves room to beat what was already found."""
+    sides = [(counts, rule), (counts[:, ::-1], rule.mirrored())]
+    reaches = [_reach(c, r) for c, r in sides]
+    best = np.minimum(reaches[0].found, reaches[1].found)
+    for (c, r), reach in zip(sides, reaches, strict=True):
+        todo = reach.bound < best
+        if todo.any():
+            best[todo] = np.minimum(best[todo], _reach_wide(c, r, reach, todo, best))
+    return best
 
 
 def _breakpoints(cum: Ints, positions: list[Ints], sign: int) -> Ints:
@@ -741,8 +753,21 @@ def _cheapest_flip(counts: Ints, new: Ints, valid: Bools, rule: _MedianRule, cod
     return np.where(ok, cost, counts.sum(axis=1)[:, None]).min(axis=1)
 
 
-def _reach_cost(counts: Ints, rule: _MedianRule) -> Ints:
-    """Fewest changes that turn groups now ``none`` into ``in`` (or anything not none)."""
+@dataclass(frozen=True)
+class _Reach:
+    """Bound-feasible (a, b) pairs for reaching ``in`` from ``none``, cheapest first."""
+
+    a: Ints
+    b: Ints
+    cost: Ints  # (g, len(a) * len(b)); int64 max where the bounds rule the pair out
+    order: Ints
+    found: Ints  # cheapest verified change among the first few pairs
+    bound: Ints  # the lower bound: no change with fewer ratings can reach `in`
+
+
+def _reach(counts: Ints, rule: _MedianRule) -> _Reach:
+    """Lower bound for turning ``none`` into ``in``, and the cheapest change found at the
+    few bound-attaining (a, b) pairs (usually equal to the bound)."""
     n, cum = counts.sum(axis=1), counts.cumsum(axis=1)
     q = rule.qtype
     jm, _ = _positions(n, 50, q)
@@ -757,18 +782,31 @@ def _reach_cost(counts: Ints, rule: _MedianRule) -> Ints:
     cost = a[:, :, None] + b[:, None, :]
     big = np.iinfo(np.int64).max
     cost = np.where(possible & (cost <= n[:, None, None]), cost, big).reshape(len(n), -1)
-    # try the cheapest few bound-feasible (a, b) pairs first, then all of them
     order = np.argsort(cost, axis=1, kind="stable")
     found = _concentrate(counts, rule, a, b, order[:, :4], cost)
     bound = np.take_along_axis(cost, order[:, :1], axis=1)[:, 0]
-    todo = found > bound
-    if todo.any():
-        # only pairs cheaper than what was found can improve on it
-        width = int((cost[todo] < found[todo, None]).sum(axis=1).max())
-        pick = order[todo, :width]
-        wide = _concentrate(counts[todo], rule, a[todo], b[todo], pick, cost[todo])
-        found[todo] = np.minimum(found[todo], wide)
-    return found
+    return _Reach(a, b, cost, order, found, bound)
+
+
+def _reach_wide(counts: Ints, rule: _MedianRule, reach: _Reach, rows: Bools,
+                best: Ints) -> Ints:  # fmt: skip
+    """Try the remaining bound-feasible pairs, cheapest first, for the groups in ``rows``,
+    dropping each group once no remaining pair can beat what it has."""
+    groups = np.flatnonzero(rows)
+    result = best[rows].copy()
+    active = np.arange(len(groups))
+    start, step, pairs = 4, 16, reach.cost.shape[1]
+    while active.size and start < pairs:
+        g = groups[active]
+        pick = reach.order[g, start : start + step]
+        found = _concentrate(counts[g], rule, reach.a[g], reach.b[g], pick, reach.cost[g])
+        result[active] = np.minimum(result[active], found)
+        start += step
+        if start >= pairs:
+            break
+        next_cost = np.take_along_axis(reach.cost[g], reach.order[g, start : start + 1], axis=1)
+        active = active[next_cost[:, 0] < result[active]]
+    return result
 
 
 def _concentrate(counts: Ints, rule: _MedianRule, a: Ints, b: Ints, pick: Ints,
@@ -823,9 +861,16 @@ def _describe_counted(counted: _Counted) -> pd.DataFrame:
         "round": counted.rounds,
         "item": counted.item_column(counted.item_codes),
         "criterion": counted.criterion_column(counted.crit_codes),
-        **{name: stats[name] for name in (*RESULTS_COLUMNS[3:], *EXTRA_COLUMNS)},
+        **{name: _keep_none(stats[name]) for name in (*RESULTS_COLUMNS[3:], *EXTRA_COLUMNS)},
     }
     return pd.DataFrame(columns, copy=False)
+
+
+def _keep_none(values: Any) -> Any:
+    """Object columns stay object, so None stays None (pandas would infer str and NaN)."""
+    if isinstance(values, list) or getattr(values, "dtype", None) == np.dtype(object):
+        return pd.Series(values, dtype=object)
+    return values
 
 
 def _assemble(parts: list[Any], rows: list[Bools], n_groups: int) -> Any:
@@ -946,7 +991,7 @@ def _all_rules_counted(counted: _Counted) -> pd.DataFrame:
             code = _verdicts(counts, settings, rule)
             verdict[rows] = _LABELS[code + 1]
             margin[rows] = _margins(counts, settings, rule, code)
-        frame[rule.label] = verdict
+        frame[rule.label] = _keep_none(verdict)
         frame[f"{rule.label}_margin"] = pd.arrays.IntegerArray(np.maximum(margin, 0), margin < 0)
     return frame
 
@@ -1015,6 +1060,7 @@ class _Parser:
                 break
             match = _TOKEN.match(text, pos)
             if not match or match.end() == pos:
+                pos += len(text[pos:]) - len(text[pos:].lstrip())
                 raise ValueError(f"unexpected character {text[pos]!r} at position {pos + 1}")
             kind = cast(str, match.lastgroup)
             start = match.start(kind)
