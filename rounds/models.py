@@ -112,8 +112,10 @@ class Protocol(models.Model):
         _("item accepted when"),
         max_length=500,
         blank=True,
-        help_text=_("Empty: every criterion reached consensus 'in'. "
-                    "Example: acceptability = in AND priority.median >= 7"),
+        help_text=_(
+            "Empty: every criterion reached consensus 'in'. "
+            "Example: acceptability = in AND priority.median >= 7"
+        ),
     )
     reject_rule = models.CharField(
         _("item rejected when"),
@@ -124,9 +126,7 @@ class Protocol(models.Model):
     max_rounds = models.PositiveSmallIntegerField(
         _("maximum number of rounds"), default=3, validators=[MinValueValidator(1)]
     )
-    stable_below = models.FloatField(
-        _("stable when percent change is below"), default=15.0
-    )
+    stable_below = models.FloatField(_("stable when percent change is below"), default=15.0)
     rand_half_points = models.BooleanField(
         _("RAND/UCLA: count median 6.5 as appropriate and 3.5 as inappropriate"), default=False
     )
@@ -138,7 +138,9 @@ class Protocol(models.Model):
     show_distribution = models.BooleanField(_("feedback: distribution"), default=True)
     show_own_rating = models.BooleanField(_("feedback: own previous rating"), default=True)
     show_comments = models.BooleanField(_("feedback: anonymous comments"), default=True)
-    show_groups = models.BooleanField(_("feedback: distribution per stakeholder group"), default=False)
+    show_groups = models.BooleanField(
+        _("feedback: distribution per stakeholder group"), default=False
+    )
     min_group_size = models.PositiveSmallIntegerField(
         _("smallest group shown separately"), default=5, validators=[MinValueValidator(5)]
     )
@@ -239,6 +241,10 @@ class Criterion(models.Model):
         by_language = {code: labels.get(end, "") for code, labels in (self.anchors or {}).items()}
         return translated(by_language, language or get_language(), self.study.fallbacks)
 
+    @property
+    def points(self) -> int:
+        return self.scale_max - self.scale_min + 1
+
     def anchor_min(self) -> str:
         return self.anchor("min")
 
@@ -292,9 +298,7 @@ class Round(models.Model):
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="rounds")
     number = models.PositiveSmallIntegerField(_("number"), validators=[MinValueValidator(1)])
-    state = models.CharField(
-        _("state"), max_length=16, choices=State.choices, default=State.DRAFT
-    )
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.DRAFT)
     opens_at = models.DateTimeField(_("opens at"), null=True, blank=True)
     closes_at = models.DateTimeField(_("closes at"), null=True, blank=True)
     opened_at = models.DateTimeField(null=True, blank=True)
@@ -395,9 +399,7 @@ class Result(models.Model):
         verbose_name = _("result")
         verbose_name_plural = _("results")
         constraints = [
-            models.UniqueConstraint(
-                fields=["round_item", "criterion"], name="one_result_per_cell"
-            ),
+            models.UniqueConstraint(fields=["round_item", "criterion"], name="one_result_per_cell"),
         ]
 
     def __str__(self) -> str:
@@ -414,9 +416,7 @@ class ItemDecision(models.Model):
         NO_CONSENSUS = "no_consensus", _("No consensus (final round)")
 
     round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="decisions")
-    round_item = models.OneToOneField(
-        RoundItem, on_delete=models.CASCADE, related_name="decision"
-    )
+    round_item = models.OneToOneField(RoundItem, on_delete=models.CASCADE, related_name="decision")
     computed = models.CharField(max_length=16, choices=Decision.choices)
     decision = models.CharField(max_length=16, choices=Decision.choices)
     override_reason = models.TextField(blank=True)
