@@ -146,10 +146,9 @@ def read_table(data: bytes, filename: str) -> Table:
     if len(data) > MAX_UPLOAD_BYTES:
         raise _rejected(
             _(
-                "The file is %(size)s bytes; the limit is %(limit)s bytes (2 MB). Split it "
-                "into smaller files, or delete unused sheets, columns and formatting."
+                "The file is larger than the 2 MB limit. Split it into smaller files, or "
+                "delete unused sheets, columns and formatting."
             )
-            % {"size": len(data), "limit": MAX_UPLOAD_BYTES}
         )
     if data.startswith(_OLE_MAGIC) or filename.lower().endswith(".xls"):
         raise _rejected(
@@ -198,7 +197,7 @@ def _check_workbook_archive(data: bytes) -> None:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             infos = archive.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
+    except Exception as exc:  # zipfile also raises NotImplementedError, struct.error, ...
         raise _not_a_workbook() from exc
     if "xl/workbook.xml" not in {info.filename for info in infos}:
         raise _not_a_workbook()
@@ -302,7 +301,7 @@ def _header(line: int, names: list[str]) -> tuple[list[str], list[ImportProblem]
         column = _column_name(name)
         if column and column in columns:
             message = _("this column appears twice in the header; keep only one of them.")
-            problems.append(ImportProblem(line, column, message))
+            _note(problems, ImportProblem(line, column, message))
             column = ""
         columns.append(column)
     return columns, problems
@@ -322,8 +321,14 @@ def _row_values(
         if name:
             row[name] = value
         elif value:
-            problems.append(ImportProblem(line, None, _unnamed_message(position + 1)))
+            _note(problems, ImportProblem(line, None, _unnamed_message(position + 1)))
     return row
+
+
+def _note(problems: list[ImportProblem], problem: ImportProblem) -> None:
+    """Keep one more problem than can be listed: enough to say that there are more."""
+    if len(problems) <= MAX_PROBLEMS:
+        problems.append(problem)
 
 
 def _unnamed_message(number: int) -> str:
@@ -338,10 +343,8 @@ def _unnamed_message(number: int) -> str:
 
 class _Problems:
     def __init__(self, initial: Iterable[ImportProblem] = ()) -> None:
-        self.found: list[ImportProblem] = []
+        self.found = list(initial)
         self.more = False
-        for problem in initial:
-            self.found.append(problem)
 
     def add(self, line: int | None, column: str | None, message: str) -> None:
         if len(self.found) < MAX_PROBLEMS:
@@ -352,7 +355,7 @@ class _Problems:
     def raise_if_any(self) -> None:
         if not self.found:
             return
-        problems = sorted(self.found[:MAX_PROBLEMS], key=lambda p: p.line or 0)
+        problems = sorted(self.found, key=lambda p: p.line or 0)[:MAX_PROBLEMS]
         if self.more or len(self.found) > MAX_PROBLEMS:
             problems.append(
                 ImportProblem(

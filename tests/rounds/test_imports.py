@@ -272,6 +272,15 @@ def test_it_writes_nothing_when_one_row_is_bad() -> None:
     assert (Item.objects.count(), AuditEntry.objects.count()) == before
 
 
+def test_it_caps_the_list_of_problems_found_while_reading() -> None:
+    study = make_study(n_items=0)
+    data = csv_bytes([ITEM_HEADER, [*item("A1"), *["x"] * 100_000]])
+    with pytest.raises(ImportRejected) as caught:
+        import_items(study=study, data=data, filename="items.csv")
+    assert len(caught.value.problems) == imports.MAX_PROBLEMS + 1
+    assert "line 2: there is a value in column 6" in str(caught.value)
+
+
 def test_it_caps_the_list_of_problems() -> None:
     study = make_study(n_items=0)
     rows = [ITEM_HEADER, *[["", "Dom", "fr", "nl", "en"] for _ in range(300)]]
@@ -318,9 +327,16 @@ def test_it_rejects_a_truncated_workbook() -> None:
     assert "not a readable Excel workbook" in message
 
 
+def test_it_rejects_a_workbook_that_needs_an_unknown_zip_version() -> None:
+    data = bytearray(xlsx_bytes([ITEM_HEADER, item("A1")]))
+    directory = data.index(b"PK\x01\x02")  # the first central directory entry
+    data[directory + 6] = 147  # "version needed to extract": 14.7, which zipfile refuses
+    assert "not a readable Excel workbook" in rejection(make_study(), bytes(data), "a.xlsx")
+
+
 def test_it_rejects_a_file_over_2_mb() -> None:
     data = b"code,text_fr\n" + b"x" * imports.MAX_UPLOAD_BYTES
-    assert "the limit is 2097152 bytes (2 MB)" in rejection(make_study(n_items=0), data)
+    assert "larger than the 2 MB limit" in rejection(make_study(n_items=0), data)
 
 
 def test_it_rejects_more_than_the_maximum_number_of_rows() -> None:
