@@ -73,7 +73,16 @@ class RatingAdmin(admin.ModelAdmin):
 
 @admin.register(models.Result)
 class ResultAdmin(admin.ModelAdmin):
-    list_display = ["round_item", "criterion", "n", "median", "iqr", "pct_high", "consensus", "margin"]
+    list_display = [
+        "round_item",
+        "criterion",
+        "n",
+        "median",
+        "iqr",
+        "pct_high",
+        "consensus",
+        "margin",
+    ]
     list_filter = ["round__study", "round__number", "consensus"]
     raw_id_fields = ["round", "round_item", "criterion"]
 

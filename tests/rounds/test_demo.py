@@ -68,7 +68,11 @@ def demo(
 
 
 def test_the_demo_writes_its_three_files(demo: DemoRun) -> None:
-    assert sorted(p.name for p in demo.out.iterdir()) == ["ratings.csv", "report.pdf", "results.csv"]
+    assert sorted(p.name for p in demo.out.iterdir()) == [
+        "ratings.csv",
+        "report.pdf",
+        "results.csv",
+    ]
 
 
 def test_the_kce_replay_runs_two_rounds_with_59_gps_and_some_drop_outs(demo: DemoRun) -> None:
