@@ -294,7 +294,7 @@ class _Counted:
 def _codes(column: pd.Series[Any], name: str) -> tuple[Ints, pd.Index, bool]:
     """Integer codes and labels of a str or categorical column (categories keep their order)."""
     if isinstance(column.dtype, pd.CategoricalDtype):
-        codes = np.asarray(column.cat.codes)
+        codes = np.asarray(cast(pd.Categorical, column.array).codes)  # a view, no copy
         labels = column.cat.categories
         categorical = True
     else:

@@ -186,7 +186,7 @@ def test_percent_counts_exactly_75_percent_as_consensus() -> None:
 
 
 def test_percent_threshold_is_compared_in_integers() -> None:
-    # 2 of 3 is 66.67%: in at 66 and 67? 200 >= 67 * 3 = 201 is false
+    # 2 of 3 is 66.67%: in at 66; at 67, 2 * 100 >= 67 * 3 = 201 is false
     values = [7, 8, 5]
     assert one(values, CriterionSettings(rule=Rule("percent", threshold=66)))["consensus"] == "in"
     assert one(values, CriterionSettings(rule=Rule("percent", threshold=67)))["consensus"] == "none"
@@ -194,12 +194,13 @@ def test_percent_threshold_is_compared_in_integers() -> None:
 
 def test_comet_needs_fewer_than_15_percent_low() -> None:
     comet = CriterionSettings(rule=Rule("comet"))
-    # 20 ratings: 3 low = 15% (not < 15) blocks `in`; 14.99% is not reachable with
-    # 20, so use 7 of 47 = 14.89% versus 8 of 47 = 17.02%, and exactly 15% with 20
-    assert one([9] * 17 + [1] * 3, comet)["consensus"] == "none"
-    assert one([9] * 17 + [1] * 2 + [5], comet)["consensus"] == "in"
-    assert one([9] * 40 + [1] * 7, comet)["consensus"] == "in"
-    assert one([9] * 39 + [1] * 8, comet)["consensus"] == "none"
+    assert one([9] * 17 + [1] * 3, comet)["consensus"] == "none"  # exactly 15% low
+    assert one([9] * 17 + [1] * 2 + [5], comet)["consensus"] == "in"  # 10% low
+    assert one([9] * 40 + [1] * 7, comet)["consensus"] == "in"  # 14.89% low
+    assert one([9] * 39 + [1] * 8, comet)["consensus"] == "none"  # 17.02% low
+    # 14.99% versus 15%: 1499 of 10000 low is in, 1500 is not
+    assert one([9] * 8501 + [1] * 1499, comet)["consensus"] == "in"
+    assert one([9] * 8500 + [1] * 1500, comet)["consensus"] == "none"
 
 
 def test_comet_in_needs_70_percent_high() -> None:
@@ -221,10 +222,11 @@ def test_rand_half_point_medians_are_uncertain_unless_the_setting_says_otherwise
 
 
 def test_rand_disagreement_uses_a_tolerance() -> None:
-    # p30 = 1, p70 = 5.6 with type 7 on n=11? build IPR == IPRAS exactly: IPR 2.35, centre 5
-    values = [4, 4, 4, 4, 5, 5, 6, 6, 6, 6, 6]
-    row = one(values, CriterionSettings(rule=Rule("rand")))
-    assert row["disagreement"] is bool(row["ipr"] > row["ipras"] + 1e-9)
+    # exactly IPR = IPRAS = 2.8 (p30 = 3.9, p70 = 6.7), but in floats IPR exceeds IPRAS by 1e-15
+    row = one([1, 1, 1, 3, 6, 6, 6, 6, 7, 7, 7, 7], CriterionSettings(rule=Rule("rand")))
+    assert row["ipr"] > row["ipras"]
+    assert row["disagreement"] is False
+    assert row["ipr"] == pytest.approx(2.8) and row["ipras"] == pytest.approx(2.8)
 
 
 def test_iqr_rule_uses_k_and_the_median_band() -> None:
