@@ -172,3 +172,7 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
+
+# Celery beat: scheduled round openings and closings, and reminders, every minute.
+CELERY_BEAT_SCHEDULE = {"rounds-tick": {"task": "rounds.tasks.tick", "schedule": 60.0}}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

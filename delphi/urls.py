@@ -8,7 +8,6 @@ from django.urls import include, path
 from rounds import views as round_views
 
 
-
 def healthz(request: HttpRequest) -> HttpResponse:
     """Liveness probe for load balancers (and the trivial baseline of the benchmarks)."""
     return HttpResponse("ok", content_type="text/plain")
@@ -20,7 +19,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", round_views.home, name="home"),
-    path("studies/<slug:slug>/", round_views.study_detail, name="study-detail"),
+    # The study setup wizard's "studies/new/" URLs go here, before "studies/<slug>/".
+    path("", include("rounds.urls")),
     path("", include("panelists.urls")),
     path("", include("reports.urls")),
 ]

@@ -222,14 +222,20 @@ def _deadline_text(round: Round | None, study: Study) -> str:
     return f"{date_format(local, 'DATETIME_FORMAT')} ({study.time_zone})"
 
 
-def invitations_queue(*, round: Round, kind: str = EmailMessage.Kind.INVITATION) -> int:
-    """Queue an e-mail with a fresh personal link to every panelist of the round's study.
-
-    Reminders (kind="reminder") go to those who have not submitted only.
+def invitations_queue(
+    *,
+    round: Round,
+    kind: str = EmailMessage.Kind.INVITATION,
+    panelists: Iterable[Panelist] | None = None,
+) -> int:
+    """Queue an e-mail with a fresh personal link to every panelist of the round's study
+    (or to `panelists`). Reminders (kind="reminder") go to those who have not submitted only.
     """
     from panelists import tasks
 
     panel = Panelist.objects.filter(study_id=round.study_id)
+    if panelists is not None:
+        panel = panel.filter(pk__in=[p.pk for p in panelists])
     if kind == EmailMessage.Kind.REMINDER:
         panel = panel.exclude(
             participations__round=round,

@@ -726,7 +726,23 @@ def import_panel(*, study: Study, data: bytes, filename: str, by: Actor = None) 
         )
         after = {"rows": len(rows), "file": filename, "pseudonyms": [pseudonyms[0], pseudonyms[-1]]}
         audit_record(study=study, action="panel.imported", after=after, by=by)
+        _join_open_round(study, pseudonyms)
     return len(rows)
+
+
+def _join_open_round(study: Study, pseudonyms: list[str]) -> None:
+    """Panelists added while a round is open take part in it and get their invitation."""
+    from panelists.models import Participation
+    from panelists.services import invitations_queue
+
+    round = study.rounds.filter(state="open").first()
+    if round is None:
+        return
+    newcomers = list(Panelist.objects.filter(study=study, pseudonym__in=pseudonyms))
+    Participation.objects.bulk_create(
+        [Participation(panelist=p, round=round) for p in newcomers], ignore_conflicts=True
+    )
+    invitations_queue(round=round, panelists=newcomers)
 
 
 def _refuse_items_after_round_1(study: Study) -> None:

@@ -501,3 +501,22 @@ class StudyMembership(models.Model):
     @property
     def can_run(self) -> bool:
         return self.role in (self.Role.OWNER, self.Role.COORDINATOR)
+
+
+class ScheduledReminder(models.Model):
+    """A reminder to non-completers due `days_before` the round's deadline; sent once."""
+
+    round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="reminders")
+    days_before = models.PositiveSmallIntegerField(_("days before the deadline"))
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("scheduled reminder")
+        verbose_name_plural = _("scheduled reminders")
+        ordering = ["round", "-days_before"]
+        constraints = [
+            models.UniqueConstraint(fields=["round", "days_before"], name="one_reminder_per_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.round}: {self.days_before} days before"

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -24,7 +25,7 @@ import delphi
 from panelists import services as panel_services
 from panelists.models import Panelist, Participation
 from rounds import consensus, selectors
-from rounds.errors import ProtocolLockedError, TransitionError
+from rounds.errors import DomainError, ProtocolLockedError, TransitionError
 from rounds.models import (
     AuditEntry,
     ItemDecision,
@@ -33,8 +34,11 @@ from rounds.models import (
     Round,
     RoundAnalysis,
     RoundItem,
+    ScheduledReminder,
     Study,
 )
+
+logger = logging.getLogger(__name__)
 
 Actor = User | AnonymousUser | None
 
@@ -351,3 +355,162 @@ def _store_decisions(round: Round, decisions: pd.DataFrame) -> None:
             if not decision.override_reason:
                 decision.decision = value
             decision.save(update_fields=["computed", "decision"])
+
+
+def round_schedule(
+    *,
+    round: Round,
+    opens_at: datetime | None,
+    closes_at: datetime | None,
+    by: Actor = None,
+    now: datetime | None = None,
+) -> Round:
+    """Set when a draft round opens and closes; the periodic tick does the rest."""
+    now = now or timezone.now()
+    if round.state != Round.State.DRAFT:
+        raise TransitionError(_("Only a draft round can be scheduled; move its deadline instead."))
+    if closes_at is not None and closes_at <= (opens_at or now):
+        raise TransitionError(_("The deadline must come after the opening time."))
+    if opens_at is not None and opens_at < now - timedelta(minutes=1):
+        raise TransitionError(_("The opening time is in the past; choose a later time."))
+    before = _times(round)
+    round.opens_at, round.closes_at = opens_at, closes_at
+    with transaction.atomic():
+        round.save(update_fields=["opens_at", "closes_at"])
+        audit_record(
+            study=round.study, action="round.scheduled", target=str(round), by=by,
+            before=before, after=_times(round),
+        )  # fmt: skip
+    return round
+
+
+def round_set_deadline(
+    *, round: Round, closes_at: datetime, by: Actor = None, now: datetime | None = None
+) -> Round:
+    """Move the deadline of a draft or open round (extend it, usually)."""
+    now = now or timezone.now()
+    if round.state not in (Round.State.DRAFT, Round.State.OPEN):
+        raise TransitionError(_("The round is closed; its deadline can no longer move."))
+    if closes_at <= now:
+        raise TransitionError(_("The new deadline is in the past; choose a later time."))
+    before = _times(round)
+    round.closes_at = closes_at
+    with transaction.atomic():
+        round.save(update_fields=["closes_at"])
+        audit_record(
+            study=round.study, action="round.deadline_moved", target=str(round), by=by,
+            before=before, after=_times(round),
+        )  # fmt: skip
+    return round
+
+
+def _times(round: Round) -> dict[str, str | None]:
+    return {
+        "opens_at": round.opens_at.isoformat() if round.opens_at else None,
+        "closes_at": round.closes_at.isoformat() if round.closes_at else None,
+    }
+
+
+def reminders_send(*, round: Round, by: Actor = None, reason: str = "") -> int:
+    """E-mail a personalised reminder with a fresh link to every panelist who has not submitted."""
+    if round.state != Round.State.OPEN:
+        raise TransitionError(_("Reminders go out only while a round is open."))
+    with transaction.atomic():
+        count = panel_services.invitations_queue(round=round, kind="reminder")
+        audit_record(
+            study=round.study, action="reminder.sent", target=str(round), by=by,
+            after={"recipients": count}, reason=reason,
+        )  # fmt: skip
+    return count
+
+
+def reminders_schedule(*, round: Round, days_before: list[int], by: Actor = None) -> None:
+    """Send reminders automatically this many days before the deadline (e.g. [7, 2])."""
+    days = sorted({d for d in days_before if d > 0}, reverse=True)
+    with transaction.atomic():
+        round.reminders.filter(sent_at__isnull=True).exclude(days_before__in=days).delete()
+        for d in days:
+            ScheduledReminder.objects.get_or_create(round=round, days_before=d)
+        audit_record(
+            study=round.study, action="reminder.scheduled", target=str(round), by=by,
+            after={"days_before": days},
+        )  # fmt: skip
+
+
+def rounds_tick(*, now: datetime | None = None) -> dict[str, int]:
+    """The periodic job: open scheduled rounds, close rounds at their deadline, send due
+    reminders. Safe to run concurrently: every change claims its row first."""
+    now = now or timezone.now()
+    done = {"opened": 0, "closed": 0, "reminders": 0}
+    for round in Round.objects.filter(state=Round.State.DRAFT, opens_at__lte=now):
+        try:
+            round_open(round=round, now=now)
+            done["opened"] += 1
+        except TransitionError as exc:
+            logger.warning("Scheduled opening of %s refused: %s", round, exc)
+    for round in Round.objects.filter(state=Round.State.OPEN, closes_at__lte=now):
+        try:
+            round_close(round=round, now=now)
+            done["closed"] += 1
+        except TransitionError:
+            pass  # closed by someone else meanwhile
+    due = ScheduledReminder.objects.filter(
+        sent_at__isnull=True, round__state=Round.State.OPEN, round__closes_at__gt=now
+    ).select_related("round__study")
+    for reminder in due:
+        assert reminder.round.closes_at is not None
+        if reminder.round.closes_at - timedelta(days=reminder.days_before) > now:
+            continue
+        claimed = ScheduledReminder.objects.filter(pk=reminder.pk, sent_at__isnull=True).update(
+            sent_at=now
+        )
+        if claimed:
+            reminders_send(
+                round=reminder.round,
+                reason=f"scheduled: {reminder.days_before} days before the deadline",
+            )
+            done["reminders"] += 1
+    return done
+
+
+def decision_override(
+    *, decision: ItemDecision, value: str, reason: str, by: Actor = None
+) -> ItemDecision:
+    """A coordinator's recorded override of an item's disposition (a reason is required)."""
+    if not reason.strip():
+        raise DomainError(_("Give a reason for overriding the computed decision."))
+    if value not in ItemDecision.Decision.values:
+        raise DomainError(_("Unknown decision %(value)s.") % {"value": value})
+    round = decision.round
+    next_round = round.study.rounds.filter(number=round.number + 1).first()
+    if next_round is not None and next_round.state != Round.State.DRAFT:
+        raise TransitionError(
+            _("The next round has opened; decisions of round %(n)d can no longer change.")
+            % {"n": round.number}
+        )
+    before = decision.decision
+    with transaction.atomic():
+        decision.decision = value
+        decision.override_reason = reason.strip()
+        decision.overridden_by = by if isinstance(by, User) else None
+        decision.save(update_fields=["decision", "override_reason", "overridden_by"])
+        if next_round is not None:
+            _sync_next_round(decision, next_round)
+        audit_record(
+            study=round.study, action="decision.overridden", target=str(decision.round_item),
+            by=by, before={"decision": before}, after={"decision": value}, reason=reason,
+        )  # fmt: skip
+    return decision
+
+
+def _sync_next_round(decision: ItemDecision, next_round: Round) -> None:
+    """Put an item into the draft next round, or take it out, after its decision changed."""
+    ri = decision.round_item
+    present = next_round.round_items.filter(item_id=ri.item_id)
+    if decision.decision == ItemDecision.Decision.CARRIED:
+        if not present.exists():
+            RoundItem.objects.create(
+                round=next_round, item_id=ri.item_id, text=ri.text, position=ri.position
+            )
+    else:
+        present.delete()

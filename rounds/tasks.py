@@ -15,3 +15,9 @@ def analyse_round(self: object, round_id: int) -> dict[str, object]:
     except Round.DoesNotExist:
         return {"round": round_id, "state": "missing", "version": 0}
     return {"round": round.pk, "state": round.state, "version": round.analysis_version}
+
+
+@shared_task(acks_late=True)
+def tick() -> dict[str, int]:
+    """Run every minute by Celery beat: scheduled openings, deadlines, reminders."""
+    return services.rounds_tick()

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from rounds import views
+
+urlpatterns = [
+    path("studies/<slug:slug>/", views.study_detail, name="study-detail"),
+    path("studies/<slug:slug>/audit/", views.audit_log, name="audit-log"),
+    path("studies/<slug:slug>/protocol/", views.protocol_edit, name="protocol-edit"),
+    path("studies/<slug:slug>/import/<str:kind>/", views.import_upload, name="import-upload"),
+    path("studies/<slug:slug>/rounds/new/", views.round_create, name="round-create"),
+    path("studies/<slug:slug>/rounds/<int:number>/", views.round_detail, name="round-detail"),
+    path(
+        "studies/<slug:slug>/rounds/<int:number>/status.json",
+        views.round_status,
+        name="round-status",
+    ),
+    path(
+        "studies/<slug:slug>/rounds/<int:number>/results/",
+        views.round_results,
+        name="round-results",
+    ),
+    path("studies/<slug:slug>/rounds/<int:number>/items/", views.round_items, name="round-items"),
+    path(
+        "studies/<slug:slug>/rounds/<int:number>/items/<str:action>/",
+        views.round_item_action,
+        name="round-item-action",
+    ),
+    path(
+        "studies/<slug:slug>/rounds/<int:number>/decisions/<int:pk>/override/",
+        views.decision_override,
+        name="decision-override",
+    ),
+    path(
+        "studies/<slug:slug>/rounds/<int:number>/<str:action>/",
+        views.round_action,
+        name="round-action",
+    ),
+]
