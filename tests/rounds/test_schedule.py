@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
@@ -16,7 +15,7 @@ from tests.factories import make_study
 
 pytestmark = pytest.mark.django_db
 
-T0 = datetime(2027, 3, 1, 9, 0, tzinfo=dt_timezone.utc)
+T0 = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
 
 
 def scheduled_round(opens_in: timedelta, closes_in: timedelta) -> Round:
