@@ -631,9 +631,11 @@ def _margin_median(counts: Ints, rule: _MedianRule, code: Any) -> Ints:
 
     What it guarantees: the result is always *achievable* (a concrete change of that many
     ratings is built and its verdict differs), and it is the exact minimum whenever it
-    equals the lower bound derived from order statistics, which is the case for every
-    count vector the brute-force tests enumerate (n <= 7 on 1-9 and 1-5, all rules and
-    quantile types) and for the random larger panels they sample.
+    equals the lower bound below. Where the bound is not attained the search goes on
+    through every bound-feasible (a, b) pair, cheapest first. The result equals exhaustive
+    brute force for every count vector the tests enumerate: n <= 7 on 1-9 and n <= 12 on
+    1-5 for all quantile types (fewer for types 5, 6, 8), n = 20 on 1-5 and n = 9 on 1-9
+    for type 7. For larger panels exactness is argued, not enumerated.
 
     The lower bound: after ``a`` upward and ``b`` downward changes every order statistic
     satisfies x(j - b) <= y(j) <= x(j + a), and every quantile, the median and the

@@ -92,6 +92,17 @@ def test_margin_is_exact_for_every_panel_of_up_to_12_on_the_5_point_scale(
         assert_exact_margins(FIVE, rule, qtype, n)
 
 
+@pytest.mark.parametrize("rule", RULES_5, ids=lambda r: r.label)
+def test_margin_is_exact_for_every_panel_of_20_on_the_5_point_scale(rule: Rule) -> None:
+    assert_exact_margins(FIVE, rule, 7, 20)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rule", [Rule("rand"), Rule("iqr")], ids=lambda r: r.label)
+def test_margin_is_exact_for_every_panel_of_9_on_the_9_point_scale(rule: Rule) -> None:
+    assert_exact_margins(NINE, rule, 7, 9)
+
+
 # --------------------------------------------------------------------------- properties
 
 values_9 = st.lists(st.one_of(st.integers(1, 9), st.none()), min_size=1, max_size=40)
