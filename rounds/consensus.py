@@ -329,23 +329,27 @@ def _value_array(column: pd.Series[Any]) -> Floats:
     return pd.to_numeric(column, errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def _settings_per_criterion(
-    criteria: pd.Index, settings: SettingsArg
-) -> tuple[CriterionSettings, ...]:
+def _settings_per_criterion(rows: _Rows, settings: SettingsArg) -> tuple[CriterionSettings, ...]:
+    criteria = rows.criteria
     if isinstance(settings, CriterionSettings):
         return (settings,) * len(criteria)
-    missing = [str(c) for c in criteria if c not in settings]
+    missing = [c for c in criteria if c not in settings]
     if missing:
-        raise ValueError(f"no settings for criterion {', '.join(missing)}")
-    return tuple(settings[c] for c in criteria)
+        # unused categories need no settings; a placeholder keeps the codes aligned
+        used = np.bincount(rows.crit_codes, minlength=len(criteria)) > 0
+        needed = [str(c) for c in missing if used[criteria.get_loc(c)]]
+        if needed or not settings:
+            raise ValueError(f"no settings for criterion {', '.join(needed or missing)}")
+    placeholder = next(iter(settings.values()), CriterionSettings())
+    return tuple(settings.get(c, placeholder) for c in criteria)
 
 
-_CHUNK = 1 << 16  # rows per pass: keeps the temporaries of one pass in cache
+_CHUNK = 1 << 17  # rows per pass: keeps the temporaries of one pass in cache
 
 
 def _count(ratings: pd.DataFrame, settings: SettingsArg) -> _Counted:
     rows = _rows(ratings)
-    per_crit = _settings_per_criterion(rows.criteria, settings)
+    per_crit = _settings_per_criterion(rows, settings)
     vmin = min((s.scale.min for s in per_crit), default=1)
     vmax = max((s.scale.max for s in per_crit), default=9)
     width = vmax - vmin + 2  # scale points plus the don't-know slot
@@ -851,6 +855,8 @@ def describe(ratings: pd.DataFrame, settings: SettingsArg) -> pd.DataFrame:
 
 def _describe_counted(counted: _Counted) -> pd.DataFrame:
     blocks = list(_settings_blocks(counted))
+    if not blocks:  # no ratings at all
+        return pd.DataFrame(columns=[*RESULTS_COLUMNS, *EXTRA_COLUMNS])
     if len(blocks) == 1:
         stats = blocks[0][1]
     else:

@@ -285,6 +285,12 @@ def test_unknown_quantile_types_are_refused() -> None:
         CriterionSettings(quantile=9)
 
 
+def test_unused_categories_need_no_settings() -> None:
+    frame = ratings(("I", [7, 8]))
+    frame["criterion"] = pd.Categorical(frame["criterion"], categories=["c", "retired"])
+    assert describe(frame, {"c": NINE})["criterion"].tolist() == ["c"]
+
+
 def test_settings_are_needed_for_every_criterion() -> None:
     with pytest.raises(ValueError, match="no settings for criterion c"):
         describe(ratings(("I", [7])), {"other": NINE})
