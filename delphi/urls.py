@@ -6,6 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 
 from rounds import views as round_views
+from rounds.setup import StudySetupWizard
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
@@ -20,6 +21,16 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("", round_views.home, name="home"),
     # The study setup wizard's "studies/new/" URLs go here, before "studies/<slug>/".
+    path(
+        "studies/new/",
+        StudySetupWizard.as_view(url_name="study-setup-step", done_step_name="done"),
+        name="study-setup",
+    ),
+    path(
+        "studies/new/<str:step>/",
+        StudySetupWizard.as_view(url_name="study-setup-step", done_step_name="done"),
+        name="study-setup-step",
+    ),
     path("", include("rounds.urls")),
     path("", include("panelists.urls")),
     path("", include("reports.urls")),
