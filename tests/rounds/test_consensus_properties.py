@@ -18,7 +18,8 @@ NINE, FIVE = Scale(), Scale.with_default_bands(1, 5)
 RULES_9 = [Rule("percent"), Rule("percent", threshold=60), Rule("comet"), Rule("rand"),
            Rule("rand", rand_half_points=True), Rule("iqr"), Rule("iqr", k=0),
            Rule("iqr", k=1.5)]  # fmt: skip
-RULES_5 = [Rule("percent"), Rule("comet"), Rule("iqr"), Rule("iqr", k=0), Rule("iqr", k=2)]
+RULES_5 = [Rule("percent"), Rule("percent", threshold=50), Rule("percent", threshold=100),
+           Rule("comet"), Rule("iqr"), Rule("iqr", k=0), Rule("iqr", k=2)]  # fmt: skip
 
 
 # --------------------------------------------------------------------------- brute force
