@@ -40,8 +40,8 @@ from django.urls import reverse
 from django.utils.datastructures import MultiValueDict
 from django.utils.functional import Promise
 from django.utils.text import slugify
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from formtools.wizard.forms import ManagementForm
 from formtools.wizard.views import NamedUrlSessionWizardView
 
@@ -58,7 +58,7 @@ from rounds.imports import (
     parse_items,
     parse_panel,
 )
-from rounds.models import Criterion, Protocol, Study, StudyMembership
+from rounds.models import Criterion, Protocol, Study, StudyMembership, translated
 from rounds.services import audit_record
 
 LANGUAGES: tuple[tuple[str, Promise], ...] = (
@@ -306,7 +306,7 @@ class CriterionSpec:
 
     @property
     def label(self) -> str:
-        return next(iter(self.name.values()), self.code)
+        return translated(self.name, get_language(), list(self.name)) or self.code
 
     def criterion(self, study: Study, position: int, rule: str) -> Criterion:
         return Criterion(
@@ -769,7 +769,10 @@ class ProtocolForm(forms.ModelForm):
         """The example distributions classified by the rules as they stand on the page."""
         if not self.is_bound:
             rules = {spec.code: consensus.Rule.parse(DEFAULT_RULE) for spec in self.criteria}
-            return preview(self.criteria, rules, quantile=int(Protocol.Quantile.TYPE_7))
+            quantile = int(Protocol.Quantile.TYPE_7)
+            return preview(
+                self.criteria, rules, quantile=quantile, decision=consensus.DecisionRule()
+            )
         self.is_valid()
         data = self.cleaned_data
         return preview(
