@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -356,7 +357,7 @@ def test_a_wrong_link_and_a_closed_round_show_friendly_pages(
     round = _open_round(study)
     _panelist, link = _link_for(study)
     analyses: list[int] = []  # the page as panelists see it before the worker analyses
-    monkeypatch.setattr(round_tasks.analyse_round, "delay", analyses.append)
+    monkeypatch.setattr(round_tasks, "analyse_round", SimpleNamespace(delay=analyses.append))
     round_services.round_close(round=round)
     assert analyses == [round.pk]
     phone.goto(link)
