@@ -1358,13 +1358,16 @@ class StudySetupWizard(LoginRequiredMixin, NamedUrlSessionWizardView):
                 return str(step)
         return None
 
-    def render_revalidation_failure(self, step: str, form: StepForm, **kwargs: Any) -> Any:
+    def render_revalidation_failure(self, failed_step: str, form: StepForm, **kwargs: Any) -> Any:
         messages.error(
             self.request,
-            _("“%(step)s” no longer fits what was changed in an earlier step; check it.")
-            % {"step": STEP_TITLES[step]},
+            _(
+                "“%(step)s” needs another look: something it depends on changed after you "
+                "filled it in. Correct the fields marked below, then continue."
+            )
+            % {"step": STEP_TITLES[failed_step]},
         )
-        return super().render_revalidation_failure(step, form, **kwargs)
+        return super().render_revalidation_failure(failed_step, form, **kwargs)
 
     def render_done(self, form: StepForm, **kwargs: Any) -> HttpResponse:
         try:

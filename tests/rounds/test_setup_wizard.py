@@ -160,6 +160,7 @@ def test_it_creates_the_study_with_everything_entered_in_the_steps(
     study = Study.objects.get()
     assert created.status_code == 302
     assert created.url == reverse("study-detail", args=[study.slug])
+    assert wizard.client.get(created.url).status_code == 200
     assert study.slug == "priorites-en-medecine-generale"
     assert study.title == {"fr": BASICS["title_fr"], "en": BASICS["title_en"]}
     assert study.description == {"en": "Which actions should come first?"}
@@ -262,6 +263,24 @@ def test_it_refuses_a_short_name_that_is_taken_and_keeps_what_was_typed(
     assert "e.g. “kce-2025-2”" in html
     assert 'value="Priorities in general practice"' in html
     assert 'value="kce-2025"' in html
+
+
+def test_it_goes_back_to_the_basics_when_the_short_name_was_taken_meanwhile(
+    wizard: Wizard,
+) -> None:
+    wizard.to_items()
+    wizard.post("items", {})
+    wizard.post("panel", {})
+    Study.objects.create(slug="priorites-en-medecine-generale", title={"en": "Faster"})
+
+    done = wizard.client.get(wizard.post("review", {}).url)
+
+    assert redirects_to(done, "basics")
+    html = page(wizard.client.get(done.url))
+    assert "needs another look" in html
+    assert "A study with the short name “priorites-en-medecine-generale” already exists" in html
+    assert 'value="Priorities in general practice"' in html
+    assert Study.objects.count() == 1
 
 
 def test_it_refuses_the_rand_rule_on_a_five_point_scale_and_keeps_what_was_typed(
