@@ -114,7 +114,17 @@ def _local_times(round: Round) -> dict[str, Any]:
 @login_required
 def round_status(request: HttpRequest, slug: str, number: int) -> JsonResponse:
     round = _round_for(request, slug, number)
-    return JsonResponse({"state": round.state, "analysis_version": round.analysis_version})
+    overall, _groups = panel_selectors.round_progress(round)
+    counts = {status: overall.get(status) for status in panel_selectors.STATUSES}
+    return JsonResponse(
+        {
+            "state": round.state,
+            "analysis_version": round.analysis_version,
+            "invited": overall.invited,
+            "counts": counts,
+            "rate": int(overall.rate + 0.5),
+        }
+    )
 
 
 @login_required
