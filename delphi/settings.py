@@ -166,8 +166,10 @@ LOGGING = {
 # The demo banner on the home page (set by the Quick start's run command).
 DEMO_MODE = env_bool("DELPHI_DEMO_MODE", False)
 
-# Personal links must never leak through the Referer header.
-SECURE_REFERRER_POLICY = "no-referrer"
+# Personal links must never leak through the Referer header: the link's own redirect sends
+# "no-referrer"; elsewhere "same-origin" (a stricter policy makes browsers send "Origin: null"
+# with forms, which Django's CSRF check rightly refuses).
+SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = not DEBUG
