@@ -77,10 +77,7 @@ def panelist_rows(round: Round) -> list[PanelistRow]:
         .order_by("panelist__pseudonym")
     )
     flags = quality_flags(round, participations)
-    return [
-        PanelistRow(p, p.failed, flags.get(p.panelist_id, []))
-        for p in participations
-    ]
+    return [PanelistRow(p, p.failed, flags.get(p.panelist_id, [])) for p in participations]
 
 
 def quality_flags(
