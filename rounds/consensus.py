@@ -716,36 +716,62 @@ def _leave_cost(counts: Ints, rule: _MedianRule) -> Ints:
     qh = _shifted(cum, n, rule.pcts[1], q, rule.vmin, b)
     wide = ~rule.spread_ok(ql[:, :, None], qh[:, None, :])
     cost = a[:, :, None] + b[:, None, :]
-    cost = np.where(wide & (cost <= n[:, None, None]), cost, np.iinfo(np.int64).max)
-    bound = cost.reshape(len(n), -1).min(axis=1)
-    todo = bound < by_median
-    if not todo.any():
-        return by_median
-    spread = _spread_moves(counts[todo], rule, a[todo], b[todo], jl[todo])
-    return np.where(todo, np.minimum(by_median, _fill(todo, spread, n)), by_median)
+    cost = np.where(wide & (cost <= n[:, None, None]), cost, _BIG).reshape(len(n), -1)
+
+    def spread(rows: Ints, pick: Ints) -> Ints:
+        aa, bb = _pair_values(a[rows], b[rows], pick)
+        return _spread_moves(counts[rows], rule, aa, bb, jl[rows])
+
+    return _in_cost_order(cost, by_median, spread)
 
 
-def _fill(mask: Bools, values: Ints, default: Ints) -> Ints:
-    out = default.copy()
-    out[mask] = values
-    return out
+_BIG = np.iinfo(np.int64).max  # "ruled out" in cost arrays
+
+
+def _pair_values(a: Ints, b: Ints, pick: Ints) -> tuple[Ints, Ints]:
+    """(a, b) values of flat indices ``pick`` into each group's a x b grid."""
+    ai, bi = np.divmod(pick, b.shape[1])
+    return np.take_along_axis(a, ai, axis=1), np.take_along_axis(b, bi, axis=1)
+
+
+def _in_cost_order(
+    cost: Ints, best: Ints, evaluate: Callable[[Ints, Ints], Ints], start: int = 0
+) -> Ints:
+    """Improve ``best`` by evaluating candidate pairs cheapest first, a few at a time,
+    dropping each group as soon as no remaining pair is cheaper than what it has.
+
+    ``cost`` (groups x pairs) holds each pair's lower bound; ``evaluate(rows, pick)``
+    returns the cheapest verified change among the picked pairs of those groups."""
+    order = np.argsort(cost, axis=1, kind="stable")
+    result = best.copy()
+    active = np.arange(len(cost))
+    step = 16
+    while active.size and start < cost.shape[1]:
+        next_cost = np.take_along_axis(cost[active], order[active, start : start + 1], axis=1)
+        active = active[next_cost[:, 0] < result[active]]
+        if not active.size:
+            break
+        found = evaluate(active, order[active, start : start + step])
+        result[active] = np.minimum(result[active], found)
+        start += step
+    return result
 
 
 def _spread_moves(counts: Ints, rule: _MedianRule, a: Ints, b: Ints, jl: Ints) -> Ints:
     """Cheapest verified change among: take a middle block of a + b ratings (starting just
-    above the low quantile's order statistics), put a at the minimum and b at the maximum."""
+    above the low quantile's order statistics), put a at the minimum and b at the maximum.
+    ``a`` and ``b`` have shape (groups, candidates)."""
     n, cum = counts.sum(axis=1), counts.cumsum(axis=1)
-    a3, b3 = a[:, :, None], b[:, None, :]
-    m = a3 + b3
-    start = np.clip(jl[:, None, None] + 1 - a3, 0, np.maximum(n[:, None, None] - m, 0))
+    m = a + b
+    start = np.clip(jl[:, None] + 1 - a, 0, np.maximum(n[:, None] - m, 0))
     prev = cum - counts
     end = start + m
-    taken = np.clip(np.minimum(end[..., None], cum[:, None, None, :])
-                    - np.maximum(start[..., None], prev[:, None, None, :]), 0, None)  # fmt: skip
-    new = counts[:, None, None, :] - taken
-    new[..., 0] += np.broadcast_to(a3, m.shape)
-    new[..., -1] += np.broadcast_to(b3, m.shape)
-    return _cheapest_flip(counts, new, m <= n[:, None, None], rule, 1)
+    taken = np.clip(np.minimum(end[..., None], cum[:, None, :])
+                    - np.maximum(start[..., None], prev[:, None, :]), 0, None)  # fmt: skip
+    new = counts[:, None, :] - taken
+    new[..., 0] += a
+    new[..., -1] += b
+    return _cheapest_flip(counts, new, m <= n[:, None], rule, 1)
 
 
 def _cheapest_flip(counts: Ints, new: Ints, valid: Bools, rule: _MedianRule, code: int) -> Ints:
@@ -786,8 +812,7 @@ def _reach(counts: Ints, rule: _MedianRule) -> _Reach:
     qh = _shifted(cum, n, rule.pcts[1], q, rule.vmin, -b)
     possible = (med >= rule.high)[:, :, None] & rule.spread_ok(ql[:, :, None], qh[:, None, :])
     cost = a[:, :, None] + b[:, None, :]
-    big = np.iinfo(np.int64).max
-    cost = np.where(possible & (cost <= n[:, None, None]), cost, big).reshape(len(n), -1)
+    cost = np.where(possible & (cost <= n[:, None, None]), cost, _BIG).reshape(len(n), -1)
     order = np.argsort(cost, axis=1, kind="stable")
     found = _concentrate(counts, rule, a, b, order[:, :4], cost)
     bound = np.take_along_axis(cost, order[:, :1], axis=1)[:, 0]
@@ -796,23 +821,14 @@ def _reach(counts: Ints, rule: _MedianRule) -> _Reach:
 
 def _reach_wide(counts: Ints, rule: _MedianRule, reach: _Reach, rows: Bools,
                 best: Ints) -> Ints:  # fmt: skip
-    """Try the remaining bound-feasible pairs, cheapest first, for the groups in ``rows``,
-    dropping each group once no remaining pair can beat what it has."""
+    """Try the remaining bound-feasible pairs, cheapest first, for the groups in ``rows``."""
     groups = np.flatnonzero(rows)
-    result = best[rows].copy()
-    active = np.arange(len(groups))
-    start, step, pairs = 4, 16, reach.cost.shape[1]
-    while active.size and start < pairs:
-        g = groups[active]
-        pick = reach.order[g, start : start + step]
-        found = _concentrate(counts[g], rule, reach.a[g], reach.b[g], pick, reach.cost[g])
-        result[active] = np.minimum(result[active], found)
-        start += step
-        if start >= pairs:
-            break
-        next_cost = np.take_along_axis(reach.cost[g], reach.order[g, start : start + 1], axis=1)
-        active = active[next_cost[:, 0] < result[active]]
-    return result
+
+    def concentrate(sub: Ints, pick: Ints) -> Ints:
+        g = groups[sub]
+        return _concentrate(counts[g], rule, reach.a[g], reach.b[g], pick, reach.cost[g])
+
+    return _in_cost_order(reach.cost[groups], best[groups], concentrate, start=4)
 
 
 def _concentrate(counts: Ints, rule: _MedianRule, a: Ints, b: Ints, pick: Ints,
@@ -822,10 +838,8 @@ def _concentrate(counts: Ints, rule: _MedianRule, a: Ints, b: Ints, pick: Ints,
     rates s", which always reaches a verdict."""
     g, k = counts.shape
     n, cum = counts.sum(axis=1), counts.cumsum(axis=1)
-    ai, bi = np.divmod(pick, b.shape[1])
-    aa = np.take_along_axis(a, ai, axis=1)
-    bb = np.take_along_axis(b, bi, axis=1)
-    usable = np.take_along_axis(cost, pick, axis=1) < np.iinfo(np.int64).max
+    aa, bb = _pair_values(a, b, pick)
+    usable = np.take_along_axis(cost, pick, axis=1) < _BIG
     below, above = cum - counts, n[:, None] - cum
     low_taken = np.clip(aa[..., None] - below[:, None, :], 0, counts[:, None, :])
     high_taken = np.clip(bb[..., None] - above[:, None, :], 0, counts[:, None, :])
