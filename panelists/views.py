@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from django import forms
@@ -96,14 +98,30 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "panelists/welcome.html", context)
 
 
+PanelView = Callable[[HttpRequest, Panelist, Round], HttpResponse]
+
+
+def in_open_round(view: PanelView) -> Callable[[HttpRequest], HttpResponse]:
+    """The panelist of this session and their open round, or a friendly way out."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest) -> HttpResponse:
+        panelist = _current_panelist(request)
+        if panelist is None:
+            return _no_session(request)
+        round = _open_round(panelist.study)
+        if round is None or not _is_open(round):
+            if request.method == "POST":
+                messages.error(request, _("This round is closed; your saved answers are kept."))
+            return redirect("panelist-home")
+        return view(request, panelist, round)
+
+    return wrapper
+
+
 @require_POST
-def consent(request: HttpRequest) -> HttpResponse:
-    panelist = _current_panelist(request)
-    if panelist is None:
-        return _no_session(request)
-    round = _open_round(panelist.study)
-    if round is None:
-        return redirect("panelist-home")
+@in_open_round
+def consent(request: HttpRequest, panelist: Panelist, round: Round) -> HttpResponse:
     if request.POST.get("consent") != "yes":
         messages.error(request, _("Please tick the box to agree before you start."))
         return redirect("panelist-home")
@@ -226,29 +244,18 @@ class RatingWizard(NamedUrlSessionWizardView):
 
 
 @never_cache
-def review(request: HttpRequest) -> HttpResponse:
-    panelist = _current_panelist(request)
-    if panelist is None:
-        return _no_session(request)
-    round = _open_round(panelist.study)
-    if round is None or not _is_open(round):
-        return redirect("panelist-home")
+@in_open_round
+def review(request: HttpRequest, panelist: Panelist, round: Round) -> HttpResponse:
     participation = services.participation_for(panelist, round)
     q = questionnaire.build(panelist, round, participation)
-    context = {"study": panelist.study, "round": round, "questionnaire": q,
-               "missing": q.total - q.answered}  # fmt: skip
+    missing = q.total - q.answered
+    context = {"study": panelist.study, "round": round, "questionnaire": q, "missing": missing}
     return render(request, "panelists/review.html", context)
 
 
 @require_POST
-def submit(request: HttpRequest) -> HttpResponse:
-    panelist = _current_panelist(request)
-    if panelist is None:
-        return _no_session(request)
-    round = _open_round(panelist.study)
-    if round is None:
-        messages.error(request, _("This round is closed; your saved answers are kept."))
-        return redirect("panelist-home")
+@in_open_round
+def submit(request: HttpRequest, panelist: Panelist, round: Round) -> HttpResponse:
     participation = services.participation_for(panelist, round)
     q = questionnaire.build(panelist, round, participation)
     if q.answered < q.total:
