@@ -84,6 +84,15 @@ def phone(open_phone: PageFactory) -> Page:
     return open_phone()
 
 
+@pytest.fixture
+def desktop(browser: Browser) -> Iterator[Page]:
+    """A page in a new desktop-sized context (1280×900), closed after the test."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
+    context.set_default_timeout(10_000)
+    yield context.new_page()
+    context.close()
+
+
 @pytest.fixture(autouse=True)
 def _site_url(live_server: Any, settings: Any) -> None:
     settings.SITE_URL = live_server.url
