@@ -114,17 +114,21 @@ def _local_times(round: Round) -> dict[str, Any]:
 @login_required
 def round_status(request: HttpRequest, slug: str, number: int) -> JsonResponse:
     round = _round_for(request, slug, number)
-    overall, _groups = panel_selectors.round_progress(round)
-    counts = {status: overall.get(status) for status in panel_selectors.STATUSES}
+    overall, groups = panel_selectors.round_progress(round)
     return JsonResponse(
         {
             "state": round.state,
             "analysis_version": round.analysis_version,
             "invited": overall.invited,
-            "counts": counts,
+            "counts": _counts(overall),
             "rate": int(overall.rate + 0.5),
+            "groups": {g.label: {**_counts(g), "rate": int(g.rate + 0.5)} for g in groups},
         }
     )
+
+
+def _counts(progress: panel_selectors.Progress) -> dict[str, int]:
+    return {status: progress.get(status) for status in panel_selectors.STATUSES}
 
 
 @login_required

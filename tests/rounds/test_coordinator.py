@@ -147,6 +147,10 @@ def test_the_dashboard_shows_progress_per_group_and_flags() -> None:
     assert "group practice" in page and "solo practice" in page
     assert "Same rating for every item" in page
     assert "Completed in 5 s for 12 ratings" in page
+    status = coordinator.get(reverse("round-status", args=[study.slug, 1])).json()
+    assert status["counts"]["submitted"] == 1
+    assert status["groups"]["group practice"]["submitted"] == 1  # P001
+    assert status["groups"]["solo practice"]["in_progress"] == 1  # P002
 
 
 def test_a_reminder_goes_to_non_completers_only(
