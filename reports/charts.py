@@ -13,7 +13,7 @@ panelist's own rating is marked by a hatch pattern and a thick outline, not by c
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from xml.sax.saxutils import escape
 
 INK = "#1a1a1a"  # text, 17:1 on white
@@ -36,6 +36,7 @@ DEFAULT_LABELS: dict[str, str] = {
     "participant_flow": "Participant flow",
     "invited": "invited",
     "responded": "responded",
+    "dropped_out": "dropped out since the previous round",
     "decimal_separator": ".",
 }
 
@@ -138,6 +139,83 @@ def histogram_svg(
     return "".join(parts)
 
 
+def compact_histogram_svg(
+    counts: Sequence[int],
+    *,
+    scale_min: int,
+    median: float | None,
+    q1: float | None,
+    q3: float | None,
+    bands: tuple[int, int] | None = None,
+    width: int = 240,
+    height: int = 64,
+    title: str = "",
+    labels: Mapping[str, str] | None = None,
+) -> str:
+    """A small distribution for printed sheets: the bars as one path, the IQR band, the
+    median line and the scale points, and nothing else (the caption gives the numbers).
+
+    Built from a handful of SVG elements because a PDF renderer pays per element; the
+    description still lists every count for screen readers."""
+    words = _labels(labels)
+    n = sum(counts)
+    top, bottom, side = 4.0, 14.0, 4.0
+    plot_h = height - top - bottom
+    slot = (width - 2 * side) / max(len(counts), 1)
+    tallest = max([*counts, 1])
+
+    def x_of(value: float) -> float:
+        return side + (value - scale_min + 0.5) * slot
+
+    uid = _uid("mini", counts, scale_min, median, q1, q3, bands, title)
+    desc = "; ".join([
+        _summary(n, median, q1, q3, words),
+        ", ".join(f"{scale_min + i}: {count}" for i, count in enumerate(counts)),
+    ])  # fmt: skip
+    base = top + plot_h
+    parts = [_open_svg(width, height, uid, title or words["distribution"], desc)]
+    if q1 is not None and q3 is not None:
+        left, right = x_of(q1) - slot / 2, x_of(q3) + slot / 2
+        parts.append(
+            f'<rect x="{left:.1f}" y="{top:.1f}" width="{right - left:.1f}" '
+            f'height="{plot_h:.1f}" fill="{IQR_FILL}"/>'
+        )
+    bar_w = slot * 0.7
+    bars = " ".join(
+        f"M{x_of(scale_min + i) - bar_w / 2:.1f} {base:.1f}v-{plot_h * c / tallest:.1f}"
+        f"h{bar_w:.1f}v{plot_h * c / tallest:.1f}z"
+        for i, c in enumerate(counts)
+        if c
+    )
+    axis = f"M{side:.1f} {base:.1f}H{width - side:.1f}"
+    if bands is not None:
+        for edge in (bands[0] + 0.5, bands[1] - 0.5):
+            axis += f"M{x_of(edge):.1f} {top:.1f}V{base:.1f}"
+    parts.append(f'<path class="bars" d="{bars}" fill="{BAR}"/>' if bars else "")
+    parts.append(f'<path d="{axis}" stroke="{MUTED}" stroke-width="0.8" fill="none"/>')
+    if median is not None:
+        mx = x_of(median)
+        parts.append(
+            f'<path class="median" d="M{mx:.1f} {top:.1f}V{base:.1f}" stroke="{INK}" '
+            f'stroke-width="1.6" stroke-dasharray="3 1.5"/>'
+        )
+    parts.append(_scale_labels(scale_min, len(counts), x_of, height - 3))
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _scale_labels(scale_min: int, points: int, x_of: Callable[[float], float], y: float) -> str:
+    """The scale points under the bars: one text with a position per character when every
+    label is a single digit (one element instead of one per point), else one text each."""
+    values = range(scale_min, scale_min + points)
+    if all(0 <= v <= 9 for v in values):
+        half_digit = 0.318 * 9  # DejaVu Sans digits are 0.636 em wide; the font is 9 px
+        xs = " ".join(f"{x_of(v) - half_digit:.1f}" for v in values)
+        digits = "".join(str(v) for v in values)
+        return f'<text x="{xs}" y="{y:.1f}" font-size="9" fill="{INK}">{digits}</text>'
+    return "".join(_text(x_of(v), y, str(v), size=9, fill=INK) for v in values)
+
+
 def priority_matrix_svg(
     points: Sequence[tuple[str, float, float]],
     *,
@@ -225,27 +303,38 @@ def priority_matrix_svg(
 def flow_svg(
     rows: Sequence[tuple[str, int, int]],
     *,
+    dropouts: Sequence[int | None] | None = None,
     width: int = 480,
     title: str = "",
     labels: Mapping[str, str] | None = None,
 ) -> str:
-    """Participant flow: one box per round (label, invited, responded), arrows between."""
+    """Participant flow: one box per round (label, invited, responded), arrows between.
+
+    ``dropouts[i]``, when given and not None, is the number of panelists who answered the
+    round before round i but not round i; it is written as a third line in the box."""
     words = _labels(labels)
-    box_h, gap, side = 44.0, 26.0, 10.0
+    losses = list(dropouts or [None] * len(rows))
+    losses += [None] * (len(rows) - len(losses))
+    box_h = 58.0 if any(loss is not None for loss in losses) else 44.0
+    gap, side = 26.0, 10.0
     height = int(side * 2 + len(rows) * box_h + max(len(rows) - 1, 0) * gap) or 1
-    lines = [
-        f"{label}: {words['invited']} {invited}, {words['responded']} {responded}"
-        f" ({_pct(responded, invited)})"
-        for label, invited, responded in rows
-    ]
-    uid = _uid("flow", rows)
+    lines = []
+    for (label, invited, responded), loss in zip(rows, losses, strict=True):
+        line = (
+            f"{label}: {words['invited']} {invited}, {words['responded']} {responded}"
+            f" ({_pct(responded, invited)})"
+        )
+        if loss is not None:
+            line += f", {loss} {words['dropped_out']}"
+        lines.append(line)
+    uid = _uid("flow", rows, losses)
     parts = [
         _open_svg(width, height, uid, title or words["participant_flow"], "; ".join(lines)),
         f'<defs><marker id="{uid}-arrow" markerWidth="8" markerHeight="8" refX="4" refY="4" '
         f'orient="auto"><path d="M0,0 L8,4 L0,8 z" fill="{INK}"/></marker></defs>',
     ]
     box_w = width - 2 * side
-    for i, (label, invited, responded) in enumerate(rows):
+    for i, ((label, invited, responded), loss) in enumerate(zip(rows, losses, strict=True)):
         y = side + i * (box_h + gap)
         parts.append(
             f'<rect class="box" x="{side:.1f}" y="{y:.1f}" width="{box_w:.1f}" '
@@ -257,6 +346,9 @@ def flow_svg(
             f" ({_pct(responded, invited)})"
         )
         parts.append(_text(width / 2, y + 34, detail, size=11, fill=INK))
+        if loss is not None:
+            note = f"{loss} {words['dropped_out']}"
+            parts.append(_text(width / 2, y + 49, note, size=10, fill=MUTED))
         if i < len(rows) - 1:
             parts.append(
                 f'<line x1="{width / 2:.1f}" y1="{y + box_h:.1f}" x2="{width / 2:.1f}" '

@@ -1,25 +1,411 @@
-"""The public files of METHODS.md §6, written from the database."""
+"""The public data files (METHODS.md §6 and more), the workbook, the codebook and the zip.
+
+Everything is read in a fixed number of queries whatever the size of the study (the
+ratings in one), shaped with pandas and written in bulk: no query and no Python object per
+rating beyond the row tuples the database driver returns. Panelists appear under their
+pseudonyms only; comments are scrubbed of e-mail addresses and panelists' names.
+"""
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import io
+import json
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from rounds import csvio, selectors
-from rounds.models import Result, Study
+from reports import selectors, xlsx
+from reports.stamp import SOFTWARE, Stamp, stamp_lines
+from rounds import consensus, csvio
+from rounds import selectors as round_selectors
+from rounds.models import Protocol, Result, Study
+
+RATINGS_COLUMNS = list(csvio.RATINGS_COLUMNS)
+RESULTS_COLUMNS = [*csvio.RESULTS_COLUMNS, "margin"]
+COMMENTS_COLUMNS = list(selectors.COMMENT_COLUMNS)
+STABILITY_COLUMNS = ["round", "prev_round", "item", "criterion", "n_prev", "n", "pct_change",
+                     "stable", "n_paired", "wilcoxon_p", "mcnemar_p", "cv_prev", "cv",
+                     "cv_change"]  # fmt: skip
+RULE_LABELS = [rule.label for rule in consensus.ALL_RULES]
+RULE_NAMES = {label: label.replace(":", "_") for label in RULE_LABELS}
+RULES_COLUMNS = ["round", "item", "criterion"] + [
+    column for label in RULE_LABELS for column in (RULE_NAMES[label], f"{RULE_NAMES[label]}_margin")
+]
+CONTENT_TYPES = {
+    "pdf": "application/pdf",
+    "zip": "application/zip",
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "txt": "text/plain; charset=utf-8",
+    "json": "application/json",
+}
+WORKBOOK = "data.xlsx"
 
 
-def results_frame(study: Study) -> pd.DataFrame:
-    """Stored results of every analysed round, as `results.csv` columns; one query."""
-    stats = Result.objects.filter(round__study=study).values_list("stats", flat=True)
-    frame = pd.DataFrame.from_records(list(stats), columns=list(csvio.RESULTS_COLUMNS))
-    return frame.sort_values(["round", "item", "criterion"], ignore_index=True)
+@dataclass
+class Tables:
+    """The study's data, shaped as the public files."""
+
+    ratings: pd.DataFrame
+    results: pd.DataFrame
+    comments: pd.DataFrame
+    stability: pd.DataFrame
+    rules: pd.DataFrame
+    protocol: list[tuple[str, Any]]
+
+
+def collect_tables(study: Study, *, ratings: pd.DataFrame | None = None) -> Tables:
+    """Every table of the exports, in six queries (five when ``ratings`` is given)."""
+    if ratings is None:
+        ratings = round_selectors.ratings_frame(study=study)
+    results, stability, rules = _result_tables(study)
+    comments = selectors.comments_frame(study)
+    return Tables(
+        ratings=ratings,
+        results=results,
+        comments=comments[COMMENTS_COLUMNS],
+        stability=stability,
+        rules=rules,
+        protocol=protocol_rows(study),
+    )
+
+
+def _result_tables(study: Study) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    rows = Result.objects.filter(round__study=study).values_list(
+        "stats", "margin", "stability", "all_rules"
+    )
+    results, stability, rules = [], [], []
+    for stats, margin, stab, all_rules in rows:
+        key = {"round": stats.get("round"), "item": stats.get("item"),
+               "criterion": stats.get("criterion")}  # fmt: skip
+        results.append({**stats, "margin": margin})
+        if stab:
+            stability.append({**stab, **key})
+        if all_rules:
+            rules.append({**key, **{_rule_column(k): v for k, v in all_rules.items()}})
+    order = ["round", "item", "criterion"]
+    return (
+        pd.DataFrame.from_records(results, columns=RESULTS_COLUMNS).sort_values(
+            order, ignore_index=True
+        ),
+        pd.DataFrame.from_records(stability, columns=STABILITY_COLUMNS).sort_values(
+            order, ignore_index=True
+        ),
+        pd.DataFrame.from_records(rules, columns=RULES_COLUMNS).sort_values(
+            order, ignore_index=True
+        ),
+    )
+
+
+def _rule_column(key: str) -> str:
+    label, margin, _ = key.partition("_margin")
+    return f"{RULE_NAMES.get(label, label)}{margin}"
+
+
+def protocol_rows(study: Study) -> list[tuple[str, Any]]:
+    """The consensus protocol as (setting, value) rows, criteria included."""
+    protocol = Protocol.objects.get(study=study)
+    protocol.study = study
+    data = protocol.as_dict()
+    rows: list[tuple[str, Any]] = [("study", study.slug)]
+    for name, value in data.items():
+        if name != "criteria":
+            rows.append((name, value))
+    rows.append(("locked_at", protocol.locked_at.isoformat() if protocol.locked_at else ""))
+    for criterion in data["criteria"]:
+        code = criterion["code"]
+        low_max, high_min = criterion["bands"]
+        lo, hi = criterion["scale"]
+        rows.extend([
+            (f"criterion.{code}.scale", f"{lo}-{hi}"),
+            (f"criterion.{code}.low_band", f"{lo}-{low_max}"),
+            (f"criterion.{code}.high_band", f"{high_min}-{hi}"),
+            (f"criterion.{code}.rule", criterion["rule"]),
+        ])  # fmt: skip
+    return rows
+
+
+# --------------------------------------------------------------------------- CSV
+
+
+def ratings_csv(ratings: pd.DataFrame) -> bytes:
+    """ratings.csv: the §6 columns, value empty for don't know; byte for byte what
+    `rounds.csvio.write_ratings_csv` writes, but vectorised."""
+    frame = ratings if "group" in ratings.columns else ratings.assign(group="")
+    frame = frame.assign(value=frame["value"].astype("Float64").round().astype("Int64"))
+    text = frame.to_csv(index=False, columns=RATINGS_COLUMNS, lineterminator="\n")
+    return text.encode("utf-8")
+
+
+def table_csv(frame: pd.DataFrame, columns: Sequence[str]) -> bytes:
+    """A CSV of ``columns``, cells formatted as `rounds.csvio` does (booleans true/false,
+    numbers with 10 significant digits, empty for missing)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    values = zip(*(frame[c].tolist() for c in columns), strict=True)
+    writer.writerows([csvio.format_number(v) for v in row] for row in values)
+    return buffer.getvalue().encode("utf-8")
 
 
 def write_ratings_csv(study: Study, path: Path) -> None:
-    csvio.write_ratings_csv(selectors.ratings_frame(study=study), path)
+    path.write_bytes(ratings_csv(round_selectors.ratings_frame(study=study)))
 
 
 def write_results_csv(study: Study, path: Path) -> None:
-    csvio.write_results_csv(results_frame(study), path)
+    path.write_bytes(table_csv(selectors.results_frame(study), RESULTS_COLUMNS))
+
+
+def results_frame(study: Study) -> pd.DataFrame:
+    return selectors.results_frame(study)
+
+
+# --------------------------------------------------------------------------- codebook
+
+_CODEBOOK: list[tuple[str, str, str, str]] = [
+    ("ratings.csv", "round", "integer", "Round number, from 1."),
+    ("ratings.csv", "panelist", "text", "Pseudonym of the panelist (e.g. P017); never a name "
+     "or an e-mail address. The same panelist keeps the same pseudonym in every file."),
+    ("ratings.csv", "group", "text", "Stakeholder group of the panelist, as imported by the "
+     "coordinators; empty when none was given."),
+    ("ratings.csv", "item", "text", "Item code."),
+    ("ratings.csv", "criterion", "text", "Criterion code (e.g. acceptability, priority)."),
+    ("ratings.csv", "value", "integer", "Rating on the criterion's scale (see the protocol); "
+     "empty for 'don't know' or no answer. Only ratings of panelists who submitted the "
+     "round are included, as in the analysis."),
+    ("results.csv", "round", "integer", "Round number."),
+    ("results.csv", "item", "text", "Item code."),
+    ("results.csv", "criterion", "text", "Criterion code."),
+    ("results.csv", "n", "integer", "Number of ratings on the scale."),
+    ("results.csv", "n_missing", "integer", "Number of 'don't know' or missing answers."),
+    ("results.csv", "mean", "number", "Mean rating."),
+    ("results.csv", "sd", "number", "Sample standard deviation (ddof = 1); empty when n < 2."),
+    ("results.csv", "median", "number", "Median, with the study's quantile method."),
+    ("results.csv", "q1", "number", "25th percentile."),
+    ("results.csv", "q3", "number", "75th percentile."),
+    ("results.csv", "iqr", "number", "Interquartile range, q3 - q1."),
+    ("results.csv", "p30", "number", "30th percentile (RAND/UCLA)."),
+    ("results.csv", "p70", "number", "70th percentile (RAND/UCLA)."),
+    ("results.csv", "ipr", "number", "Interpercentile range p70 - p30; empty off the 1-9 scale."),
+    ("results.csv", "iprcp", "number", "Central point of the IPR, (p30 + p70) / 2."),
+    ("results.csv", "ai", "number", "Asymmetry index |5 - iprcp|."),
+    ("results.csv", "ipras", "number", "IPR adjusted for symmetry, 2.35 + 1.5 * ai."),
+    ("results.csv", "di", "number", "Disagreement index ipr / ipras."),
+    ("results.csv", "disagreement", "true/false", "ipr > ipras (RAND/UCLA)."),
+    ("results.csv", "pct_low", "number", "Percent of the n ratings in the low band."),
+    ("results.csv", "pct_mid", "number", "Percent of the n ratings in the middle band."),
+    ("results.csv", "pct_high", "number", "Percent of the n ratings in the high band."),
+    ("results.csv", "rule", "text", "Consensus rule of the criterion: percent:T, comet, rand, "
+     "iqr:k."),
+    ("results.csv", "consensus", "in/out/none", "Consensus under the rule."),
+    ("results.csv", "rand_class", "text", "appropriate / uncertain / inappropriate; empty off "
+     "the 1-9 scale."),
+    ("results.csv", "quantile_method", "integer", "Hyndman-Fan quantile type (5, 6, 7 or 8)."),
+    ("results.csv", "margin", "integer", "Smallest number of panelists whose rating would "
+     "have to change for the consensus label to change."),
+    ("comments.csv", "round", "integer", "Round number."),
+    ("comments.csv", "panelist", "text", "Pseudonym of the panelist who commented."),
+    ("comments.csv", "item", "text", "Item code."),
+    ("comments.csv", "criterion", "text", "Criterion code the comment was given with."),
+    ("comments.csv", "comment", "text", "The comment, with e-mail addresses replaced by "
+     "'[e-mail removed]' and panelists' names by '[name removed]'."),
+    ("stability.csv", "round", "integer", "Round compared with the previous one."),
+    ("stability.csv", "prev_round", "integer", "The previous round."),
+    ("stability.csv", "item", "text", "Item code."),
+    ("stability.csv", "criterion", "text", "Criterion code."),
+    ("stability.csv", "n_prev", "integer", "n in the previous round."),
+    ("stability.csv", "n", "integer", "n in this round."),
+    ("stability.csv", "pct_change", "number", "Percent change of the distribution: half the sum "
+     "of absolute changes of the share at each scale point, times 100."),
+    ("stability.csv", "stable", "true/false", "pct_change below the protocol's threshold."),
+    ("stability.csv", "n_paired", "integer", "Panelists who rated the item in both rounds."),
+    ("stability.csv", "wilcoxon_p", "number", "Two-sided Wilcoxon signed-rank p-value over the "
+     "paired ratings; empty when no difference is non-zero."),
+    ("stability.csv", "mcnemar_p", "number", "Exact McNemar p-value on 'high band or not'."),
+    ("stability.csv", "cv_prev", "number", "Coefficient of variation sd / mean, previous round."),
+    ("stability.csv", "cv", "number", "Coefficient of variation, this round."),
+    ("stability.csv", "cv_change", "number", "cv - cv_prev."),
+    ("rules.csv", "round", "integer", "Round number."),
+    ("rules.csv", "item", "text", "Item code."),
+    ("rules.csv", "criterion", "text", "Criterion code."),
+] + [
+    row
+    for label in RULE_LABELS
+    for row in (
+        ("rules.csv", RULE_NAMES[label], "in/out/none",
+         f"Consensus under the rule {label}, on the same ratings; empty when the rule does "
+         "not apply to the criterion's scale."),
+        ("rules.csv", f"{RULE_NAMES[label]}_margin", "integer",
+         f"Consensus margin under the rule {label}."),
+    )
+] + [
+    ("protocol", "setting", "text", "A setting of the consensus protocol (data.xlsx sheet "
+     "'protocol'); criterion.<code>.* rows describe each criterion."),
+    ("protocol", "value", "text", "Its value."),
+]  # fmt: skip
+
+
+def codebook_csv() -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["file", "column", "type", "description"])
+    writer.writerows(_CODEBOOK)
+    return buffer.getvalue().encode("utf-8")
+
+
+# --------------------------------------------------------------------------- workbook
+
+
+def workbook(tables: Tables, stamp: Stamp, *, title: str) -> bytes:
+    """data.xlsx: about (the stamp), protocol, ratings, results, comments, stability,
+    rules and codebook sheets."""
+    r = tables.ratings
+    ratings = xlsx.Sheet(
+        "ratings",
+        RATINGS_COLUMNS,
+        [
+            r["round"].tolist(),
+            r["panelist"].tolist(),
+            (r["group"] if "group" in r.columns else pd.Series([""] * len(r))).tolist(),
+            r["item"].tolist(),
+            r["criterion"].tolist(),
+            [None if v != v else int(v) for v in r["value"].tolist()],
+        ],
+        widths=[8, 10, 18, 10, 14, 8],
+    )
+    sheets = [
+        xlsx.Sheet.from_rows("about", ["key", "value"], _about_rows(stamp, title), widths=[22, 70]),
+        xlsx.Sheet.from_rows(
+            "protocol",
+            ["setting", "value"],
+            [(k, _cell(v)) for k, v in tables.protocol],
+            widths=[32, 50],
+        ),
+        ratings,
+        _frame_sheet("results", tables.results, RESULTS_COLUMNS),
+        _frame_sheet("comments", tables.comments, COMMENTS_COLUMNS, widths=[8, 10, 10, 14, 80]),
+        _frame_sheet("stability", tables.stability, STABILITY_COLUMNS),
+        _frame_sheet("rules", tables.rules, RULES_COLUMNS),
+        xlsx.Sheet.from_rows(
+            "codebook",
+            ["file", "column", "type", "description"],
+            _CODEBOOK,
+            widths=[14, 20, 12, 90],
+        ),
+    ]
+    created = datetime.fromisoformat(stamp["generated_at"])
+    return xlsx.write_xlsx(sheets, title=title, creator=SOFTWARE, created=created)
+
+
+def _frame_sheet(
+    name: str, frame: pd.DataFrame, columns: Sequence[str], widths: Sequence[float] = ()
+) -> xlsx.Sheet:
+    return xlsx.Sheet(
+        name, columns, [[_cell(v) for v in frame[c].tolist()] for c in columns], list(widths)
+    )
+
+
+def _cell(value: Any) -> xlsx.Cell:
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, (bool, int, float, str)):
+        return value
+    if hasattr(value, "item"):
+        return _cell(value.item())
+    return str(value)
+
+
+def _about_rows(stamp: Stamp, title: str) -> list[tuple[str, xlsx.Cell]]:
+    rows: list[tuple[str, xlsx.Cell]] = [("title", title)]
+    rows += [(line.split(": ", 1)[0], line.split(": ", 1)[1]) for line in stamp_lines(stamp)]
+    return rows
+
+
+# --------------------------------------------------------------------------- the package
+
+
+def data_files(tables: Tables, stamp: Stamp, *, title: str) -> dict[str, bytes]:
+    """The data files of a report version, by file name (without README and stamp)."""
+    return {
+        "ratings.csv": ratings_csv(tables.ratings),
+        "results.csv": table_csv(tables.results, RESULTS_COLUMNS),
+        "comments.csv": table_csv(tables.comments, COMMENTS_COLUMNS),
+        "stability.csv": table_csv(tables.stability, STABILITY_COLUMNS),
+        "rules.csv": table_csv(tables.rules, RULES_COLUMNS),
+        "codebook.csv": codebook_csv(),
+        WORKBOOK: workbook(tables, stamp, title=title),
+    }
+
+
+def readme(stamp: Stamp, files: dict[str, bytes], *, title: str) -> bytes:
+    """README.txt: what each file is, the stamp, and the SHA-256 of every file."""
+    lines = [
+        title,
+        "=" * min(len(title), 78),
+        "",
+        "Data published with the report of a Delphi consensus study.",
+        "",
+        "Files",
+        "-----",
+        "report.pdf     the report (tagged PDF/UA-1)",
+        "ratings.csv    one row per rating: round,panelist,group,item,criterion,value",
+        "results.csv    one row per round, item and criterion: every statistic and verdict",
+        "comments.csv   panelists' comments, under pseudonyms, scrubbed of names and e-mails",
+        "stability.csv  between consecutive rounds: percent change, Wilcoxon, McNemar, CV",
+        "rules.csv      the verdict and margin of every consensus rule on the same ratings",
+        "codebook.csv   every column of every file",
+        "data.xlsx      the same tables as one workbook, plus the protocol and this stamp",
+        "stamp.json     the reproducibility stamp below, machine-readable",
+        "",
+        "Panelists appear only under pseudonyms. Running the platform's command",
+        "  python manage.py delphi_analyse ratings.csv --out DIR --quantile "
+        f"{stamp.get('quantile_method')}",
+        "with the protocol's scale and rule reproduces results.csv.",
+        "",
+    ]
+    if stamp.get("simulated"):
+        lines += ["SIMULATED DATA: these ratings were generated, not given by real panelists.", ""]
+    lines += ["Reproducibility stamp", "---------------------", *stamp_lines(stamp), ""]
+    lines += ["SHA-256 of each file", "--------------------"]
+    lines += [f"{hashlib.sha256(data).hexdigest()}  {name}" for name, data in files.items()]
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def package(
+    tables: Tables, stamp: Stamp, *, title: str, pdf: bytes | None = None
+) -> dict[str, bytes]:
+    """Every file of a report version: the PDF, the data files, README.txt, stamp.json."""
+    files = {"report.pdf": pdf} if pdf is not None else {}
+    files.update(data_files(tables, stamp, title=title))
+    files["stamp.json"] = (json.dumps(stamp, indent=2, sort_keys=True) + "\n").encode("utf-8")
+    files["README.txt"] = readme(stamp, files, title=title)
+    return files
+
+
+def zip_bytes(files: dict[str, bytes], *, folder: str, created: datetime) -> bytes:
+    """The files in a zip, under ``folder/``; the same files and time give the same bytes."""
+    buffer = io.BytesIO()
+    date_time = created.timetuple()[:6]
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            info = zipfile.ZipInfo(f"{folder}/{name}", date_time=date_time)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, data)
+    return buffer.getvalue()
+
+
+def read_member(archive: bytes, name: str) -> bytes | None:
+    """One file of a version's zip by its name (without the folder), or None."""
+    with zipfile.ZipFile(io.BytesIO(archive)) as zf:
+        for info in zf.infolist():
+            if info.filename.rsplit("/", 1)[-1] == name:
+                return zf.read(info)
+    return None

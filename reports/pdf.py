@@ -1,137 +1,791 @@
-"""The study report as a PDF: title page, protocol summary, then one page per item.
+"""The final report as a tagged PDF (PDF/UA-1), in the study's report language.
 
-Written in the study's report language. The data are read in a fixed number of queries
-whatever the number of items, rounds or criteria (`_load`), then shaped into plain rows
-for the template (`report_context`) and rendered by WeasyPrint.
+Title page with the reproducibility stamp, table of contents, summary, methods generated
+from the locked protocol and the audit log, participant flow, results per round, priority
+matrix, stability, sensitivity, attrition, one sheet per recommendation and an appendix
+with every item's results.
+
+The data are read in a fixed number of queries (`reports.selectors.report_data`), shaped
+into plain rows here (`report_context`, pure formatting: no query) and rendered by
+WeasyPrint with one shared stylesheet.
 """
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Q
+import pandas as pd
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.formats import date_format, get_format
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from weasyprint import CSS, HTML
+from weasyprint.urls import URLFetcher
 
-import delphi
-from panelists.models import Participation
-from reports import charts
-from rounds.models import Criterion, Item, ItemDecision, Result, Round, RoundItem, Study
-from rounds.services import protocol_hash
+from reports import charts, methods
+from reports.markup import render_markdown
+from reports.selectors import ReportData, report_data
+from reports.stamp import Stamp, build_stamp
+from rounds import consensus
+from rounds.models import Criterion, Item, ItemDecision, Result, Round, RoundItem
 
 FRAGILE_MARGIN = 2  # METHODS.md §5: reports flag verdicts that hang on one or two votes
+PDF_OPTIONS: dict[str, Any] = {"pdf_variant": "pdf/ua-1"}  # tagged, for screen readers
+MAX_DISSENT = 8  # dissenting comments quoted per item on a sheet; all are in comments.csv
+MAX_SUMMARY_ITEMS = 20
+MAX_ATTRITION_ITEMS = 10
+RULE_COLUMNS = [rule.label for rule in consensus.ALL_RULES]
+
+Progress = Callable[[int, str], None]
+
+
+def _no_progress(percent: int, step: str) -> None:
+    return None
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+@dataclass(frozen=True)
+class Report:
+    pdf: bytes
+    summary: dict[str, Any]  # what the policy space shows, JSON-safe
+
+
+def render_report_pdf(
+    study: Any, *, stamp: Stamp | None = None, progress: Progress | None = None
+) -> bytes:
+    """The report as PDF bytes. ``progress(percent, step)`` is told how far it got."""
+    with translation.override(study.report_language):
+        data = report_data(study)
+        stamp = stamp or build_stamp(study, data.ratings)
+        return build_report(data, stamp, progress=progress).pdf
+
+
+def report_html(study: Any, *, stamp: Stamp | None = None) -> str:
+    """The report's HTML, as handed to WeasyPrint (for the benchmark and the tests)."""
+    with translation.override(study.report_language):
+        data = report_data(study)
+        stamp = stamp or build_stamp(study, data.ratings)
+        return render_to_string("reports/pdf/report.html", report_context(data, stamp))
+
+
+def build_report(data: ReportData, stamp: Stamp, *, progress: Progress | None = None) -> Report:
+    """The PDF and the policy-space summary from loaded data; inside the report language."""
+    progress = progress or _no_progress
+    progress(8, _("Writing the report"))
+    report = _Report(data, stamp)
+    context = report_context(data, stamp, report)
+    html = render_to_string("reports/pdf/report.html", context)
+    return Report(pdf=html_to_pdf(html, progress=progress), summary=report.policy_summary())
+
+
+def html_to_pdf(html: str, *, progress: Progress | None = None) -> bytes:
+    progress = progress or _no_progress
+    progress(15, _("Laying out the pages"))
+    document = HTML(string=html, url_fetcher=_fetcher()).render(
+        stylesheets=[stylesheet()], **PDF_OPTIONS
+    )
+    progress(75, _("Writing the PDF"))
+    pdf = document.write_pdf(**PDF_OPTIONS)
+    assert pdf is not None  # write_pdf returns bytes when no target is given
+    return bytes(pdf)
+
+
+@functools.cache
+def stylesheet() -> CSS:
+    """The report's stylesheet, parsed once per process."""
+    return CSS(string=render_to_string("reports/pdf/report.css"), url_fetcher=_fetcher())
+
+
+def _fetcher() -> URLFetcher:
+    """The report embeds everything it shows; it never fetches a file or a URL."""
+    return URLFetcher(allowed_protocols=["data"])
+
+
+# --------------------------------------------------------------------------- context
 
 
 @dataclass
-class _Data:
-    """Everything the report shows, fetched once."""
+class _ItemView:
+    item: Item
+    round_items: list[RoundItem]
+    rated: list[RoundItem]  # round items with results, by round
 
-    criteria: list[Criterion]
-    items: list[Item]
-    rounds: list[Round]
-    round_items: dict[int, list[RoundItem]]  # item id → its round items, by round number
-    results: dict[tuple[int, int], Result]  # (round item id, criterion id) → result
-    decisions: dict[int, ItemDecision]  # round item id → decision
-    flow: list[tuple[str, int, int]] = field(default_factory=list)
+    @property
+    def final(self) -> RoundItem | None:
+        return self.rated[-1] if self.rated else None
 
 
-def render_report_pdf(study: Study) -> bytes:
-    """The study report as PDF bytes, in the study's report language."""
-    with translation.override(study.report_language):
-        html = render_to_string("reports/pdf/report.html", report_context(study))
-        css = render_to_string("reports/pdf/report.css")
-    pdf = HTML(string=html).write_pdf(stylesheets=[CSS(string=css)], pdf_tags=True)
-    assert pdf is not None  # write_pdf returns bytes when no target is given
-    return pdf
+class _Report:
+    """Shapes `ReportData` into template rows; formatting only, no query."""
+
+    def __init__(self, data: ReportData, stamp: Stamp) -> None:
+        self.data = data
+        self.stamp = stamp
+        self.language = data.study.report_language
+        self.criteria = data.criteria
+        self.names = {c.pk: c.text(self.language) for c in data.criteria}
+        self.views = {
+            item.pk: _ItemView(
+                item,
+                data.round_items.get(item.pk, []),
+                [ri for ri in data.round_items.get(item.pk, []) if self._has_results(ri)],
+            )
+            for item in data.items
+        }
+        self.put_rounds = [r for r in data.rounds if r.state != Round.State.DRAFT]
+        self.round_numbers = {r.pk: r.number for r in data.rounds}
+        self.comments = _group_comments(data.comments)
+        self._flow: list[dict[str, Any]] | None = None
+
+    def _has_results(self, ri: RoundItem) -> bool:
+        return any((ri.pk, c.pk) in self.data.results for c in self.criteria)
+
+    def result(self, ri: RoundItem, criterion: Criterion) -> Result | None:
+        return self.data.results.get((ri.pk, criterion.pk))
+
+    def final_decision(self, view: _ItemView) -> ItemDecision | None:
+        decided = [self.data.decisions[ri.pk] for ri in view.rated if ri.pk in self.data.decisions]
+        return decided[-1] if decided else None
+
+    # ------------------------------------------------------------------ summary
+
+    def summary(self) -> dict[str, Any]:
+        counts: dict[str, int] = defaultdict(int)
+        for view in self.views.values():
+            decision = self.final_decision(view)
+            counts[decision.decision if decision else "pending"] += 1
+        order = [*ItemDecision.Decision.values, "pending"]
+        labels = {**dict(ItemDecision.Decision.choices), "pending": _("Not yet decided")}
+        accepted = [
+            v
+            for v in self.views.values()
+            if (d := self.final_decision(v)) and d.decision == "accepted"
+        ]
+        accepted.sort(key=lambda v: tuple(-(self._median(v, c) or 0) for c in self._ranking()))
+        return {
+            "decisions": [
+                {"code": code, "label": labels[code], "count": counts[code]}
+                for code in order
+                if counts.get(code)
+            ],
+            "n_items": len(self.data.items),
+            "n_rounds": len(self.put_rounds),
+            "n_panel": len(self.data.panel),
+            "accepted": [self._summary_row(v) for v in accepted[:MAX_SUMMARY_ITEMS]],
+            "accepted_more": max(len(accepted) - MAX_SUMMARY_ITEMS, 0),
+            "ranking": [self.names[c.pk] for c in self._ranking()],
+        }
+
+    def _decision_code(self, view: _ItemView) -> str:
+        decision = self.final_decision(view)
+        return decision.decision if decision else ""
+
+    def _ranking(self) -> list[Criterion]:
+        """Accepted items are listed by priority first when the study rates priority."""
+        return sorted(self.criteria, key=lambda c: (c.code != "priority", c.position))
+
+    def _median(self, view: _ItemView, criterion: Criterion) -> float | None:
+        res = self.result(view.final, criterion) if view.final else None
+        return res.median if res else None
+
+    def _summary_row(self, view: _ItemView) -> dict[str, Any]:
+        return {
+            "code": view.item.code,
+            "label": view.item.label(self.language),
+            "medians": [number(self._median(view, c)) for c in self.criteria],
+        }
+
+    # ------------------------------------------------------------------ flow
+
+    def flow(self) -> list[dict[str, Any]]:
+        if self._flow is None:
+            self._flow = self._compute_flow()
+        return self._flow
+
+    def _compute_flow(self) -> list[dict[str, Any]]:
+        part = self.data.participation
+        submitted = part[part["status"] == "submitted"]
+        rows: list[dict[str, Any]] = []
+        previous: set[str] | None = None
+        for rnd in self.put_rounds:
+            invited = int((part["round"] == rnd.number).sum())
+            answered = set(submitted.loc[submitted["round"] == rnd.number, "panelist"])
+            dropped = len(previous - answered) if previous is not None else None
+            rows.append({
+                "round": rnd.number,
+                "label": _("Round %(n)d") % {"n": rnd.number},
+                "invited": invited,
+                "responded": len(answered),
+                "rate": percent(len(answered), invited),
+                "dropouts": dropped,
+                "opened": self.date(rnd.opened_at),
+                "closed": self.date(rnd.closed_at),
+                "items": sum(1 for v in self.views.values() for ri in v.round_items
+                             if ri.round_id == rnd.pk),
+            })  # fmt: skip
+            previous = answered
+        return rows
+
+    def flow_svg(self, rows: list[dict[str, Any]]) -> SafeString:
+        if not rows:
+            return mark_safe("")
+        return _safe(
+            charts.flow_svg(
+                [(r["label"], r["invited"], r["responded"]) for r in rows],
+                dropouts=[r["dropouts"] for r in rows],
+                labels=chart_words(),
+            )
+        )
+
+    # ------------------------------------------------------------------ results by round
+
+    def round_tables(self) -> list[dict[str, Any]]:
+        tables = []
+        for rnd in self.put_rounds:
+            rows = []
+            for view in self.views.values():
+                ri = next((r for r in view.rated if r.round_id == rnd.pk), None)
+                if ri is None:
+                    continue
+                decision = self.data.decisions.get(ri.pk)
+                rows.append({
+                    "code": view.item.code,
+                    "label": ri.label(self.language),
+                    "cells": [self._cell(self.result(ri, c)) for c in self.criteria],
+                    "decision": decision.get_decision_display() if decision else "",
+                    "decision_code": decision.decision if decision else "",
+                })  # fmt: skip
+            if rows:
+                tables.append({"round": rnd.number, "rows": rows})
+        return tables
+
+    def _cell(self, res: Result | None) -> dict[str, Any]:
+        if res is None:
+            return {"median": DASH, "iqr": DASH, "pct_high": DASH, "consensus": "", "code": ""}
+        return {
+            "median": number(res.median),
+            "iqr": span(res.q1, res.q3),
+            "pct_high": number(res.pct_high, 0, strip=False),
+            "consensus": consensus_label(res.consensus),
+            "code": res.consensus,
+            "fragile": res.margin is not None and res.margin <= FRAGILE_MARGIN,
+        }
+
+    # ------------------------------------------------------------------ priority matrix
+
+    def matrix(self) -> dict[str, Any] | None:
+        axes = self._matrix_axes()
+        if axes is None:
+            return None
+        x_crit, y_crit = axes
+        points = []
+        for view in self.views.values():
+            if view.final is None:
+                continue
+            x, y = self._median(view, x_crit), self._median(view, y_crit)
+            if x is not None and y is not None:
+                points.append((view.item.code, x, y))
+        if not points:
+            return None
+        x_name, y_name = self.names[x_crit.pk], self.names[y_crit.pk]
+        svg = charts.priority_matrix_svg(
+            points,
+            x_threshold=x_crit.high_min - 0.5,
+            y_threshold=y_crit.high_min - 0.5,
+            scale=(
+                min(x_crit.scale_min, y_crit.scale_min),
+                max(x_crit.scale_max, y_crit.scale_max),
+            ),
+            x_label=_("%(criterion)s (median)") % {"criterion": x_name},
+            y_label=_("%(criterion)s (median)") % {"criterion": y_name},
+            title=_("Priority matrix"),
+            labels=chart_words(),
+        )
+        quadrants = [
+            (_("High on both"), lambda x, y: x >= x_crit.high_min and y >= y_crit.high_min),
+            (_("High %(x)s, lower %(y)s") % {"x": x_name, "y": y_name},
+             lambda x, y: x >= x_crit.high_min and y < y_crit.high_min),
+            (_("Lower %(x)s, high %(y)s") % {"x": x_name, "y": y_name},
+             lambda x, y: x < x_crit.high_min and y >= y_crit.high_min),
+            (_("Lower on both"), lambda x, y: x < x_crit.high_min and y < y_crit.high_min),
+        ]  # fmt: skip
+        return {
+            "svg": _safe(svg),
+            "x": x_name,
+            "y": y_name,
+            "x_threshold": x_crit.high_min,
+            "y_threshold": y_crit.high_min,
+            "quadrants": [
+                {"label": label, "codes": ", ".join(c for c, x, y in points if test(x, y))}
+                for label, test in quadrants
+            ],
+        }
+
+    def _matrix_axes(self) -> tuple[Criterion, Criterion] | None:
+        by_code = {c.code: c for c in self.criteria}
+        if "acceptability" in by_code and "priority" in by_code:
+            return by_code["acceptability"], by_code["priority"]
+        return (self.criteria[0], self.criteria[1]) if len(self.criteria) >= 2 else None
+
+    # ------------------------------------------------------------------ stability
+
+    def stability(self) -> dict[str, Any]:
+        """One row per item and later round: per criterion, the percent change against
+        the previous round, whether that is stable, and the paired tests' p-values."""
+        rows, stable, compared = [], 0, 0
+        for view in self.views.values():
+            for ri in view.rated:
+                cells: list[dict[str, Any] | None] = []
+                for c in self.criteria:
+                    res = self.result(ri, c)
+                    s = res.stability if res is not None else {}
+                    if not s:
+                        cells.append(None)
+                        continue
+                    compared += 1
+                    stable += bool(s.get("stable"))
+                    cells.append({
+                        "pct_change": number(s.get("pct_change"), 1, strip=False),
+                        "stable": bool(s.get("stable")),
+                        "stable_label": yes_no(s.get("stable")),
+                        "wilcoxon_p": p_value(s.get("wilcoxon_p")),
+                        "mcnemar_p": p_value(s.get("mcnemar_p")),
+                        "n_paired": s.get("n_paired", ""),
+                    })  # fmt: skip
+                if any(cells):
+                    rows.append({"code": view.item.code, "round": ri.round.number,
+                                 "cells": cells})  # fmt: skip
+        return {
+            "rows": rows,
+            "stable": stable,
+            "compared": compared,
+            "threshold": number(self.data.protocol.stable_below),
+            "kendall": self._kendall(),
+        }
+
+    def _kendall(self) -> list[dict[str, Any]]:
+        names = {c.code: self.names[c.pk] for c in self.criteria}
+        rows = []
+        for rnd in self.put_rounds:
+            analysis = self.data.analyses.get(rnd.pk)
+            for rec in analysis.kendall if analysis else []:
+                rows.append({
+                    "round": rec.get("round", rnd.number),
+                    "criterion": names.get(rec.get("criterion"), rec.get("criterion")),
+                    "w": number(rec.get("w"), 3, strip=False),
+                    "m": rec.get("m", ""),
+                    "n_items": rec.get("n_items", ""),
+                })  # fmt: skip
+        return rows
+
+    # ------------------------------------------------------------------ sensitivity
+
+    def sensitivity(self) -> dict[str, Any]:
+        rows, fragile, dependent, total = [], 0, 0, 0
+        for view in self.views.values():
+            if view.final is None:
+                continue
+            for c in self.criteria:
+                res = self.result(view.final, c)
+                if res is None:
+                    continue
+                verdicts = [res.all_rules.get(label) for label in RULE_COLUMNS]
+                differs = any(v is not None and v != res.consensus for v in verdicts)
+                is_fragile = res.margin is not None and res.margin <= FRAGILE_MARGIN
+                fragile += is_fragile
+                dependent += differs
+                total += 1
+                if not (is_fragile or differs):
+                    continue
+                rows.append({
+                    "code": view.item.code,
+                    "round": view.final.round.number,
+                    "criterion": self.names[c.pk],
+                    "consensus": consensus_label(res.consensus),
+                    "consensus_code": res.consensus,
+                    "margin": "" if res.margin is None else res.margin,
+                    "fragile": is_fragile,
+                    "verdicts": [
+                        {"label": consensus_label(v) if v else DASH, "code": v or "",
+                         "differs": v is not None and v != res.consensus}
+                        for v in verdicts
+                    ],
+                    "differs": differs,
+                })  # fmt: skip
+        return {
+            "rows": rows,
+            "fragile": fragile,
+            "dependent": dependent,
+            "total": total,
+            "rules": [rule_label(label, short=True) for label in RULE_COLUMNS],
+            "rule_names": [rule_label(label) for label in RULE_COLUMNS],
+            "fragile_margin": FRAGILE_MARGIN,
+        }
+
+    # ------------------------------------------------------------------ attrition
+
+    def attrition(self) -> dict[str, Any]:
+        groups = _attrition_groups(self.data.participation)
+        if groups is None:
+            return {"applicable": False}
+        first, last, stayers, dropouts = groups
+        base = {"applicable": True, "first": first, "last": last,
+                "n_stayers": len(stayers), "n_dropouts": len(dropouts)}  # fmt: skip
+        if not dropouts or not stayers:
+            return {**base, "criteria": [], "items": []}
+        ratings = self.data.ratings
+        ratings = ratings[
+            (ratings["round"] == first) & ratings["panelist"].isin(stayers | dropouts)
+        ]
+        tagged = ratings.assign(round=ratings["panelist"].isin(dropouts).astype("int64") + 1)
+        settings = {c.code: c.settings(self.data.protocol) for c in self.criteria}
+        per_item = consensus.describe(tagged, settings)
+        overall = consensus.describe(tagged.assign(item="*"), settings)
+        return {
+            **base,
+            "criteria": self._attrition_rows(overall, by="criterion"),
+            "items": self._attrition_rows(per_item, by="item")[:MAX_ATTRITION_ITEMS],
+        }
+
+    def _attrition_rows(self, frame: pd.DataFrame, *, by: str) -> list[dict[str, Any]]:
+        names = {c.code: self.names[c.pk] for c in self.criteria}
+        stay = frame[frame["round"] == 1].set_index(["item", "criterion"])
+        drop = frame[frame["round"] == 2].set_index(["item", "criterion"])
+        rows = []
+        for key in stay.index.intersection(drop.index):
+            s, d = stay.loc[key], drop.loc[key]
+            diff = _float(d["pct_high"]) - _float(s["pct_high"])
+            rows.append({
+                "item": key[0], "criterion": names.get(key[1], key[1]),
+                "n_stay": int(s["n"]), "n_drop": int(d["n"]),
+                "median_stay": number(_float(s["median"])),
+                "median_drop": number(_float(d["median"])),
+                "mean_stay": number(_float(s["mean"]), 2, strip=False),
+                "mean_drop": number(_float(d["mean"]), 2, strip=False),
+                "high_stay": number(_float(s["pct_high"]), 0, strip=False),
+                "high_drop": number(_float(d["pct_high"]), 0, strip=False),
+                "diff": signed(diff), "abs": abs(diff) if diff == diff else 0.0,
+            })  # fmt: skip
+        if by == "item":
+            rows.sort(key=lambda r: -r["abs"])
+        return rows
+
+    # ------------------------------------------------------------------ sheets
+
+    def sheets(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "number": index,
+                "anchor": f"rec-{index}",
+                "title": rec.title,
+                "actors": rec.actor_labels(),
+                "text": render_markdown(rec.text),
+                "notes": render_markdown(rec.implementation_notes),
+                "items": [
+                    self._sheet_item(self.views[item.pk])
+                    for item in self.data.recommendation_items.get(rec.pk, [])
+                ],
+            }
+            for index, rec in enumerate(self.data.recommendations, start=1)
+        ]
+
+    def _sheet_item(self, view: _ItemView) -> dict[str, Any]:
+        decision = self.final_decision(view)
+        dissent = self._dissent(view, decision)
+        final = view.final
+        return {
+            "code": view.item.code,
+            "label": (final or view.item).label(self.language),
+            "wordings": self._wordings(view),
+            "stats": [
+                {
+                    "criterion": self.names[c.pk],
+                    "rounds": [
+                        self._sheet_cell(ri.round.number, res)
+                        for ri in view.rated
+                        if (res := self.result(ri, c)) is not None
+                    ],
+                }
+                for c in self.criteria
+            ],
+            "decision": decision.get_decision_display() if decision else _("Not yet decided"),
+            "decision_code": decision.decision if decision else "",
+            "decision_round": self.round_numbers.get(decision.round_id) if decision else None,
+            "charts": self._histograms(view.item.code, final) if final else [],
+            "final_round": final.round.number if final else None,
+            "dissent": dissent[:MAX_DISSENT],
+            "dissent_more": max(len(dissent) - MAX_DISSENT, 0),
+        }
+
+    def _sheet_cell(self, round_number: int, res: Result) -> dict[str, Any]:
+        text = _(
+            "round %(n)d: median %(median)s (IQR %(iqr)s), %(high)s%% in the high band, "
+            "consensus %(consensus)s"
+        ) % {
+            "n": round_number,
+            "median": number(res.median),
+            "iqr": span(res.q1, res.q3),
+            "high": number(res.pct_high, 0, strip=False),
+            "consensus": consensus_label(res.consensus),
+        }
+        return {"round": round_number, "text": text}
+
+    def _dissent(self, view: _ItemView, decision: ItemDecision | None) -> list[dict[str, Any]]:
+        """Comments given with ratings that went against the item's final disposition."""
+        code = decision.decision if decision else ""
+        by_code = {c.code: c for c in self.criteria}
+        shown = []
+        for row in self.comments.get(view.item.code, []):
+            criterion = by_code.get(row["criterion"])
+            value = row["value"]
+            if criterion is None:
+                continue
+            if code == "accepted" and value is not None and value >= criterion.high_min:
+                continue
+            if code == "rejected" and value is not None and value <= criterion.low_max:
+                continue
+            shown.append({
+                "round": row["round"],
+                "criterion": self.names[criterion.pk],
+                "value": DASH if value is None else value,
+                "text": row["comment"],
+            })  # fmt: skip
+        return shown
+
+    def _histograms(self, code: str, ri: RoundItem) -> list[dict[str, Any]]:
+        shown = []
+        for criterion in self.criteria:
+            res = self.result(ri, criterion)
+            if res is None:
+                continue
+            name = self.names[criterion.pk]
+            title = _("%(item)s: %(criterion)s, round %(n)d") % {
+                "item": code,
+                "criterion": name,
+                "n": ri.round.number,
+            }
+            svg = charts.compact_histogram_svg(
+                res.counts,
+                scale_min=criterion.scale_min,
+                median=res.median,
+                q1=res.q1,
+                q3=res.q3,
+                bands=(criterion.low_max, criterion.high_min),
+                title=title,
+                labels=chart_words(),
+            )
+            shown.append({
+                "criterion": name, "svg": _safe(svg), "n": res.n,
+                "median": number(res.median), "iqr": span(res.q1, res.q3),
+            })  # fmt: skip
+        return shown
+
+    def _wordings(self, view: _ItemView) -> list[dict[str, Any]]:
+        """Round 1's wording, then each later round's only where it changed."""
+        shown: list[dict[str, Any]] = []
+        previous = None
+        for ri in view.round_items:
+            text = ri.label(self.language)
+            if text != previous:
+                shown.append(
+                    {"round": ri.round.number, "text": text, "changed": previous is not None}
+                )
+            previous = text
+        return shown
+
+    # ------------------------------------------------------------------ appendix
+
+    def appendix(self) -> list[dict[str, Any]]:
+        return [self._appendix_item(view) for view in self.views.values()]
+
+    def _appendix_item(self, view: _ItemView) -> dict[str, Any]:
+        label = view.item.label(self.language)
+        wordings = self._wordings(view)
+        return {
+            "code": view.item.code,
+            "label": label,
+            "domain": view.item.domain_label(self.language),
+            "wordings": wordings,
+            "show_wordings": len(wordings) > 1 or any(w["text"] != label for w in wordings),
+            "rows": [
+                _result_line(ri.round.number, self.names[c.pk], res)
+                for ri in view.rated
+                for c in self.criteria
+                if (res := self.result(ri, c)) is not None
+            ],
+            "decisions": [
+                _decision_row(ri.round.number, self.data.decisions[ri.pk])
+                for ri in view.round_items
+                if ri.pk in self.data.decisions
+            ],
+        }
+
+    # ------------------------------------------------------------------ policy space
+
+    def policy_summary(self) -> dict[str, Any]:
+        """What the policy space shows of this version: plain JSON, codes not labels."""
+        counts: dict[str, int] = defaultdict(int)
+        items = []
+        for view in self.views.values():
+            decision = self.final_decision(view)
+            counts[decision.decision if decision else "pending"] += 1
+            final = view.final
+            items.append({
+                "code": view.item.code,
+                "label": (final or view.item).label(self.language),
+                "round": final.round.number if final else None,
+                "decision": decision.decision if decision else "",
+                "cells": [_summary_cell(self.result(final, c)) if final else None
+                          for c in self.criteria],
+            })  # fmt: skip
+        return {
+            "n_panel": len(self.data.panel),
+            "n_items": len(self.data.items),
+            "n_rounds": len(self.put_rounds),
+            "flow": [
+                {k: row[k] for k in ("round", "invited", "responded", "dropouts")}
+                for row in self.flow()
+            ],
+            "decisions": dict(counts),
+            "criteria": [{"code": c.code, "name": self.names[c.pk]} for c in self.criteria],
+            "recommendations": [
+                {
+                    "number": index,
+                    "title": rec.title,
+                    "actors": list(rec.actors or []),
+                    "items": [i.code for i in self.data.recommendation_items.get(rec.pk, [])],
+                }
+                for index, rec in enumerate(self.data.recommendations, start=1)
+            ],
+            "items": items,
+        }
+
+    # ------------------------------------------------------------------ helpers
+
+    def date(self, moment: datetime | None) -> str:
+        if moment is None:
+            return DASH
+        local = timezone.localtime(moment, ZoneInfo(self.data.study.time_zone))
+        return date_format(local, "DATE_FORMAT")
+
+    def when(self, moment: datetime | None) -> str:
+        if moment is None:
+            return DASH
+        local = timezone.localtime(moment, ZoneInfo(self.data.study.time_zone))
+        return f"{date_format(local, 'DATETIME_FORMAT')} ({self.data.study.time_zone})"
 
 
-def report_context(study: Study) -> dict[str, Any]:
-    """The template's context; call it inside the report language."""
+def report_context(data: ReportData, stamp: Stamp, report: _Report | None = None) -> dict[str, Any]:
+    """The template's context; call it inside the report language. No query."""
+    report = report or _Report(data, stamp)
+    study = data.study
     language = study.report_language
-    protocol = study.protocol
-    data = _load(study)
+    flow = report.flow()
+    generated = datetime.fromisoformat(stamp["generated_at"])
     return {
         "study": study,
         "title": study.text("title", language),
         "description": study.text("description", language),
         "language": language,
-        "generated_at": _when(timezone.now(), study),
-        "software_version": delphi.__version__,
-        "protocol": protocol,
-        "quantile_method": protocol.get_quantile_type_display(),
-        "protocol_hash": protocol_hash(protocol),
-        "criteria": [_criterion_row(c, language) for c in data.criteria],
-        "locked_at": _when(protocol.locked_at, study) if protocol.locked_at else "",
-        "stable_below": number(protocol.stable_below),
-        "accept_rule": protocol.accept_rule,
-        "reject_rule": protocol.reject_rule,
-        "flow_svg": _safe(charts.flow_svg(data.flow, labels=_chart_words())) if data.flow else "",
-        "items": [_item_page(item, data, language) for item in data.items],
+        "stamp": stamp,
+        "stamp_rows": stamp_rows(stamp, report.when(generated)),
+        "generated_at": report.when(generated),
+        "summary": report.summary(),
+        "methods": methods.methods_context(data, report.when, report.date, flow),
+        "criteria": [criterion_row(c, language) for c in data.criteria],
+        "criterion_names": [report.names[c.pk] for c in data.criteria],
+        "flow": flow,
+        "flow_svg": report.flow_svg(flow),
+        "round_tables": report.round_tables(),
+        "matrix": report.matrix(),
+        "stability": report.stability(),
+        "sensitivity": report.sensitivity(),
+        "attrition": report.attrition(),
+        "sheets": report.sheets(),
+        "appendix": report.appendix(),
         "fragile_margin": FRAGILE_MARGIN,
+        "has_rounds": bool(report.put_rounds),
     }
 
 
-def _when(moment: datetime, study: Study) -> str:
-    local = timezone.localtime(moment, ZoneInfo(study.time_zone))
-    return f"{date_format(local, 'DATETIME_FORMAT')} ({study.time_zone})"
-
-
-def _load(study: Study) -> _Data:
-    criteria = list(study.criteria.all())
-    items = list(study.items.order_by("position", "code"))
-    rounds = list(study.rounds.order_by("number"))
-    # Labels fall back on the study's languages: share the one study, no query per row.
-    for criterion in criteria:
-        criterion.study = study
-    for item in items:
-        item.study = study
-    for round in rounds:
-        round.study = study
-    rounds_by_id = {r.pk: r for r in rounds}
-    round_items: dict[int, list[RoundItem]] = defaultdict(list)
-    for ri in RoundItem.objects.filter(round__study=study).order_by("round__number"):
-        ri.round = rounds_by_id[ri.round_id]
-        round_items[ri.item_id].append(ri)
-    results = {
-        (res.round_item_id, res.criterion_id): res
-        for res in Result.objects.filter(round__study=study)
-    }
-    decisions = {d.round_item_id: d for d in ItemDecision.objects.filter(round__study=study)}
-    return _Data(criteria, items, rounds, round_items, results, decisions, _flow(rounds))
-
-
-def _flow(rounds: list[Round]) -> list[tuple[str, int, int]]:
-    """(label, invited, responded) for every round put to the panel."""
-    counts: dict[int, tuple[int, int]] = {
-        row["round"]: (row["invited"], row["responded"])
-        for row in Participation.objects.filter(round__in=rounds)
-        .values("round")
-        .annotate(
-            invited=Count("id"),
-            responded=Count("id", filter=Q(status=Participation.Status.SUBMITTED)),
-        )
-    }
+def stamp_rows(stamp: Stamp, generated: str) -> list[tuple[str, str]]:
+    version = stamp.get("report_version")
     return [
-        (_("Round %(n)d") % {"n": r.number}, *counts.get(r.pk, (0, 0)))
-        for r in rounds
-        if r.state != Round.State.DRAFT
+        (_("Report version"), str(version) if version else _("not versioned (command line)")),
+        (_("Generated"), generated),
+        (_("Software"), f"{stamp['software']} {stamp['software_version']}"),
+        (_("Quantile method"), _quantile_name(stamp["quantile_method"])),
+        (_("Protocol hash (SHA-256)"), stamp["protocol_hash"]),
+        (_("Data checksum (SHA-256)"), stamp["data_checksum"]),
     ]
 
 
-def _criterion_row(criterion: Criterion, language: str) -> dict[str, str]:
+def _quantile_name(qtype: int) -> str:
+    from rounds.models import Protocol
+
+    return str(dict(Protocol.Quantile.choices).get(qtype, qtype))
+
+
+def _summary_cell(res: Result | None) -> dict[str, Any] | None:
+    if res is None:
+        return None
+    return {
+        "median": res.median,
+        "q1": res.q1,
+        "q3": res.q3,
+        "pct_high": res.pct_high,
+        "consensus": res.consensus,
+        "margin": res.margin,
+    }
+
+
+def _group_comments(comments: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
+    grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for record in comments.to_dict("records"):
+        row = {str(k): v for k, v in record.items()}
+        value = row.get("value")
+        row["value"] = None if value is None or value != value else int(value)
+        grouped[str(row["item"])].append(row)
+    return grouped
+
+
+def _attrition_groups(part: pd.DataFrame) -> tuple[int, int, set[str], set[str]] | None:
+    """First and last round put to the panel, and who of round 1's respondents answered
+    the last one (stayers) or not (drop-outs). None with fewer than two rounds."""
+    rounds = sorted(set(part["round"].tolist()))
+    if len(rounds) < 2:
+        return None
+    first, last = rounds[0], rounds[-1]
+    submitted = part[part["status"] == "submitted"]
+    answered_first = set(submitted.loc[submitted["round"] == first, "panelist"])
+    answered_last = set(submitted.loc[submitted["round"] == last, "panelist"])
+    return first, last, answered_first & answered_last, answered_first - answered_last
+
+
+def _float(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def criterion_row(criterion: Criterion, language: str) -> dict[str, str]:
     lo, hi = criterion.scale_min, criterion.scale_max
     return {
         "code": criterion.code,
         "name": criterion.text(language),
-        "scale": f"{lo}{charts.DASH}{hi}",
+        "question": criterion.question_text(language),
+        "scale": f"{lo}{DASH}{hi}",
         "low": _range(lo, criterion.low_max),
         "mid": _range(criterion.low_max + 1, criterion.high_min - 1),
         "high": _range(criterion.high_min, hi),
@@ -139,76 +793,51 @@ def _criterion_row(criterion: Criterion, language: str) -> dict[str, str]:
     }
 
 
-def _item_page(item: Item, data: _Data, language: str) -> dict[str, Any]:
-    round_items = data.round_items.get(item.pk, [])
-    rated = [ri for ri in round_items if _has_results(ri, data)]
-    label = item.label(language)
-    wordings = _wordings(round_items, language)
-    return {
-        "code": item.code,
-        "label": label,
-        "domain": item.domain_label(language),
-        "wordings": wordings,
-        "show_wordings": len(wordings) > 1 or any(w["text"] != label for w in wordings),
-        "rows": [
-            _result_row(ri, criterion, data.results[(ri.pk, criterion.pk)], language)
-            for ri in rated
-            for criterion in data.criteria
-            if (ri.pk, criterion.pk) in data.results
-        ],
-        "decisions": [
-            _decision_row(ri, data.decisions[ri.pk])
-            for ri in round_items
-            if ri.pk in data.decisions
-        ],
-        "charts": _histograms(rated[-1], data, language) if rated else [],
-        "final_round": rated[-1].round.number if rated else None,
-    }
-
-
-def _has_results(ri: RoundItem, data: _Data) -> bool:
-    return any((ri.pk, c.pk) in data.results for c in data.criteria)
-
-
-def _wordings(round_items: list[RoundItem], language: str) -> list[dict[str, Any]]:
-    """Round 1's wording, then each later round's only where it changed."""
-    shown: list[dict[str, Any]] = []
-    previous = None
-    for ri in round_items:
-        text = ri.label(language)
-        if text != previous:
-            shown.append({"round": ri.round.number, "text": text, "changed": previous is not None})
-        previous = text
-    return shown
-
-
-def _result_row(ri: RoundItem, criterion: Criterion, res: Result, language: str) -> dict[str, Any]:
-    return {
-        "round": ri.round.number,
-        "criterion": criterion.text(language),
+def _result_line(round_number: int, criterion: str, res: Result) -> dict[str, Any]:
+    """Every statistic of one (round, item, criterion) as one line of text."""
+    fragile = res.margin is not None and res.margin <= FRAGILE_MARGIN
+    stats = _(
+        "n %(n)s (%(missing)s missing) · mean %(mean)s (SD %(sd)s) · median %(median)s · "
+        "Q1–Q3 %(q1)s–%(q3)s (IQR %(iqr)s) · low / mid / high %(low)s / %(mid)s / %(high)s%%"
+    ) % {
         "n": res.n,
-        "n_missing": res.n_missing,
+        "missing": res.n_missing,
         "mean": number(res.mean, 2, strip=False),
         "sd": number(res.sd, 2, strip=False),
         "median": number(res.median),
         "q1": number(res.q1),
         "q3": number(res.q3),
         "iqr": number(res.iqr),
-        "pct_low": number(res.pct_low, 1, strip=False),
-        "pct_mid": number(res.pct_mid, 1, strip=False),
-        "pct_high": number(res.pct_high, 1, strip=False),
+        "low": number(res.pct_low, 1, strip=False),
+        "mid": number(res.pct_mid, 1, strip=False),
+        "high": number(res.pct_high, 1, strip=False),
+    }
+    verdict = _("consensus %(consensus)s (%(rule)s), margin %(margin)s") % {
         "consensus": consensus_label(res.consensus),
-        "consensus_code": res.consensus,
         "rule": rule_label(res.rule, short=True),
-        "margin": "" if res.margin is None else str(res.margin),
-        "fragile": res.margin is not None and res.margin <= FRAGILE_MARGIN,
+        "margin": DASH if res.margin is None else f"{res.margin}{' !' if fragile else ''}",
+    }
+    others = " · ".join(
+        f"{rule_label(label, short=True)} {consensus_label(res.all_rules[label])}"
+        for label in RULE_COLUMNS
+        if res.all_rules.get(label)
+    )
+    if others:
+        verdict += " · " + _("under every rule: %(verdicts)s") % {"verdicts": others}
+    return {
+        "round": round_number,
+        "criterion": criterion,
+        "stats": stats,
+        "verdict": verdict,
+        "code": res.consensus,
+        "fragile": fragile,
     }
 
 
-def _decision_row(ri: RoundItem, decision: ItemDecision) -> dict[str, Any]:
+def _decision_row(round_number: int, decision: ItemDecision) -> dict[str, Any]:
     overridden = decision.decision != decision.computed
     return {
-        "round": ri.round.number,
+        "round": round_number,
         "decision": decision.get_decision_display(),
         "code": decision.decision,
         "computed": decision.get_computed_display() if overridden else "",
@@ -216,54 +845,74 @@ def _decision_row(ri: RoundItem, decision: ItemDecision) -> dict[str, Any]:
     }
 
 
-def _histograms(ri: RoundItem, data: _Data, language: str) -> list[dict[str, Any]]:
-    shown = []
-    for criterion in data.criteria:
-        res = data.results.get((ri.pk, criterion.pk))
-        if res is None:
-            continue
-        name = criterion.text(language)
-        svg = charts.histogram_svg(
-            res.counts,
-            scale_min=criterion.scale_min,
-            median=res.median,
-            q1=res.q1,
-            q3=res.q3,
-            bands=(criterion.low_max, criterion.high_min),
-            title=_("%(criterion)s, round %(n)d") % {"criterion": name, "n": ri.round.number},
-            labels=_chart_words(),
-        )
-        shown.append({"criterion": name, "svg": _safe(svg)})
-    return shown
-
-
 def _safe(svg: str) -> SafeString:
     """Chart output escapes every text it draws, so it can go into HTML as is."""
     return mark_safe(svg)
 
 
-def _chart_words() -> dict[str, str]:
+@functools.lru_cache(maxsize=8)
+def _chart_words(language: str) -> dict[str, str]:
     return {
         "median": _("median"),
         "iqr": _("IQR"),
         "your_rating": _("your rating"),
         "distribution": _("Distribution of ratings"),
+        "priority_matrix": _("Priority matrix"),
         "participant_flow": _("Participant flow"),
         "invited": _("invited"),
         "responded": _("responded"),
+        "dropped_out": _("dropped out since the previous round"),
         "decimal_separator": str(get_format("DECIMAL_SEPARATOR")),
     }
+
+
+def chart_words() -> dict[str, str]:
+    return _chart_words(translation.get_language() or "en")
+
+
+# --------------------------------------------------------------------------- formatting
+
+DASH = charts.DASH
 
 
 def number(value: float | None, places: int = 2, *, strip: bool = True) -> str:
     """A statistic as printed in the report: 8 / 6.5 / 5.25 (or 7.00 with strip=False),
     with the active language's decimal separator; an en dash when empty."""
-    if value is None:
-        return charts.DASH
+    if value is None or value != value:
+        return DASH
     text = f"{value:.{places}f}"
     if strip and "." in text:
         text = text.rstrip("0").rstrip(".")
     return text.replace(".", str(get_format("DECIMAL_SEPARATOR")))
+
+
+def span(lo: float | None, hi: float | None) -> str:
+    if lo is None or hi is None:
+        return DASH
+    return f"{number(lo)}{DASH}{number(hi)}"
+
+
+def percent(part: int, whole: int) -> str:
+    return f"{number(part * 100 / whole, 0)}%" if whole else DASH
+
+
+def signed(value: float) -> str:
+    if value != value:
+        return DASH
+    text = number(abs(value), 0, strip=False)
+    return text if round(value) == 0 else f"{'+' if value > 0 else '−'}{text}"
+
+
+def p_value(value: float | None) -> str:
+    if value is None or value != value:
+        return DASH
+    return "< " + number(0.001, 3) if value < 0.001 else number(value, 3, strip=False)
+
+
+def yes_no(value: Any) -> str:
+    if value is None:
+        return DASH
+    return _("yes") if value else _("no")
 
 
 def consensus_label(code: str) -> str:
@@ -275,15 +924,30 @@ def rule_label(rule: str, *, short: bool = False) -> str:
     """A consensus rule code (percent:75, comet, rand, iqr:2) in words."""
     kind, _sep, arg = rule.partition(":")
     if kind == "percent":
+        arg = arg or "75"
         return f"{arg}%" if short else _("percent agreement, at least %(t)s%%") % {"t": arg}
     if kind == "comet":
         return "COMET" if short else _("COMET/GRADE 70/15")
     if kind == "rand":
         return "RAND" if short else _("RAND/UCLA with IPRAS")
     if kind == "iqr":
+        if not arg:
+            return (
+                "IQR"
+                if short
+                else _("IQR at most 2 (1 on 5- and 7-point scales), median in a band")
+            )
         return f"IQR ≤ {arg}" if short else _("IQR at most %(k)s, median in a band") % {"k": arg}
     return rule
 
 
+def plural_rounds(n: int) -> str:
+    return ngettext("%(n)d round", "%(n)d rounds", n) % {"n": n}
+
+
 def _range(lo: int, hi: int) -> str:
-    return str(lo) if lo == hi else f"{lo}{charts.DASH}{hi}"
+    return str(lo) if lo == hi else f"{lo}{DASH}{hi}"
+
+
+def join(values: Sequence[str]) -> str:
+    return ", ".join(values)

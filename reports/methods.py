@@ -1,0 +1,203 @@
+"""The facts behind the report's methods section, read from the protocol and the audit log.
+
+The section covers the reporting items of ACCORD, CREDES and DELPHISTAR that the platform
+records; the prose lives in `templates/reports/pdf/_methods.html`, this module only
+gathers the values (no query: everything comes from `ReportData`).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import FieldDoesNotExist
+from django.utils.translation import gettext as _
+
+from reports.selectors import ReportData
+from rounds.models import AuditEntry, Protocol
+
+Formatter = Callable[[datetime | None], str]
+
+
+def methods_context(
+    data: ReportData, when: Formatter, date: Formatter, flow: list[dict[str, Any]]
+) -> dict[str, Any]:
+    protocol = data.protocol
+    return {
+        "panel_size": len(data.panel),
+        "groups": _shares(data.panel["group"].tolist(), empty=_("no group given")),
+        "languages": _shares(
+            [_language_name(code) for code in data.panel["language"].tolist()], empty=""
+        ),
+        "study_languages": ", ".join(_language_name(code) for code in data.study.languages),
+        "report_language": _language_name(data.study.report_language),
+        "minutes_per_round": data.study.minutes_per_round,
+        "n_rounds": len(flow),
+        "max_rounds": protocol.max_rounds,
+        "first_opened": flow[0]["opened"] if flow else "",
+        "last_closed": flow[-1]["closed"] if flow else "",
+        "n_items": len(data.items),
+        "n_criteria": len(data.criteria),
+        "locked_at": when(protocol.locked_at) if protocol.locked_at else "",
+        "quantile": str(protocol.get_quantile_type_display()),
+        "quantile_type": protocol.quantile_type,
+        "accept_rule": protocol.accept_rule,
+        "reject_rule": protocol.reject_rule,
+        "stable_below": protocol.stable_below,
+        "rand_half_points": protocol.rand_half_points,
+        "allow_dont_know": protocol.allow_dont_know,
+        "require_comment": protocol.require_comment_outside_iqr,
+        "randomise": protocol.randomise_items,
+        "feedback": _feedback(protocol),
+        "rewordings": _rewordings(data),
+        "overrides": _overrides(data),
+        "changes": _changes(data, when),
+        "checklist": _checklist(),
+    }
+
+
+def _shares(values: list[str], *, empty: str) -> list[dict[str, Any]]:
+    counts = Counter(value or empty for value in values)
+    total = sum(counts.values())
+    return [
+        {"label": label, "n": n, "pct": round(100 * n / total) if total else 0}
+        for label, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+
+
+def _language_name(code: str) -> str:
+    names = {key: str(name) for key, name in settings.LANGUAGES}
+    return names.get(code, code)
+
+
+def _feedback(protocol: Protocol) -> list[str]:
+    shown = []
+    if protocol.show_distribution:
+        shown.append(_("the distribution of the panel's ratings, with the median and the IQR"))
+    if protocol.show_own_rating:
+        shown.append(_("their own rating in the previous round"))
+    if protocol.show_comments:
+        shown.append(_("the panel's comments, anonymous"))
+    if protocol.show_groups:
+        shown.append(
+            _("the distribution per stakeholder group, for groups of at least %(n)d members")
+            % {"n": protocol.min_group_size}
+        )
+    shown.append(_("the consensus status of each criterion"))
+    return shown
+
+
+def _rewordings(data: ReportData) -> list[dict[str, Any]]:
+    """Items whose wording changed between rounds."""
+    language = data.study.report_language
+    changed = []
+    for item in data.items:
+        round_items = data.round_items.get(item.pk, [])
+        for before, after in itertools.pairwise(round_items):
+            if before.text != after.text:
+                changed.append({
+                    "code": item.code,
+                    "round": after.round.number,
+                    "before": before.label(language),
+                    "after": after.label(language),
+                })  # fmt: skip
+    return changed
+
+
+def _overrides(data: ReportData) -> list[dict[str, Any]]:
+    """Decisions a coordinator changed from the computed one, with the reason given."""
+    where = {
+        ri.pk: (item.code, ri.round.number)
+        for item in data.items
+        for ri in data.round_items.get(item.pk, [])
+    }
+    rows = []
+    for ri_id, decision in data.decisions.items():
+        if decision.decision == decision.computed or ri_id not in where:
+            continue
+        code, number = where[ri_id]
+        rows.append({
+            "code": code,
+            "round": number,
+            "computed": decision.get_computed_display(),
+            "decision": decision.get_decision_display(),
+            "reason": decision.override_reason,
+        })  # fmt: skip
+    return sorted(rows, key=lambda r: (r["round"], r["code"]))
+
+
+def _changes(data: ReportData, when: Formatter) -> list[dict[str, Any]]:
+    """Protocol changes recorded after the protocol was locked."""
+    locked = data.protocol.locked_at
+    if locked is None:
+        return []
+    return [_change_row(entry, when) for entry in data.protocol_changes if entry.at >= locked]
+
+
+def _change_row(entry: AuditEntry, when: Formatter) -> dict[str, Any]:
+    before = entry.before if isinstance(entry.before, dict) else {}
+    after = entry.after if isinstance(entry.after, dict) else {}
+    return {
+        "at": when(entry.at),
+        "fields": [
+            {
+                "name": _field_name(name),
+                "before": _value(before.get(name)),
+                "after": _value(after.get(name)),
+            }
+            for name in sorted(set(before) | set(after))
+        ],
+        "reason": entry.reason,
+    }
+
+
+def _field_name(name: str) -> str:
+    try:
+        return str(getattr(Protocol._meta.get_field(name), "verbose_name", name))
+    except FieldDoesNotExist:
+        return name
+
+
+def _value(value: Any) -> str:
+    if value is None or value == "":
+        return "–"
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    return str(value)
+
+
+def _checklist() -> list[dict[str, str]]:
+    """Reporting items of ACCORD, CREDES and DELPHISTAR and where this report covers them."""
+    methods, flow = _("Methods"), _("Participant flow")
+    yes, partly, no = "yes", "partly", "no"
+    rows = [
+        (_("Panel composition: size, stakeholder groups, languages"), methods, yes),
+        (_("Identification and selection of panelists"), methods, partly),
+        (_("Number of rounds, their dates and the items in each"), methods, yes),
+        (_("Response rate and drop-outs in each round"), flow, yes),
+        (_("Items: wording in each round and changes between rounds"),
+         _("Appendix"), partly),
+        (_("Rating scale, criteria and their bands"), methods, yes),
+        (_("Definition of consensus, set before round 1"), methods, yes),
+        (_("Item decision rule and stopping rule"), methods, yes),
+        (_("Feedback given to panelists between rounds"), methods, yes),
+        (_("Statistical analysis, including the quantile method"), methods, yes),
+        (_("Changes to the protocol after it was locked"), methods, yes),
+        (_("Stability of the ratings between rounds"), _("Stability between rounds"), yes),
+        (_("Sensitivity of the results to the consensus definition"),
+         _("Sensitivity of the verdicts"), yes),
+        (_("Attrition: did those who dropped out rate differently?"), _("Attrition"), yes),
+        (_("Anonymity of the panelists"), methods, yes),
+        (_("Software and version"), methods, yes),
+        (_("Steering group, funding, conflicts of interest, ethics review"),
+         _("not recorded by the platform"), no),
+    ]  # fmt: skip
+    labels = {yes: _("recorded"), partly: _("partly recorded"), no: _("not recorded")}
+    return [
+        {"topic": topic, "where": where, "status": status, "status_label": labels[status]}
+        for topic, where, status in rows
+    ]

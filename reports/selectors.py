@@ -1,0 +1,179 @@
+"""Reads for the report and the exports: a fixed number of queries whatever the size.
+
+`report_data` fetches everything the PDF shows in about fifteen queries, however many
+items, rounds, recommendations or ratings the study has; the frames are built straight
+from `.values_list()` rows.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import pandas as pd
+from django.db.models import Exists, OuterRef
+
+from panelists.models import Panelist, Participation
+from reports.anonymise import Scrubber
+from reports.models import Recommendation, RecommendationItem
+from rounds import csvio, selectors
+from rounds.models import (
+    AuditEntry,
+    Criterion,
+    Item,
+    ItemDecision,
+    Protocol,
+    Rating,
+    Result,
+    Round,
+    RoundAnalysis,
+    RoundItem,
+    Study,
+)
+
+COMMENT_COLUMNS = ["round", "panelist", "item", "criterion", "comment"]
+PARTICIPATION_COLUMNS = ["round", "panelist", "group", "status"]
+
+
+def results_frame(study: Study) -> pd.DataFrame:
+    """Stored results of every analysed round as `results.csv` columns (plus margin)."""
+    rows = Result.objects.filter(round__study=study).values_list("stats", "margin")
+    records = [{**stats, "margin": margin} for stats, margin in rows]
+    frame = pd.DataFrame.from_records(records, columns=[*csvio.RESULTS_COLUMNS, "margin"])
+    return frame.sort_values(["round", "item", "criterion"], ignore_index=True)
+
+
+def panel_scrubber(study: Study) -> Scrubber:
+    """A scrubber for this study's comments: e-mail addresses and the panelists' names."""
+    names = Panelist.objects.filter(study=study).exclude(name="").values_list("name", flat=True)
+    return Scrubber(names)
+
+
+def comments_frame(study: Study, scrub: Scrubber | None = None) -> pd.DataFrame:
+    """Comments of submitted ratings, pseudonymous and scrubbed, with the rating given.
+
+    Columns: round, panelist (pseudonym), item, criterion, comment, value. One query (two
+    when no scrubber is given)."""
+    scrub = scrub or panel_scrubber(study)
+    submitted = Participation.objects.filter(
+        panelist=OuterRef("panelist"),
+        round=OuterRef("round_item__round"),
+        status=Participation.Status.SUBMITTED,
+    )
+    rows = (
+        Rating.objects.filter(round_item__round__study=study)
+        .exclude(comment="")
+        .filter(Exists(submitted))
+        .values_list(
+            "round_item__round__number",
+            "panelist__pseudonym",
+            "round_item__item__code",
+            "criterion__code",
+            "comment",
+            "value",
+        )
+    )
+    frame = pd.DataFrame.from_records(list(rows), columns=[*COMMENT_COLUMNS, "value"])
+    frame["comment"] = [scrub(text).strip() for text in frame["comment"]]
+    frame = frame[frame["comment"] != ""]
+    return frame.sort_values(["round", "item", "criterion", "panelist"], ignore_index=True)
+
+
+def participation_frame(study: Study) -> pd.DataFrame:
+    """Who was invited to which round and whether they submitted; one query."""
+    rows = Participation.objects.filter(round__study=study).values_list(
+        "round__number", "panelist__pseudonym", "panelist__group", "status"
+    )
+    frame = pd.DataFrame.from_records(list(rows), columns=PARTICIPATION_COLUMNS)
+    frame["round"] = frame["round"].astype("int64")
+    return frame
+
+
+@dataclass
+class ReportData:
+    """Everything the report shows, fetched once."""
+
+    study: Study
+    protocol: Protocol
+    criteria: list[Criterion]
+    items: list[Item]
+    rounds: list[Round]
+    round_items: dict[int, list[RoundItem]]  # item id → its round items, by round number
+    results: dict[tuple[int, int], Result]  # (round item id, criterion id) → result
+    decisions: dict[int, ItemDecision]  # round item id → decision
+    analyses: dict[int, RoundAnalysis]  # round id → analysis
+    ratings: pd.DataFrame  # ratings.csv columns, submitted ratings only
+    participation: pd.DataFrame  # PARTICIPATION_COLUMNS
+    panel: pd.DataFrame  # pseudonym, group, language
+    comments: pd.DataFrame  # COMMENT_COLUMNS + value, scrubbed
+    recommendations: list[Recommendation]
+    recommendation_items: dict[int, list[Item]] = field(default_factory=dict)
+    protocol_changes: list[AuditEntry] = field(default_factory=list)
+
+    @property
+    def items_by_id(self) -> dict[int, Item]:
+        return {item.pk: item for item in self.items}
+
+
+def report_data(study: Study, *, ratings: pd.DataFrame | None = None) -> ReportData:
+    """Everything the report shows; ``ratings`` (the ratings.csv frame) when already read."""
+    protocol = Protocol.objects.get(study=study)
+    protocol.study = study
+    criteria = list(study.criteria.all())
+    items = list(study.items.order_by("position", "code"))
+    rounds = list(study.rounds.order_by("number"))
+    # Labels fall back on the study's languages: share the one study, no query per row.
+    for criterion in criteria:
+        criterion.study = study
+    for item in items:
+        item.study = study
+    for round in rounds:
+        round.study = study
+    rounds_by_id = {r.pk: r for r in rounds}
+    round_items: dict[int, list[RoundItem]] = defaultdict(list)
+    for ri in RoundItem.objects.filter(round__study=study).order_by("round__number", "position"):
+        ri.round = rounds_by_id[ri.round_id]
+        round_items[ri.item_id].append(ri)
+    results = {
+        (res.round_item_id, res.criterion_id): res
+        for res in Result.objects.filter(round__study=study)
+    }
+    decisions = {d.round_item_id: d for d in ItemDecision.objects.filter(round__study=study)}
+    analyses = {a.round_id: a for a in RoundAnalysis.objects.filter(round__study=study)}
+    panel_rows = Panelist.objects.filter(study=study).values_list(
+        "pseudonym", "group", "language", "name"
+    )
+    panel = pd.DataFrame.from_records(
+        list(panel_rows), columns=["pseudonym", "group", "language", "name"]
+    )
+    scrub = Scrubber(name for name in panel["name"] if name)
+    panel = panel.drop(columns=["name"])
+    recommendations = list(Recommendation.objects.filter(study=study).order_by("position", "id"))
+    items_by_id = {item.pk: item for item in items}
+    linked: dict[int, list[Item]] = defaultdict(list)
+    for rec_id, item_id in RecommendationItem.objects.filter(
+        recommendation__study=study
+    ).values_list("recommendation_id", "item_id"):
+        if item_id in items_by_id:
+            linked[rec_id].append(items_by_id[item_id])
+    audit = list(
+        AuditEntry.objects.filter(study=study, action__in=["protocol.changed"]).order_by("at")
+    )
+    return ReportData(
+        study=study,
+        protocol=protocol,
+        criteria=criteria,
+        items=items,
+        rounds=rounds,
+        round_items=round_items,
+        results=results,
+        decisions=decisions,
+        analyses=analyses,
+        ratings=selectors.ratings_frame(study=study) if ratings is None else ratings,
+        participation=participation_frame(study),
+        panel=panel,
+        comments=comments_frame(study, scrub),
+        recommendations=recommendations,
+        recommendation_items=dict(linked),
+        protocol_changes=audit,
+    )
