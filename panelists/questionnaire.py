@@ -73,6 +73,7 @@ class Questionnaire:
     participation: Participation
     criteria: list[Criterion]
     steps: list[Step]
+    with_feedback: bool = True
 
     def step(self, name: str) -> Step | None:
         return next((s for s in self.steps if s.name == name), None)
@@ -90,7 +91,11 @@ class Questionnaire:
         return sum(len(e.cells) for s in self.steps for e in s.entries)
 
 
-def build(panelist: Panelist, round: Round, participation: Participation) -> Questionnaire:
+def build(
+    panelist: Panelist, round: Round, participation: Participation, *, feedback: bool = True
+) -> Questionnaire:
+    """The panelist's questionnaire; without `feedback`, the previous round is not read
+    (saving a step needs only the items and the saved answers)."""
     study = round.study
     language = panelist.language
     criteria = list(Criterion.objects.filter(study=study).order_by("position", "code"))
@@ -107,7 +112,7 @@ def build(panelist: Panelist, round: Round, participation: Participation) -> Que
         (r.round_item_id, r.criterion_id): r
         for r in Rating.objects.filter(panelist=panelist, round_item__round=round)
     }
-    feedback, previous_texts = _feedback(panelist, round)
+    by_cell, previous_texts = _feedback(panelist, round) if feedback else ({}, {})
     steps: dict[str, Step] = {}
     for ri in round_items:
         key = ri.item.domain_label(study.report_language) or "-"
@@ -123,7 +128,7 @@ def build(panelist: Panelist, round: Round, participation: Participation) -> Que
                     value=rating.value if rating else None,
                     answered=rating is not None,
                     comment=rating.comment if rating else "",
-                    feedback=feedback.get((ri.item_id, criterion.pk)),
+                    feedback=by_cell.get((ri.item_id, criterion.pk)),
                 )
             )
         previous_text = previous_texts.get(ri.item_id, {})
@@ -139,7 +144,7 @@ def build(panelist: Panelist, round: Round, participation: Participation) -> Que
         shuffle = random.Random(f"{round.pk}:{panelist.pk}")
         for step in ordered:
             shuffle.shuffle(step.entries)
-    return Questionnaire(round, panelist, participation, criteria, ordered)
+    return Questionnaire(round, panelist, participation, criteria, ordered, feedback)
 
 
 def _text(texts: dict[str, str], language: str, fallbacks: list[str]) -> str:

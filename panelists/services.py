@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
+from django.db.models import Case, F, Q, Value, When
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -115,15 +115,38 @@ class Answer:
     comment: str = ""
 
 
+@dataclass(frozen=True)
+class Questions:
+    """What a round asks: its round item ids and the study's criteria, by id."""
+
+    round_item_ids: frozenset[int]
+    criteria: dict[int, Criterion]
+
+    @classmethod
+    def of(cls, round: Round) -> Questions:
+        return cls(
+            frozenset(RoundItem.objects.filter(round=round).values_list("pk", flat=True)),
+            {c.pk: c for c in Criterion.objects.filter(study_id=round.study_id)},
+        )
+
+
 def ratings_save(
-    *, panelist: Panelist, round: Round, answers: Iterable[Answer], now: datetime | None = None
+    *,
+    panelist: Panelist,
+    round: Round,
+    answers: Iterable[Answer],
+    questions: Questions | None = None,
+    now: datetime | None = None,
 ) -> int:
-    """Upsert answers (last write wins); refuse them all if one is not this panelist's to give."""
+    """Upsert answers (last write wins); refuse them all if one is not this panelist's to give.
+
+    `questions` spares two queries when the caller has already loaded the questionnaire."""
     answers = list(answers)
+    now = now or timezone.now()
     with transaction.atomic():
-        round = Round.objects.select_for_update().get(pk=round.pk)
+        round = _round_for_saving(round.pk)
         ensure_round_open(round, now)
-        _check_answers(round, answers)
+        _check_answers(questions or Questions.of(round), answers)
         rows = [
             Rating(
                 panelist=panelist,
@@ -131,7 +154,7 @@ def ratings_save(
                 criterion_id=a.criterion_id,
                 value=a.value,
                 comment=a.comment,
-                updated_at=timezone.now(),
+                updated_at=now,
             )
             for a in answers
         ]
@@ -141,17 +164,33 @@ def ratings_save(
             unique_fields=["panelist", "round_item", "criterion"],
             update_fields=["value", "comment", "updated_at"],
         )
-        participation = participation_for(panelist, round)
-        if participation.status in (Participation.Status.INVITED, Participation.Status.OPENED):
-            participation.status = Participation.Status.IN_PROGRESS
-        participation.last_activity_at = timezone.now()
-        participation.save(update_fields=["status", "last_activity_at"])
+        started = Q(status__in=[Participation.Status.INVITED, Participation.Status.OPENED])
+        updated = Participation.objects.filter(panelist=panelist, round=round).update(
+            last_activity_at=now,
+            status=Case(
+                When(started, then=Value(Participation.Status.IN_PROGRESS)),
+                default=F("status"),
+            ),
+        )
+        if not updated:
+            Participation.objects.create(
+                panelist=panelist, round=round, status=Participation.Status.IN_PROGRESS,
+                last_activity_at=now,
+            )  # fmt: skip
     return len(rows)
 
 
-def _check_answers(round: Round, answers: list[Answer]) -> None:
-    item_ids = set(RoundItem.objects.filter(round=round).values_list("pk", flat=True))
-    criteria = {c.pk: c for c in Criterion.objects.filter(study_id=round.study_id)}
+def _round_for_saving(round_id: int) -> Round:
+    """The round, share-locked on PostgreSQL: saves do not wait for each other, but closing
+    the round (an UPDATE of this row) waits for the saves in flight, so none lands after it."""
+    if connection.vendor == "postgresql":
+        table = Round._meta.db_table
+        return Round.objects.raw(f"SELECT * FROM {table} WHERE id = %s FOR SHARE", [round_id])[0]
+    return Round.objects.get(pk=round_id)
+
+
+def _check_answers(questions: Questions, answers: list[Answer]) -> None:
+    item_ids, criteria = questions.round_item_ids, questions.criteria
     for a in answers:
         criterion = criteria.get(a.criterion_id)
         if a.round_item_id not in item_ids or criterion is None:

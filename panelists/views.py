@@ -16,7 +16,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
-from formtools.wizard.storage.session import SessionStorage
+from formtools.wizard.storage.base import BaseStorage
 from formtools.wizard.views import NamedUrlSessionWizardView
 
 from panelists import questionnaire, services
@@ -129,9 +129,14 @@ def consent(request: HttpRequest, panelist: Panelist, round: Round) -> HttpRespo
     return redirect("panelist-rate")
 
 
-class _DatabaseBackedStorage(SessionStorage):
-    """Keeps only the current step in the session: answers live in the database, so
-    another device or a new session continues from the same answers."""
+class _RequestStorage(BaseStorage):
+    """Wizard state for one request only. Answers live in the database, so another device
+    or a new session continues from the same answers, and the session is not rewritten on
+    every save; the current step comes from the URL or the posted management form."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.init_data()
 
     def set_step_data(self, step: str, cleaned_data: Any) -> None:
         return None
@@ -140,7 +145,7 @@ class _DatabaseBackedStorage(SessionStorage):
 class RatingWizard(NamedUrlSessionWizardView):
     form_list = [("placeholder", forms.Form)]
     template_name = "panelists/step.html"
-    storage_name = f"{__name__}._DatabaseBackedStorage"
+    storage_name = f"{__name__}._RequestStorage"
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         panelist = _current_panelist(request)
@@ -161,7 +166,10 @@ class RatingWizard(NamedUrlSessionWizardView):
         if round.number == 1 and participation.consented_at is None:
             return redirect("panelist-home")
         self.panelist, self.round = panelist, round
-        self.questionnaire = questionnaire.build(panelist, round, participation)
+        # Saving a step needs no feedback, unless a comment rule depends on it.
+        feedback = request.method != "POST" or panelist.study.protocol.require_comment_outside_iqr
+        self.questionnaire = questionnaire.build(panelist, round, participation, feedback=feedback)
+        self._posted_form: tuple[str, forms.Form] | None = None
         if not self.questionnaire.steps:
             return redirect("panelist-home")
         return super().dispatch(request, *args, **kwargs)
@@ -207,11 +215,19 @@ class RatingWizard(NamedUrlSessionWizardView):
                 ),
             )
             return redirect("panelist-rate")
-        form = StepForm(self.request.POST, step=step, protocol=self.panelist.study.protocol,
-                        prefix=self.get_form_prefix(step.name))  # fmt: skip
+        self.storage.current_step = step.name
+        form = self.get_form(step.name, data=self.request.POST)
+        q = self.questionnaire
+        questions = services.Questions(
+            frozenset(e.round_item.pk for s in q.steps for e in s.entries),
+            {c.pk: c for c in q.criteria},
+        )
         try:
             services.ratings_save(
-                panelist=self.panelist, round=self.round, answers=form.answers(partial=True)
+                panelist=self.panelist,
+                round=self.round,
+                answers=form.answers(partial=True),  # type: ignore[attr-defined]
+                questions=questions,
             )
         except services.InvalidAnswerError as exc:
             messages.error(self.request, str(exc))
@@ -222,6 +238,21 @@ class RatingWizard(NamedUrlSessionWizardView):
         if self.request.POST.get("wizard_goto_step") == step.name:
             messages.success(self.request, _("Your answers are saved."))
         return super().post(*args, **kwargs)
+
+    def get_form(self, step: str | None = None, data: Any = None, files: Any = None) -> forms.Form:
+        """Build the posted step's form once per request (it has one field per rating)."""
+        step = step or self.steps.current
+        if data is not None and data is self.request.POST:
+            if self._posted_form is None or self._posted_form[0] != step:
+                self._posted_form = (step, super().get_form(step, data, files))
+            return self._posted_form[1]
+        return super().get_form(step, data, files)
+
+    def render(self, form: forms.Form | None = None, **kwargs: Any) -> HttpResponse:
+        if not self.questionnaire.with_feedback:  # a POST that shows the step again
+            q = self.questionnaire
+            self.questionnaire = questionnaire.build(self.panelist, self.round, q.participation)
+        return super().render(form, **kwargs)
 
     def process_step(self, form: forms.Form) -> dict[str, Any]:
         # Already saved in post(); the session keeps no answers.
