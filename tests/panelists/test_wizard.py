@@ -350,3 +350,19 @@ def test_invitations_go_out_in_each_panelists_language(
     assert all("/p/" in m.body for m in mailoutbox)
     assert all(m.alternatives for m in mailoutbox)  # plain text and HTML
     assert set(EmailMessage.objects.values_list("status", flat=True)) == {"sent"}
+
+
+def test_the_panelist_can_switch_language_and_items_follow(
+    client: Client, study: Study, panelist: Panelist
+) -> None:
+    open_round(study)
+    login(client, panelist, language="fr")
+    assert "Confidentialité" in client.get("/p/").content.decode()
+    client.post("/i18n/setlang/", {"language": "nl", "next": "/p/"})
+    consent(client)
+    first = step_names(client)[0]
+    page = client.get(f"/p/rate/{first}/").content.decode()
+    assert "Action item 1 (nl)" in page
+    assert "Weet ik niet" in page
+    panelist.refresh_from_db()
+    assert panelist.language == "nl"  # later e-mails follow the choice
