@@ -44,12 +44,11 @@ def _setup(folder: Path) -> None:
 def build_study(n_sheets: int, items_per_sheet: int, panel: int, seed: int = 7) -> Any:
     """A finished two-round study with ``n_sheets`` recommendations; returns the Study."""
     from django.db import transaction
-    from django.utils import timezone
 
-    from panelists.models import Panelist, Participation
+    from panelists.models import Panelist
     from reports.models import Recommendation, RecommendationItem
     from rounds import services
-    from rounds.models import Criterion, Item, Protocol, Rating, Study
+    from rounds.models import Criterion, Item, Protocol, Study
 
     rng = random.Random(seed)
     n_items = n_sheets * items_per_sheet
@@ -113,7 +112,6 @@ def build_study(n_sheets: int, items_per_sheet: int, panel: int, seed: int = 7) 
         for i, rec in enumerate(recs)
         for j in range(items_per_sheet)
     )
-    del Participation, Rating  # imported for _rate's benefit only
     return Study.objects.select_related("protocol").get(pk=study.pk)
 
 
@@ -133,8 +131,9 @@ def _rate(round: Any, profile: dict[int, float], rng: random.Random, dropouts: i
                 value = min(9, max(1, round_half(rng.gauss(mu, 1.3))))
                 comment = _COMMENT if rng.random() < 0.1 else ""
                 ratings.append(
-                    Rating(round_item=ri, criterion=criterion, panelist=p, value=value,
-                           comment=comment)  # fmt: skip
+                    Rating(
+                        round_item=ri, criterion=criterion, panelist=p, value=value, comment=comment
+                    )
                 )
     Rating.objects.bulk_create(ratings, batch_size=5000)
     now = timezone.now()

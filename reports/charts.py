@@ -151,12 +151,14 @@ def compact_histogram_svg(
     height: int = 64,
     title: str = "",
     labels: Mapping[str, str] | None = None,
+    key: str = "",
 ) -> str:
     """A small distribution for printed sheets: the bars as one path, the IQR band, the
     median line and the scale points, and nothing else (the caption gives the numbers).
 
     Built from a handful of SVG elements because a PDF renderer pays per element; the
-    description still lists every count for screen readers."""
+    description still lists every count for screen readers. ``key`` tells apart the ids of
+    identical charts drawn twice on one page or document."""
     words = _labels(labels)
     n = sum(counts)
     top, bottom, side = 4.0, 14.0, 4.0
@@ -167,7 +169,7 @@ def compact_histogram_svg(
     def x_of(value: float) -> float:
         return side + (value - scale_min + 0.5) * slot
 
-    uid = _uid("mini", counts, scale_min, median, q1, q3, bands, title)
+    uid = _uid("mini", counts, scale_min, median, q1, q3, bands, title, key)
     desc = "; ".join([
         _summary(n, median, q1, q3, words),
         ", ".join(f"{scale_min + i}: {count}" for i, count in enumerate(counts)),

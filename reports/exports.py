@@ -30,9 +30,22 @@ from rounds.models import Protocol, Result, Study
 RATINGS_COLUMNS = list(csvio.RATINGS_COLUMNS)
 RESULTS_COLUMNS = [*csvio.RESULTS_COLUMNS, "margin"]
 COMMENTS_COLUMNS = list(selectors.COMMENT_COLUMNS)
-STABILITY_COLUMNS = ["round", "prev_round", "item", "criterion", "n_prev", "n", "pct_change",
-                     "stable", "n_paired", "wilcoxon_p", "mcnemar_p", "cv_prev", "cv",
-                     "cv_change"]  # fmt: skip
+STABILITY_COLUMNS = [
+    "round",
+    "prev_round",
+    "item",
+    "criterion",
+    "n_prev",
+    "n",
+    "pct_change",
+    "stable",
+    "n_paired",
+    "wilcoxon_p",
+    "mcnemar_p",
+    "cv_prev",
+    "cv",
+    "cv_change",
+]
 RULE_LABELS = [rule.label for rule in consensus.ALL_RULES]
 RULE_NAMES = {label: label.replace(":", "_") for label in RULE_LABELS}
 RULES_COLUMNS = ["round", "item", "criterion"] + [
@@ -83,8 +96,11 @@ def _result_tables(study: Study) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFra
     )
     results, stability, rules = [], [], []
     for stats, margin, stab, all_rules in rows:
-        key = {"round": stats.get("round"), "item": stats.get("item"),
-               "criterion": stats.get("criterion")}  # fmt: skip
+        key = {
+            "round": stats.get("round"),
+            "item": stats.get("item"),
+            "criterion": stats.get("criterion"),
+        }
         results.append({**stats, "margin": margin})
         if stab:
             stability.append({**stab, **key})
@@ -123,12 +139,14 @@ def protocol_rows(study: Study) -> list[tuple[str, Any]]:
         code = criterion["code"]
         low_max, high_min = criterion["bands"]
         lo, hi = criterion["scale"]
-        rows.extend([
-            (f"criterion.{code}.scale", f"{lo}-{hi}"),
-            (f"criterion.{code}.low_band", f"{lo}-{low_max}"),
-            (f"criterion.{code}.high_band", f"{high_min}-{hi}"),
-            (f"criterion.{code}.rule", criterion["rule"]),
-        ])  # fmt: skip
+        rows.extend(
+            [
+                (f"criterion.{code}.scale", f"{lo}-{hi}"),
+                (f"criterion.{code}.low_band", f"{lo}-{low_max}"),
+                (f"criterion.{code}.high_band", f"{high_min}-{hi}"),
+                (f"criterion.{code}.rule", criterion["rule"]),
+            ]
+        )
     return rows
 
 

@@ -99,12 +99,14 @@ def _rewordings(data: ReportData) -> list[dict[str, Any]]:
         round_items = data.round_items.get(item.pk, [])
         for before, after in itertools.pairwise(round_items):
             if before.text != after.text:
-                changed.append({
-                    "code": item.code,
-                    "round": after.round.number,
-                    "before": before.label(language),
-                    "after": after.label(language),
-                })  # fmt: skip
+                changed.append(
+                    {
+                        "code": item.code,
+                        "round": after.round.number,
+                        "before": before.label(language),
+                        "after": after.label(language),
+                    }
+                )
     return changed
 
 
@@ -120,13 +122,15 @@ def _overrides(data: ReportData) -> list[dict[str, Any]]:
         if decision.decision == decision.computed or ri_id not in where:
             continue
         code, number = where[ri_id]
-        rows.append({
-            "code": code,
-            "round": number,
-            "computed": decision.get_computed_display(),
-            "decision": decision.get_decision_display(),
-            "reason": decision.override_reason,
-        })  # fmt: skip
+        rows.append(
+            {
+                "code": code,
+                "round": number,
+                "computed": decision.get_computed_display(),
+                "decision": decision.get_decision_display(),
+                "reason": decision.override_reason,
+            }
+        )
     return sorted(rows, key=lambda r: (r["round"], r["code"]))
 
 
@@ -179,8 +183,7 @@ def _checklist() -> list[dict[str, str]]:
         (_("Identification and selection of panelists"), methods, partly),
         (_("Number of rounds, their dates and the items in each"), methods, yes),
         (_("Response rate and drop-outs in each round"), flow, yes),
-        (_("Items: wording in each round and changes between rounds"),
-         _("Appendix"), partly),
+        (_("Items: wording in each round and changes between rounds"), _("Appendix"), partly),
         (_("Rating scale, criteria and their bands"), methods, yes),
         (_("Definition of consensus, set before round 1"), methods, yes),
         (_("Item decision rule and stopping rule"), methods, yes),
@@ -188,14 +191,20 @@ def _checklist() -> list[dict[str, str]]:
         (_("Statistical analysis, including the quantile method"), methods, yes),
         (_("Changes to the protocol after it was locked"), methods, yes),
         (_("Stability of the ratings between rounds"), _("Stability between rounds"), yes),
-        (_("Sensitivity of the results to the consensus definition"),
-         _("Sensitivity of the verdicts"), yes),
+        (
+            _("Sensitivity of the results to the consensus definition"),
+            _("Sensitivity of the verdicts"),
+            yes,
+        ),
         (_("Attrition: did those who dropped out rate differently?"), _("Attrition"), yes),
         (_("Anonymity of the panelists"), methods, yes),
         (_("Software and version"), methods, yes),
-        (_("Steering group, funding, conflicts of interest, ethics review"),
-         _("not recorded by the platform"), no),
-    ]  # fmt: skip
+        (
+            _("Steering group, funding, conflicts of interest, ethics review"),
+            _("not recorded by the platform"),
+            no,
+        ),
+    ]
     labels = {yes: _("recorded"), partly: _("partly recorded"), no: _("not recorded")}
     return [
         {"topic": topic, "where": where, "status": status, "status_label": labels[status]}

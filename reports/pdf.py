@@ -173,6 +173,7 @@ class _Report:
         ]
         accepted.sort(key=lambda v: tuple(-(self._median(v, c) or 0) for c in self._ranking()))
         return {
+            "overview": overview(len(self.data.panel), len(self.data.items), len(self.put_rounds)),
             "decisions": [
                 {"code": code, "label": labels[code], "count": counts[code]}
                 for code in order
@@ -221,18 +222,24 @@ class _Report:
             invited = int((part["round"] == rnd.number).sum())
             answered = set(submitted.loc[submitted["round"] == rnd.number, "panelist"])
             dropped = len(previous - answered) if previous is not None else None
-            rows.append({
-                "round": rnd.number,
-                "label": _("Round %(n)d") % {"n": rnd.number},
-                "invited": invited,
-                "responded": len(answered),
-                "rate": percent(len(answered), invited),
-                "dropouts": dropped,
-                "opened": self.date(rnd.opened_at),
-                "closed": self.date(rnd.closed_at),
-                "items": sum(1 for v in self.views.values() for ri in v.round_items
-                             if ri.round_id == rnd.pk),
-            })  # fmt: skip
+            rows.append(
+                {
+                    "round": rnd.number,
+                    "label": _("Round %(n)d") % {"n": rnd.number},
+                    "invited": invited,
+                    "responded": len(answered),
+                    "rate": percent(len(answered), invited),
+                    "dropouts": dropped,
+                    "opened": self.date(rnd.opened_at),
+                    "closed": self.date(rnd.closed_at),
+                    "items": sum(
+                        1
+                        for v in self.views.values()
+                        for ri in v.round_items
+                        if ri.round_id == rnd.pk
+                    ),
+                }
+            )
             previous = answered
         return rows
 
@@ -258,13 +265,15 @@ class _Report:
                 if ri is None:
                     continue
                 decision = self.data.decisions.get(ri.pk)
-                rows.append({
-                    "code": view.item.code,
-                    "label": ri.label(self.language),
-                    "cells": [self._cell(self.result(ri, c)) for c in self.criteria],
-                    "decision": decision.get_decision_display() if decision else "",
-                    "decision_code": decision.decision if decision else "",
-                })  # fmt: skip
+                rows.append(
+                    {
+                        "code": view.item.code,
+                        "label": ri.label(self.language),
+                        "cells": [self._cell(self.result(ri, c)) for c in self.criteria],
+                        "decision": decision.get_decision_display() if decision else "",
+                        "decision_code": decision.decision if decision else "",
+                    }
+                )
             if rows:
                 tables.append({"round": rnd.number, "rows": rows})
         return tables
@@ -313,12 +322,16 @@ class _Report:
         )
         quadrants = [
             (_("High on both"), lambda x, y: x >= x_crit.high_min and y >= y_crit.high_min),
-            (_("High %(x)s, lower %(y)s") % {"x": x_name, "y": y_name},
-             lambda x, y: x >= x_crit.high_min and y < y_crit.high_min),
-            (_("Lower %(x)s, high %(y)s") % {"x": x_name, "y": y_name},
-             lambda x, y: x < x_crit.high_min and y >= y_crit.high_min),
+            (
+                _("High %(x)s, lower %(y)s") % {"x": x_name, "y": y_name},
+                lambda x, y: x >= x_crit.high_min and y < y_crit.high_min,
+            ),
+            (
+                _("Lower %(x)s, high %(y)s") % {"x": x_name, "y": y_name},
+                lambda x, y: x < x_crit.high_min and y >= y_crit.high_min,
+            ),
             (_("Lower on both"), lambda x, y: x < x_crit.high_min and y < y_crit.high_min),
-        ]  # fmt: skip
+        ]
         return {
             "svg": _safe(svg),
             "x": x_name,
@@ -354,17 +367,18 @@ class _Report:
                         continue
                     compared += 1
                     stable += bool(s.get("stable"))
-                    cells.append({
-                        "pct_change": number(s.get("pct_change"), 1, strip=False),
-                        "stable": bool(s.get("stable")),
-                        "stable_label": yes_no(s.get("stable")),
-                        "wilcoxon_p": p_value(s.get("wilcoxon_p")),
-                        "mcnemar_p": p_value(s.get("mcnemar_p")),
-                        "n_paired": s.get("n_paired", ""),
-                    })  # fmt: skip
+                    cells.append(
+                        {
+                            "pct_change": number(s.get("pct_change"), 1, strip=False),
+                            "stable": bool(s.get("stable")),
+                            "stable_label": yes_no(s.get("stable")),
+                            "wilcoxon_p": p_value(s.get("wilcoxon_p")),
+                            "mcnemar_p": p_value(s.get("mcnemar_p")),
+                            "n_paired": s.get("n_paired", ""),
+                        }
+                    )
                 if any(cells):
-                    rows.append({"code": view.item.code, "round": ri.round.number,
-                                 "cells": cells})  # fmt: skip
+                    rows.append({"code": view.item.code, "round": ri.round.number, "cells": cells})
         return {
             "rows": rows,
             "stable": stable,
@@ -379,13 +393,15 @@ class _Report:
         for rnd in self.put_rounds:
             analysis = self.data.analyses.get(rnd.pk)
             for rec in analysis.kendall if analysis else []:
-                rows.append({
-                    "round": rec.get("round", rnd.number),
-                    "criterion": names.get(rec.get("criterion"), rec.get("criterion")),
-                    "w": number(rec.get("w"), 3, strip=False),
-                    "m": rec.get("m", ""),
-                    "n_items": rec.get("n_items", ""),
-                })  # fmt: skip
+                rows.append(
+                    {
+                        "round": rec.get("round", rnd.number),
+                        "criterion": names.get(rec.get("criterion"), rec.get("criterion")),
+                        "w": number(rec.get("w"), 3, strip=False),
+                        "m": rec.get("m", ""),
+                        "n_items": rec.get("n_items", ""),
+                    }
+                )
         return rows
 
     # ------------------------------------------------------------------ sensitivity
@@ -407,21 +423,26 @@ class _Report:
                 total += 1
                 if not (is_fragile or differs):
                     continue
-                rows.append({
-                    "code": view.item.code,
-                    "round": view.final.round.number,
-                    "criterion": self.names[c.pk],
-                    "consensus": consensus_label(res.consensus),
-                    "consensus_code": res.consensus,
-                    "margin": "" if res.margin is None else res.margin,
-                    "fragile": is_fragile,
-                    "verdicts": [
-                        {"label": consensus_label(v) if v else DASH, "code": v or "",
-                         "differs": v is not None and v != res.consensus}
-                        for v in verdicts
-                    ],
-                    "differs": differs,
-                })  # fmt: skip
+                rows.append(
+                    {
+                        "code": view.item.code,
+                        "round": view.final.round.number,
+                        "criterion": self.names[c.pk],
+                        "consensus": consensus_label(res.consensus),
+                        "consensus_code": res.consensus,
+                        "margin": "" if res.margin is None else res.margin,
+                        "fragile": is_fragile,
+                        "verdicts": [
+                            {
+                                "label": consensus_label(v) if v else DASH,
+                                "code": v or "",
+                                "differs": v is not None and v != res.consensus,
+                            }
+                            for v in verdicts
+                        ],
+                        "differs": differs,
+                    }
+                )
         return {
             "rows": rows,
             "fragile": fragile,
@@ -439,8 +460,13 @@ class _Report:
         if groups is None:
             return {"applicable": False}
         first, last, stayers, dropouts = groups
-        base = {"applicable": True, "first": first, "last": last,
-                "n_stayers": len(stayers), "n_dropouts": len(dropouts)}  # fmt: skip
+        base = {
+            "applicable": True,
+            "first": first,
+            "last": last,
+            "n_stayers": len(stayers),
+            "n_dropouts": len(dropouts),
+        }
         if not dropouts or not stayers:
             return {**base, "criteria": [], "items": []}
         ratings = self.data.ratings
@@ -465,17 +491,22 @@ class _Report:
         for key in stay.index.intersection(drop.index):
             s, d = stay.loc[key], drop.loc[key]
             diff = _float(d["pct_high"]) - _float(s["pct_high"])
-            rows.append({
-                "item": key[0], "criterion": names.get(key[1], key[1]),
-                "n_stay": int(s["n"]), "n_drop": int(d["n"]),
-                "median_stay": number(_float(s["median"])),
-                "median_drop": number(_float(d["median"])),
-                "mean_stay": number(_float(s["mean"]), 2, strip=False),
-                "mean_drop": number(_float(d["mean"]), 2, strip=False),
-                "high_stay": number(_float(s["pct_high"]), 0, strip=False),
-                "high_drop": number(_float(d["pct_high"]), 0, strip=False),
-                "diff": signed(diff), "abs": abs(diff) if diff == diff else 0.0,
-            })  # fmt: skip
+            rows.append(
+                {
+                    "item": key[0],
+                    "criterion": names.get(key[1], key[1]),
+                    "n_stay": int(s["n"]),
+                    "n_drop": int(d["n"]),
+                    "median_stay": number(_float(s["median"])),
+                    "median_drop": number(_float(d["median"])),
+                    "mean_stay": number(_float(s["mean"]), 2, strip=False),
+                    "mean_drop": number(_float(d["mean"]), 2, strip=False),
+                    "high_stay": number(_float(s["pct_high"]), 0, strip=False),
+                    "high_drop": number(_float(d["pct_high"]), 0, strip=False),
+                    "diff": signed(diff),
+                    "abs": abs(diff) if diff == diff else 0.0,
+                }
+            )
         if by == "item":
             rows.sort(key=lambda r: -r["abs"])
         return rows
@@ -492,14 +523,14 @@ class _Report:
                 "text": render_markdown(rec.text),
                 "notes": render_markdown(rec.implementation_notes),
                 "items": [
-                    self._sheet_item(self.views[item.pk])
+                    self._sheet_item(self.views[item.pk], sheet=index)
                     for item in self.data.recommendation_items.get(rec.pk, [])
                 ],
             }
             for index, rec in enumerate(self.data.recommendations, start=1)
         ]
 
-    def _sheet_item(self, view: _ItemView) -> dict[str, Any]:
+    def _sheet_item(self, view: _ItemView, *, sheet: int) -> dict[str, Any]:
         decision = self.final_decision(view)
         dissent = self._dissent(view, decision)
         final = view.final
@@ -521,7 +552,7 @@ class _Report:
             "decision": decision.get_decision_display() if decision else _("Not yet decided"),
             "decision_code": decision.decision if decision else "",
             "decision_round": self.round_numbers.get(decision.round_id) if decision else None,
-            "charts": self._histograms(view.item.code, final) if final else [],
+            "charts": self._histograms(view.item.code, final, sheet) if final else [],
             "final_round": final.round.number if final else None,
             "dissent": dissent[:MAX_DISSENT],
             "dissent_more": max(len(dissent) - MAX_DISSENT, 0),
@@ -554,15 +585,17 @@ class _Report:
                 continue
             if code == "rejected" and value is not None and value <= criterion.low_max:
                 continue
-            shown.append({
-                "round": row["round"],
-                "criterion": self.names[criterion.pk],
-                "value": DASH if value is None else value,
-                "text": row["comment"],
-            })  # fmt: skip
+            shown.append(
+                {
+                    "round": row["round"],
+                    "criterion": self.names[criterion.pk],
+                    "value": DASH if value is None else value,
+                    "text": row["comment"],
+                }
+            )
         return shown
 
-    def _histograms(self, code: str, ri: RoundItem) -> list[dict[str, Any]]:
+    def _histograms(self, code: str, ri: RoundItem, sheet: int) -> list[dict[str, Any]]:
         shown = []
         for criterion in self.criteria:
             res = self.result(ri, criterion)
@@ -583,11 +616,17 @@ class _Report:
                 bands=(criterion.low_max, criterion.high_min),
                 title=title,
                 labels=chart_words(),
+                key=f"sheet-{sheet}",
             )
-            shown.append({
-                "criterion": name, "svg": _safe(svg), "n": res.n,
-                "median": number(res.median), "iqr": span(res.q1, res.q3),
-            })  # fmt: skip
+            shown.append(
+                {
+                    "criterion": name,
+                    "svg": _safe(svg),
+                    "n": res.n,
+                    "median": number(res.median),
+                    "iqr": span(res.q1, res.q3),
+                }
+            )
         return shown
 
     def _wordings(self, view: _ItemView) -> list[dict[str, Any]]:
@@ -640,14 +679,18 @@ class _Report:
             decision = self.final_decision(view)
             counts[decision.decision if decision else "pending"] += 1
             final = view.final
-            items.append({
-                "code": view.item.code,
-                "label": (final or view.item).label(self.language),
-                "round": final.round.number if final else None,
-                "decision": decision.decision if decision else "",
-                "cells": [_summary_cell(self.result(final, c)) if final else None
-                          for c in self.criteria],
-            })  # fmt: skip
+            items.append(
+                {
+                    "code": view.item.code,
+                    "label": (final or view.item).label(self.language),
+                    "round": final.round.number if final else None,
+                    "decision": decision.decision if decision else "",
+                    "cells": [
+                        _summary_cell(self.result(final, c)) if final else None
+                        for c in self.criteria
+                    ],
+                }
+            )
         return {
             "n_panel": len(self.data.panel),
             "n_items": len(self.data.items),
@@ -941,8 +984,16 @@ def rule_label(rule: str, *, short: bool = False) -> str:
     return rule
 
 
-def plural_rounds(n: int) -> str:
-    return ngettext("%(n)d round", "%(n)d rounds", n) % {"n": n}
+def overview(panel: int, items: int, rounds: int) -> str:
+    """ "A panel of 59 members rated 29 items over 2 rounds." with the right plurals."""
+    members = ngettext("%(n)d member", "%(n)d members", panel) % {"n": panel}
+    rated = ngettext("%(n)d item", "%(n)d items", items) % {"n": items}
+    over = ngettext("%(n)d round", "%(n)d rounds", rounds) % {"n": rounds}
+    return _("A panel of %(members)s rated %(items)s over %(rounds)s.") % {
+        "members": members,
+        "items": rated,
+        "rounds": over,
+    }
 
 
 def _range(lo: int, hi: int) -> str:

@@ -177,3 +177,13 @@ def report_data(study: Study, *, ratings: pd.DataFrame | None = None) -> ReportD
         recommendation_items=dict(linked),
         protocol_changes=audit,
     )
+
+
+def final_decisions(study: Study) -> dict[int, str]:
+    """Each item's latest decision code (accepted, rejected, ...), by item id; one query."""
+    rows = (
+        ItemDecision.objects.filter(round__study=study)
+        .order_by("round__number")
+        .values_list("round_item__item_id", "decision")
+    )
+    return dict(rows)

@@ -69,8 +69,13 @@ def recommendation_create(
             implementation_notes=implementation_notes,
         )
         _link_items(rec, items)
-        audit_record(study=study, action="recommendation.created", target=rec.title, by=by,
-                     after=_snapshot(rec))  # fmt: skip
+        audit_record(
+            study=study,
+            action="recommendation.created",
+            target=rec.title,
+            by=by,
+            after=_snapshot(rec),
+        )
     return rec
 
 
@@ -93,8 +98,14 @@ def recommendation_update(
         rec.implementation_notes = implementation_notes
         rec.save()
         _link_items(rec, items)
-        audit_record(study=rec.study, action="recommendation.changed", target=rec.title,
-                     by=by, before=before, after=_snapshot(rec))  # fmt: skip
+        audit_record(
+            study=rec.study,
+            action="recommendation.changed",
+            target=rec.title,
+            by=by,
+            before=before,
+            after=_snapshot(rec),
+        )
     return rec
 
 
@@ -102,8 +113,13 @@ def recommendation_delete(*, recommendation: Recommendation, by: User = None) ->
     study = recommendation.study
     with transaction.atomic():
         before = _snapshot(recommendation)
-        audit_record(study=study, action="recommendation.deleted",
-                     target=recommendation.title, by=by, before=before)  # fmt: skip
+        audit_record(
+            study=study,
+            action="recommendation.deleted",
+            target=recommendation.title,
+            by=by,
+            before=before,
+        )
         recommendation.delete()
         _renumber(study)
 
@@ -122,9 +138,14 @@ def recommendation_move(
             ordered.insert(target, ordered.pop(index))
             _renumber(study, ordered)
             moved = ({"position": index + 1}, {"position": target + 1})
-            audit_record(study=study, action="recommendation.moved",
-                         target=recommendation.title, by=by,
-                         before=moved[0], after=moved[1])  # fmt: skip
+            audit_record(
+                study=study,
+                action="recommendation.moved",
+                target=recommendation.title,
+                by=by,
+                before=moved[0],
+                after=moved[1],
+            )
     recommendation.refresh_from_db()
     return recommendation
 
@@ -198,8 +219,7 @@ def report_request(*, study: Study, by: User = None) -> ReportVersion:
             created_by=by if isinstance(by, AuthUser) else None,
             step=_("Waiting for a worker"),
         )
-        audit_record(study=study, action="report.requested", target=f"v{version.version}",
-                     by=by)  # fmt: skip
+        audit_record(study=study, action="report.requested", target=f"v{version.version}", by=by)
         version_id = version.pk
         transaction.on_commit(lambda: tasks.generate_report.delay(version_id))
     return version
@@ -280,7 +300,11 @@ class Built:
 
 
 def build_files(
-    study: Study, *, version: int | None = None, progress: Progress | None = None
+    study: Study,
+    *,
+    version: int | None = None,
+    progress: Progress | None = None,
+    with_pdf: bool = True,
 ) -> Built:
     """Render the report and the data files of ``study`` (no version row is touched)."""
     progress = progress or _quiet
@@ -288,16 +312,18 @@ def build_files(
         progress(3, _("Reading the ratings"))
         ratings = round_selectors.ratings_frame(study=study)
         stamp = build_stamp(study, ratings, version=version)
-        data = selectors.report_data(study, ratings=ratings)
-        report = pdf.build_report(data, stamp, progress=progress)
+        report = None
+        if with_pdf:
+            data = selectors.report_data(study, ratings=ratings)
+            report = pdf.build_report(data, stamp, progress=progress)
         progress(90, _("Writing the data files"))
         tables = exports.collect_tables(study, ratings=ratings)
         title = study.text("title", study.report_language)
-        files = exports.package(tables, stamp, title=title, pdf=report.pdf)
+        files = exports.package(tables, stamp, title=title, pdf=report.pdf if report else None)
         created = datetime.fromisoformat(stamp["generated_at"])
         archive = exports.zip_bytes(files, folder=file_stem(study, version, stamp), created=created)
         progress(97, _("Saving"))
-    return Built(files, archive, stamp, report.summary)
+    return Built(files, archive, stamp, report.summary if report else {})
 
 
 def _quiet(percent: int, step: str) -> None:
@@ -322,8 +348,13 @@ def report_publish(*, version: ReportVersion, by: User = None) -> ReportVersion:
         locked.published_at = timezone.now()
         locked.published_by = by if isinstance(by, AuthUser) else None
         locked.save(update_fields=["published_at", "published_by"])
-        audit_record(study=locked.study, action="report.published",
-                     target=f"v{locked.version}", by=by, after=locked.stamp)  # fmt: skip
+        audit_record(
+            study=locked.study,
+            action="report.published",
+            target=f"v{locked.version}",
+            by=by,
+            after=locked.stamp,
+        )
     return locked
 
 
@@ -335,6 +366,7 @@ def report_withdraw(*, version: ReportVersion, by: User = None) -> ReportVersion
             return locked
         locked.published_at = None
         locked.save(update_fields=["published_at"])
-        audit_record(study=locked.study, action="report.withdrawn",
-                     target=f"v{locked.version}", by=by)  # fmt: skip
+        audit_record(
+            study=locked.study, action="report.withdrawn", target=f"v{locked.version}", by=by
+        )
     return locked

@@ -45,8 +45,17 @@ def build_stamp(
 
 def stamp_lines(stamp: Stamp) -> list[str]:
     """The stamp as `key: value` lines, for text files (README.txt)."""
-    order = ["study", "report_version", "software", "software_version", "protocol_hash",
-             "data_checksum", "quantile_method", "generated_at", "simulated"]  # fmt: skip
+    order = [
+        "study",
+        "report_version",
+        "software",
+        "software_version",
+        "protocol_hash",
+        "data_checksum",
+        "quantile_method",
+        "generated_at",
+        "simulated",
+    ]
     return [f"{key}: {_text(stamp.get(key))}" for key in order]
 
 

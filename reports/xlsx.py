@@ -114,19 +114,21 @@ def _sheet_xml(sheet: Sheet, strings: _SharedStrings) -> str:
         f'<col min="{j}" max="{j}" width="{w:.1f}" customWidth="1"/>'
         for j, w in enumerate(sheet.widths, start=1)
     )
-    return "".join([
-        f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet xmlns="{_NS}" '
-        f'xmlns:r="{_NS_R}"><dimension ref="A1:{last}"/>',
-        '<sheetViews><sheetView workbookViewId="0"><pane ySplit="1" topLeftCell="A2" '
-        'activePane="bottomLeft" state="frozen"/></sheetView></sheetViews>',
-        '<sheetFormatPr defaultRowHeight="15"/>',
-        f"<cols>{widths}</cols>" if widths else "",
-        f"<sheetData><row>{header}</row>",
-        "".join(rows),
-        "</sheetData>",
-        f'<autoFilter ref="A1:{last}"/>' if n_rows else "",
-        "</worksheet>",
-    ])  # fmt: skip
+    return "".join(
+        [
+            f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet xmlns="{_NS}" '
+            f'xmlns:r="{_NS_R}"><dimension ref="A1:{last}"/>',
+            '<sheetViews><sheetView workbookViewId="0"><pane ySplit="1" topLeftCell="A2" '
+            'activePane="bottomLeft" state="frozen"/></sheetView></sheetViews>',
+            '<sheetFormatPr defaultRowHeight="15"/>',
+            f"<cols>{widths}</cols>" if widths else "",
+            f"<sheetData><row>{header}</row>",
+            "".join(rows),
+            "</sheetData>",
+            f'<autoFilter ref="A1:{last}"/>' if n_rows else "",
+            "</worksheet>",
+        ]
+    )
 
 
 def _column_cells(values: Sequence[Cell], strings: _SharedStrings) -> list[str]:

@@ -16,8 +16,13 @@ COUNTS = [0, 1, 0, 2, 3, 5, 12, 20, 16]  # n = 59, as in the KCE panel
 
 def _histogram(**overrides: object) -> ET.Element:
     kwargs: dict[str, object] = {
-        "scale_min": 1, "median": 8.0, "q1": 7.0, "q3": 9.0, "highlight": 6, "bands": (3, 7),
-    }  # fmt: skip
+        "scale_min": 1,
+        "median": 8.0,
+        "q1": 7.0,
+        "q3": 9.0,
+        "highlight": 6,
+        "bands": (3, 7),
+    }
     kwargs.update(overrides)
     return ET.fromstring(histogram_svg(COUNTS, **kwargs))  # type: ignore[arg-type]
 
