@@ -117,7 +117,8 @@ def test_the_report_pdf_opens_and_shows_the_numbers(demo: DemoRun) -> None:
     first = results.iloc[0]
     assert first["item"] in text
     assert f"{first['median']:g}" in text
-    assert len(reader.pages) >= 29
+    for code in results["item"].unique():
+        assert code in text, code
 
 
 def test_the_demo_is_identical_when_run_again(
