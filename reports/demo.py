@@ -121,7 +121,10 @@ patients who need them, within an organised system of cover.""",
         """General practice should be **valued early in medical training**, with GP teachers
 and placements from the first years. Its remuneration should reflect the work it asks:
 **complex and long consultations** deserve adequate fees, and the income lost while attending
-**continuing education** should be compensated.""",
+**continuing education** should be compensated.
+
+Recognition is also a matter of voice: general practice should be represented where care
+is planned and funded, on an equal footing with the other disciplines.""",
         "Review the fee schedule for complex consultations; a flat allowance per accredited "
         "day of continuing education.",
     ),
@@ -130,7 +133,10 @@ and placements from the first years. Its remuneration should reflect the work it
         ("P17", "P18"),
         """Paperwork takes hours that GPs would rather give to patients. **Support for a
 practice secretariat** and a determined programme of **administrative simplification and
-computerisation** (forms, certificates, reimbursement) would return that time to care.""",
+computerisation** (forms, certificates, reimbursement) would return that time to care.
+
+Every new form or certificate asked of GPs should first be checked for a simpler way to
+obtain the same information, such as data already held by another service.""",
         "Grant for hiring a secretary per full-time GP equivalent; an inventory of forms with a "
         "target to remove or digitise half of them.",
     ),
@@ -140,7 +146,10 @@ computerisation** (forms, certificates, reimbursement) would return that time to
         """A few patients with complex medical, psychological and social needs take a large
 share of a GP's energy. GPs caring for them should have **access to support**: case
 discussion with specialists, a social worker or a care coordinator, and the possibility to
-share the follow-up.""",
+share the follow-up.
+
+These situations should also be recognised in the fee schedule, so that the time they take
+is not borne by the GP alone.""",
         "Link GP circles with local networks for mental health and social care; fund "
         "multidisciplinary case conferences.",
     ),
@@ -149,7 +158,10 @@ share the follow-up.""",
         ("P20",),
         """Night and weekend duty adds to a full week. **Well-organised out-of-hours
 services** with central triage, GP posts and fair rotas reduce the load of each GP while
-keeping care accessible.""",
+keeping care accessible.
+
+Patients should be told clearly how to reach out-of-hours care, so that calls go to the
+right service and GPs on duty are not called for what can wait.""",
         "Extend central GP posts and telephone triage to every region; rest time after night "
         "duty written into the rota rules.",
     ),
@@ -159,7 +171,10 @@ keeping care accessible.""",
         """Doctors in difficulty ask for help late, for fear of being judged or reported. A
 **confidential entry point**, reachable around the clock, should listen, assess and guide
 them: **individual counselling** by trained counsellors, then coordination towards a
-**network of professionals** who know the needs of doctors.""",
+**network of professionals** who know the needs of doctors.
+
+The entry point should be run independently of the professional bodies and the regulator,
+and say so plainly: confidentiality is what makes doctors call.""",
         "A single phone number and website per language community; counsellors trained in the "
         "care of physicians; anonymous activity reports each year.",
     ),
@@ -169,7 +184,10 @@ them: **individual counselling** by trained counsellors, then coordination towar
         """Some doctors need more than counselling. A **specialised treatment network**,
 with **residential stays** when needed, should be available. Doctors who seek treatment
 should do so in a **protected pathway**, separate from the professional regulator, as long
-as patient safety is not at risk.""",
+as patient safety is not at risk.
+
+Insurers and treatment centres should agree on how such stays are funded, so that cost is
+never the reason a doctor goes without care.""",
         "Agreements with treatment centres in each region; a written protocol on when, and only "
         "when, the regulator is informed.",
     ),
@@ -178,7 +196,10 @@ as patient safety is not at risk.""",
         ("C07", "C08"),
         """Returning to practice after a burnout is a fragile step. A **return-to-work
 programme** (gradual resumption, supervision, adapted workload) should be part of an
-**integrated help programme** that runs from prevention through care to follow-up.""",
+**integrated help programme** that runs from prevention through care to follow-up.
+
+The programme should involve the doctor's practice or group, so that colleagues can plan
+the cover and the workload of the return together.""",
         "Evaluate the programme after three years: uptake, time to return to work, relapse.",
     ),
 )

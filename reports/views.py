@@ -91,9 +91,8 @@ def _recommendation_form(
         pk: str(labels.get(code, code)) for pk, code in selectors.final_decisions(study).items()
     }
     initial = _initial(rec) if rec is not None else None
-    form = RecommendationForm(
-        request.POST or None, initial=initial, study=study, dispositions=dispositions
-    )
+    data = request.POST if request.method == "POST" else None
+    form = RecommendationForm(data, initial=initial, study=study, dispositions=dispositions)
     if request.method == "POST" and form.is_valid():
         fields: dict[str, Any] = {**form.cleaned_data, "items": list(form.cleaned_data["items"])}
         try:

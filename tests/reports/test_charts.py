@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from reports.charts import DASH, flow_svg, histogram_svg, priority_matrix_svg
+from reports.charts import (
+    DASH,
+    compact_histogram_svg,
+    flow_svg,
+    histogram_svg,
+    priority_matrix_svg,
+)
 
 SVG = "{http://www.w3.org/2000/svg}"
 ROOT = Path(__file__).resolve().parents[2]
@@ -172,3 +179,67 @@ def test_the_chart_module_loads_no_django() -> None:
     )
 
     assert done.returncode == 0, f"reports.charts imported Django: {done.stdout}{done.stderr}"
+
+
+def test_the_flow_diagram_notes_drop_outs_since_the_previous_round() -> None:
+    svg = ET.fromstring(flow_svg([("Round 1", 59, 59), ("Round 2", 59, 53)], dropouts=[None, 6]))
+
+    desc = svg.findtext(f"{SVG}desc") or ""
+    assert "Round 1: invited 59, responded 59 (100%);" in desc
+    assert "Round 2: invited 59, responded 53 (90%), 6 dropped out" in desc
+    assert any("6 dropped out" in (t.text or "") for t in svg.iter(f"{SVG}text"))
+
+
+def _compact(**overrides: object) -> ET.Element:
+    kwargs: dict[str, object] = {
+        "scale_min": 1,
+        "median": 8.0,
+        "q1": 7.0,
+        "q3": 9.0,
+        "bands": (3, 7),
+        "title": "P06: Acceptability, round 2",
+    }
+    kwargs.update(overrides)
+    return ET.fromstring(compact_histogram_svg(COUNTS, **kwargs))  # type: ignore[arg-type]
+
+
+def test_the_compact_histogram_draws_the_bars_in_one_path_of_few_elements() -> None:
+    svg = _compact()
+
+    bars = [p for p in svg.iter(f"{SVG}path") if p.get("class") == "bars"]
+    assert len(bars) == 1
+    assert (bars[0].get("d") or "").count("M") == sum(1 for c in COUNTS if c)
+    assert len(list(svg.iter())) < 12  # a PDF renderer pays per element
+
+
+def test_the_compact_histogram_describes_every_count_for_screen_readers() -> None:
+    svg = _compact()
+
+    assert svg.get("role") == "img"
+    assert svg.findtext(f"{SVG}title") == "P06: Acceptability, round 2"
+    desc = svg.findtext(f"{SVG}desc") or ""
+    assert f"n = 59, median 8, IQR 7{DASH}9" in desc
+    assert "1: 0, 2: 1, 3: 0, 4: 2, 5: 3, 6: 5, 7: 12, 8: 20, 9: 16" in desc
+
+
+def test_the_compact_histogram_places_each_scale_point_under_its_bar() -> None:
+    svg = _compact()
+    labels = [t for t in svg.iter(f"{SVG}text")]
+
+    assert len(labels) == 1 and labels[0].text == "123456789"
+    xs = [float(x) for x in (labels[0].get("x") or "").split()]
+    assert len(xs) == 9 and all(b > a for a, b in itertools.pairwise(xs))
+
+
+def test_the_compact_histogram_writes_two_digit_points_one_by_one() -> None:
+    svg = ET.fromstring(
+        compact_histogram_svg([1] * 11, scale_min=0, median=5, q1=3, q3=7, title="0-10")
+    )
+
+    assert [t.text for t in svg.iter(f"{SVG}text")] == [str(v) for v in range(11)]
+
+
+def test_two_compact_charts_with_different_keys_do_not_share_ids() -> None:
+    first, second = _compact(key="sheet-1"), _compact(key="sheet-2")
+
+    assert first.get("aria-labelledby") != second.get("aria-labelledby")
