@@ -107,6 +107,9 @@ def build_demo(*, seed: int = 165, wait: Callable[[Round], None] | None = None) 
     stayers = [p for i, p in enumerate(gps) if i not in dropouts]
     _run_round(kce, stayers, profile, rng, previous=round1, wait=wait)
     kce.refresh_from_db()
+    from reports.demo import add_kce_recommendations  # reports builds on rounds, not back
+
+    add_kce_recommendations(kce)
 
     live_items = [row for row in load_items() if row["code"].startswith("P")][:10]
     live = _create_study(LIVE_SLUG, LIVE_TITLE, live_items, max_rounds=3)
