@@ -54,6 +54,7 @@ def demo(
             "items": study.items.count(),
             "dutch_p02": study.items.get(code="P02").text.get("nl"),
             "languages": set(study.languages),
+            "recommendations": study.recommendations.count(),
         }
         live = Study.objects.get(slug="demo-live")
         run = DemoRun(
@@ -86,6 +87,7 @@ def test_the_kce_replay_runs_two_rounds_with_59_gps_and_some_drop_outs(demo: Dem
     assert kce["items"] == 29
     assert kce["dutch_p02"] == "Elke huisarts heeft zijn eigen huisarts"
     assert kce["languages"] == {"fr", "nl", "en"}
+    assert kce["recommendations"] == 14
 
 
 def test_the_live_demo_has_round_1_analysed_and_round_2_open(demo: DemoRun) -> None:
