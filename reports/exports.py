@@ -349,10 +349,13 @@ def _about_rows(stamp: Stamp, title: str) -> list[tuple[str, xlsx.Cell]]:
 # --------------------------------------------------------------------------- the package
 
 
-def data_files(tables: Tables, stamp: Stamp, *, title: str) -> dict[str, bytes]:
-    """The data files of a report version, by file name (without README and stamp)."""
+def data_files(
+    tables: Tables, stamp: Stamp, *, title: str, ratings: bytes | None = None
+) -> dict[str, bytes]:
+    """The data files of a report version, by file name (without README and stamp);
+    ``ratings`` is ratings.csv when already written."""
     return {
-        "ratings.csv": ratings_csv(tables.ratings),
+        "ratings.csv": ratings if ratings is not None else ratings_csv(tables.ratings),
         "results.csv": table_csv(tables.results, RESULTS_COLUMNS),
         "comments.csv": table_csv(tables.comments, COMMENTS_COLUMNS),
         "stability.csv": table_csv(tables.stability, STABILITY_COLUMNS),
@@ -397,11 +400,16 @@ def readme(stamp: Stamp, files: dict[str, bytes], *, title: str) -> bytes:
 
 
 def package(
-    tables: Tables, stamp: Stamp, *, title: str, pdf: bytes | None = None
+    tables: Tables,
+    stamp: Stamp,
+    *,
+    title: str,
+    pdf: bytes | None = None,
+    ratings: bytes | None = None,
 ) -> dict[str, bytes]:
     """Every file of a report version: the PDF, the data files, README.txt, stamp.json."""
     files = {"report.pdf": pdf} if pdf is not None else {}
-    files.update(data_files(tables, stamp, title=title))
+    files.update(data_files(tables, stamp, title=title, ratings=ratings))
     files["stamp.json"] = (json.dumps(stamp, indent=2, sort_keys=True) + "\n").encode("utf-8")
     files["README.txt"] = readme(stamp, files, title=title)
     return files
@@ -411,10 +419,12 @@ def zip_bytes(files: dict[str, bytes], *, folder: str, created: datetime) -> byt
     """The files in a zip, under ``folder/``; the same files and time give the same bytes."""
     buffer = io.BytesIO()
     date_time = created.timetuple()[:6]
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+    with zipfile.ZipFile(buffer, "w") as archive:
         for name, data in files.items():
             info = zipfile.ZipInfo(f"{folder}/{name}", date_time=date_time)
-            info.compress_type = zipfile.ZIP_DEFLATED
+            # PDF and XLSX are compressed already; deflating them again only costs time.
+            packed = name.endswith((".pdf", ".xlsx"))
+            info.compress_type = zipfile.ZIP_STORED if packed else zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
             archive.writestr(info, data)
     return buffer.getvalue()

@@ -31,6 +31,7 @@ from weasyprint import CSS, HTML
 from weasyprint.urls import URLFetcher
 
 from reports import charts, methods
+from reports.exports import ratings_csv
 from reports.markup import render_markdown
 from reports.selectors import ReportData, report_data
 from reports.stamp import Stamp, build_stamp
@@ -39,7 +40,7 @@ from rounds.models import Criterion, Item, ItemDecision, Result, Round, RoundIte
 
 FRAGILE_MARGIN = 2  # METHODS.md §5: reports flag verdicts that hang on one or two votes
 PDF_OPTIONS: dict[str, Any] = {"pdf_variant": "pdf/ua-1"}  # tagged, for screen readers
-MAX_DISSENT = 8  # dissenting comments quoted per item on a sheet; all are in comments.csv
+MAX_DISSENT = 5  # dissenting comments quoted per item on a sheet; all are in comments.csv
 MAX_SUMMARY_ITEMS = 20
 MAX_ATTRITION_ITEMS = 10
 RULE_COLUMNS = [rule.label for rule in consensus.ALL_RULES]
@@ -66,7 +67,7 @@ def render_report_pdf(
     """The report as PDF bytes. ``progress(percent, step)`` is told how far it got."""
     with translation.override(study.report_language):
         data = report_data(study)
-        stamp = stamp or build_stamp(study, data.ratings)
+        stamp = stamp or build_stamp(study, ratings_csv(data.ratings))
         return build_report(data, stamp, progress=progress).pdf
 
 
@@ -74,7 +75,7 @@ def report_html(study: Any, *, stamp: Stamp | None = None) -> str:
     """The report's HTML, as handed to WeasyPrint (for the benchmark and the tests)."""
     with translation.override(study.report_language):
         data = report_data(study)
-        stamp = stamp or build_stamp(study, data.ratings)
+        stamp = stamp or build_stamp(study, ratings_csv(data.ratings))
         return render_to_string("reports/pdf/report.html", report_context(data, stamp))
 
 

@@ -311,7 +311,8 @@ def build_files(
     with translation.override(study.report_language):
         progress(3, _("Reading the ratings"))
         ratings = round_selectors.ratings_frame(study=study)
-        stamp = build_stamp(study, ratings, version=version)
+        ratings_file = exports.ratings_csv(ratings)
+        stamp = build_stamp(study, ratings_file, version=version)
         report = None
         if with_pdf:
             data = selectors.report_data(study, ratings=ratings)
@@ -319,7 +320,9 @@ def build_files(
         progress(90, _("Writing the data files"))
         tables = exports.collect_tables(study, ratings=ratings)
         title = study.text("title", study.report_language)
-        files = exports.package(tables, stamp, title=title, pdf=report.pdf if report else None)
+        files = exports.package(
+            tables, stamp, title=title, pdf=report.pdf if report else None, ratings=ratings_file
+        )
         created = datetime.fromisoformat(stamp["generated_at"])
         archive = exports.zip_bytes(files, folder=file_stem(study, version, stamp), created=created)
         progress(97, _("Saving"))

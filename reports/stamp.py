@@ -1,21 +1,25 @@
 """The reproducibility stamp carried by every artifact of a report version.
 
-It names the software and its version, the protocol (by the SHA-256 of its settings), the
-data (by the checksum of the submitted ratings, as `rounds.services.data_checksum`
-computes it for each round's analysis), the quantile method and the time of generation.
+It names the software and its version, the protocol (by the SHA-256 of its settings, as
+`rounds.services.protocol_hash` computes it for every analysis), the data, the quantile
+method and the time of generation.
+
+The data checksum is the SHA-256 of the published ratings.csv, byte for byte, so that
+anyone can check a copy with `sha256sum ratings.csv` (the per-round checksum of
+`rounds.services.data_checksum` hashes a pandas rendering that only the platform makes).
 """
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
-import pandas as pd
 from django.utils import timezone
 
 import delphi
 from rounds.models import Study
-from rounds.services import data_checksum, protocol_hash
+from rounds.services import protocol_hash
 
 Stamp = dict[str, Any]
 SOFTWARE = "Delphi consensus platform"
@@ -23,12 +27,12 @@ SOFTWARE = "Delphi consensus platform"
 
 def build_stamp(
     study: Study,
-    ratings: pd.DataFrame,
+    ratings_csv: bytes,
     *,
     version: int | None = None,
     now: datetime | None = None,
 ) -> Stamp:
-    """The stamp of a report on ``study`` built from ``ratings`` (the ratings.csv frame)."""
+    """The stamp of a report on ``study`` whose ratings.csv is ``ratings_csv``."""
     protocol = study.protocol
     return {
         "study": study.slug,
@@ -36,7 +40,7 @@ def build_stamp(
         "software": SOFTWARE,
         "software_version": delphi.__version__,
         "protocol_hash": protocol_hash(protocol),
-        "data_checksum": data_checksum(ratings),
+        "data_checksum": hashlib.sha256(ratings_csv).hexdigest(),
         "quantile_method": protocol.quantile_type,
         "generated_at": (now or timezone.now()).astimezone(UTC).isoformat(),
         "simulated": study.is_simulated,

@@ -16,6 +16,7 @@ import io
 import math
 import re
 import zipfile
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -108,46 +109,39 @@ def _sheet_xml(sheet: Sheet, strings: _SharedStrings) -> str:
         raise ValueError(f"sheet {sheet.name!r} has {n_rows} rows; XLSX holds {_MAX_ROWS - 1}")
     header = "".join(f'<c s="1" t="s"><v>{strings.ref(str(h))}</v></c>' for h in sheet.header)
     cells = [_column_cells(column, strings) for column in sheet.columns]
-    rows = ["<row>" + "".join(parts) + "</row>" for parts in zip(*cells, strict=True)]
+    body = "</row><row>".join(map("".join, zip(*cells, strict=True)))
     last = f"{_letters(n_cols)}{n_rows + 1}"
     widths = "".join(
         f'<col min="{j}" max="{j}" width="{w:.1f}" customWidth="1"/>'
         for j, w in enumerate(sheet.widths, start=1)
     )
-    return "".join(
-        [
-            f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet xmlns="{_NS}" '
-            f'xmlns:r="{_NS_R}"><dimension ref="A1:{last}"/>',
-            '<sheetViews><sheetView workbookViewId="0"><pane ySplit="1" topLeftCell="A2" '
-            'activePane="bottomLeft" state="frozen"/></sheetView></sheetViews>',
-            '<sheetFormatPr defaultRowHeight="15"/>',
-            f"<cols>{widths}</cols>" if widths else "",
-            f"<sheetData><row>{header}</row>",
-            "".join(rows),
-            "</sheetData>",
-            f'<autoFilter ref="A1:{last}"/>' if n_rows else "",
-            "</worksheet>",
-        ]
-    )
+    return "".join([
+        f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet xmlns="{_NS}" '
+        f'xmlns:r="{_NS_R}"><dimension ref="A1:{last}"/>',
+        '<sheetViews><sheetView workbookViewId="0"><pane ySplit="1" topLeftCell="A2" '
+        'activePane="bottomLeft" state="frozen"/></sheetView></sheetViews>',
+        '<sheetFormatPr defaultRowHeight="15"/>',
+        f"<cols>{widths}</cols>" if widths else "",
+        f"<sheetData><row>{header}</row>",
+        f"<row>{body}</row>" if n_rows else "",
+        "</sheetData>",
+        f'<autoFilter ref="A1:{last}"/>' if n_rows else "",
+        "</worksheet>",
+    ])  # fmt: skip
 
 
 def _column_cells(values: Sequence[Cell], strings: _SharedStrings) -> list[str]:
-    """Each value's cell XML; built once per distinct value (columns repeat a lot)."""
-    cache: dict[Any, str] = {}
-    out = []
-    for value in values:
-        key = (type(value), value)
-        try:
-            cell = cache[key]
-        except KeyError:
-            cell = cache[key] = _cell(value, strings)
-        except TypeError:  # unhashable: never expected, but never fatal
-            cell = _cell(value, strings)
-        else:
-            if cell.startswith('<c t="s">'):
-                strings.count += 1
-        out.append(cell)
-    return out
+    """Each value's cell XML, built once per distinct value (columns repeat a lot) and
+    looked up in C (`map` over a dict) rather than in a Python loop."""
+    counts = Counter(values)
+    kinds = {type(value) for value in counts}
+    if bool in kinds and kinds & {int, float}:  # True == 1: a dict would mix them up
+        return [_cell(value, strings) for value in values]
+    cache = {value: _cell(value, strings) for value in counts}
+    for value, count in counts.items():
+        if cache[value].startswith('<c t="s">'):
+            strings.count += count - 1  # _cell counted the first reference
+    return list(map(cache.__getitem__, values))
 
 
 def _cell(value: Cell, strings: _SharedStrings) -> str:
