@@ -157,7 +157,8 @@ def compact_histogram_svg(
     median line and the scale points, and nothing else (the caption gives the numbers).
 
     Built from a handful of SVG elements because a PDF renderer pays per element; the
-    description still lists every count for screen readers. ``key`` tells apart the ids of
+    title and the description list every count for screen readers (a tagged PDF reads the
+    title only). ``key`` tells apart the ids of
     identical charts drawn twice on one page or document."""
     words = _labels(labels)
     n = sum(counts)
@@ -175,7 +176,9 @@ def compact_histogram_svg(
         ", ".join(f"{scale_min + i}: {count}" for i, count in enumerate(counts)),
     ])  # fmt: skip
     base = top + plot_h
-    parts = [_open_svg(width, height, uid, title or words["distribution"], desc)]
+    # A PDF takes the <title> as the figure's alternate text: give it the numbers too.
+    alt = f"{title or words['distribution']}. {desc}"
+    parts = [_open_svg(width, height, uid, alt, desc)]
     if q1 is not None and q3 is not None:
         left, right = x_of(q1) - slot / 2, x_of(q3) + slot / 2
         parts.append(

@@ -279,13 +279,29 @@ def _download_name(version: ReportVersion, filename: str) -> str:
     return f"{version.study.slug}-{what}-v{version.version}-{day}.{ext}"
 
 
+def _labels() -> dict[str, str]:
+    return {
+        "report.pdf": _("Report (PDF)"),
+        "data.zip": _("Everything in one zip"),
+        "ratings.csv": _("Ratings (CSV)"),
+        "results.csv": _("Results (CSV)"),
+        "comments.csv": _("Comments, anonymised (CSV)"),
+        "stability.csv": _("Stability between rounds (CSV)"),
+        "rules.csv": _("Verdicts under every rule (CSV)"),
+        "codebook.csv": _("Codebook (CSV)"),
+        "data.xlsx": _("All tables and the protocol (Excel)"),
+    }
+
+
 def _files(version: ReportVersion) -> list[dict[str, str]]:
     if not version.is_done:
         return []
     slug, number = version.study.slug, version.version
+    labels = _labels()
     return [
         {
             "name": filename,
+            "label": labels[filename],
             "download": _download_name(version, filename),
             "url": reverse("report-download", args=[slug, number, filename]),
         }
