@@ -218,10 +218,13 @@ def measure(study: Any, repeats: int) -> dict[str, Any]:
 
     def copy() -> int:
         size = 0
-        with connection.cursor() as cursor, cursor.connection.cursor() as pg:
-            with pg.copy(COPY_SQL, {"study": study.pk}) as out:
-                for block in out:
-                    size += len(block)
+        with (
+            connection.cursor() as cursor,
+            cursor.connection.cursor() as pg,
+            pg.copy(COPY_SQL, {"study": study.pk}) as out,
+        ):
+            for block in out:
+                size += len(block)
         return size
 
     t_copy, copy_bytes = _best(repeats, copy)
@@ -246,18 +249,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--postgres", default=os.environ.get("BENCH_POSTGRES", DEFAULT_SERVER))
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="delphi-bench-export-") as folder:
-        with temporary_database(args.postgres) as url:
-            _setup(url, Path(folder))
-            small = build_study(max(args.panelists // 50, 10), args.items)
-            with count_queries() as queries:
-                from reports import services
+    with (
+        tempfile.TemporaryDirectory(prefix="delphi-bench-export-") as folder,
+        temporary_database(args.postgres) as url,
+    ):
+        _setup(url, Path(folder))
+        from reports import services
 
-                services.build_files(small, with_pdf=False)
-            t0 = time.perf_counter()
-            study = build_study(args.panelists, args.items)
-            built_in = time.perf_counter() - t0
-            m = measure(study, args.repeats)
+        small = build_study(max(args.panelists // 50, 10), args.items)
+        with count_queries() as queries:
+            services.build_files(small, with_pdf=False)
+        t0 = time.perf_counter()
+        study = build_study(args.panelists, args.items)
+        built_in = time.perf_counter() - t0
+        m = measure(study, args.repeats)
     n = m["ratings"]
     print(
         f"study: {args.panelists:,} panelists x {args.items} items x 2 criteria = {n:,} "

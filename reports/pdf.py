@@ -12,9 +12,11 @@ WeasyPrint with one shared stylesheet.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import logging
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -36,7 +38,7 @@ from reports.markup import render_markdown
 from reports.selectors import ReportData, report_data
 from reports.stamp import Stamp, build_stamp
 from rounds import consensus
-from rounds.models import Criterion, Item, ItemDecision, Result, Round, RoundItem
+from rounds.models import Criterion, Item, ItemDecision, Result, Round, RoundItem, Study
 
 FRAGILE_MARGIN = 2  # METHODS.md §5: reports flag verdicts that hang on one or two votes
 PDF_OPTIONS: dict[str, Any] = {"pdf_variant": "pdf/ua-1"}  # tagged, for screen readers
@@ -62,7 +64,7 @@ class Report:
 
 
 def render_report_pdf(
-    study: Any, *, stamp: Stamp | None = None, progress: Progress | None = None
+    study: Study, *, stamp: Stamp | None = None, progress: Progress | None = None
 ) -> bytes:
     """The report as PDF bytes. ``progress(percent, step)`` is told how far it got."""
     with translation.override(study.report_language):
@@ -71,7 +73,7 @@ def render_report_pdf(
         return build_report(data, stamp, progress=progress).pdf
 
 
-def report_html(study: Any, *, stamp: Stamp | None = None) -> str:
+def report_html(study: Study, *, stamp: Stamp | None = None) -> str:
     """The report's HTML, as handed to WeasyPrint (for the benchmark and the tests)."""
     with translation.override(study.report_language):
         data = report_data(study)
@@ -86,19 +88,65 @@ def build_report(data: ReportData, stamp: Stamp, *, progress: Progress | None = 
     report = _Report(data, stamp)
     context = report_context(data, stamp, report)
     html = render_to_string("reports/pdf/report.html", context)
-    return Report(pdf=html_to_pdf(html, progress=progress), summary=report.policy_summary())
+    pages = expected_pages(len(data.recommendations), len(data.items))
+    pdf = html_to_pdf(html, progress=progress, expected_pages=pages)
+    return Report(pdf=pdf, summary=report.policy_summary())
 
 
-def html_to_pdf(html: str, *, progress: Progress | None = None) -> bytes:
+def html_to_pdf(html: str, *, progress: Progress | None = None, expected_pages: int = 0) -> bytes:
+    """WeasyPrint with the shared stylesheet; the layout (most of the time) reports its
+    progress page by page, scaled on ``expected_pages``."""
     progress = progress or _no_progress
     progress(15, _("Laying out the pages"))
-    document = HTML(string=html, url_fetcher=_fetcher()).render(
-        stylesheets=[stylesheet()], **PDF_OPTIONS
-    )
+    with _layout_progress(progress, expected_pages):
+        document = HTML(string=html, url_fetcher=_fetcher()).render(
+            stylesheets=[stylesheet()], **PDF_OPTIONS
+        )
     progress(75, _("Writing the PDF"))
     pdf = document.write_pdf(**PDF_OPTIONS)
     assert pdf is not None  # write_pdf returns bytes when no target is given
     return bytes(pdf)
+
+
+def expected_pages(n_sheets: int, n_items: int) -> int:
+    """A rough page count, to turn "page 57 laid out" into a percentage."""
+    return 14 + round(n_sheets * 1.4) + n_items // 3
+
+
+class _PageCounter(logging.Handler):
+    """Turns WeasyPrint's "Step 5 - Creating layout - Page N" messages into progress."""
+
+    def __init__(self, progress: Progress, expected: int) -> None:
+        super().__init__(logging.INFO)
+        self.progress, self.expected, self.seen, self.shown = progress, max(expected, 1), 0, 15
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not str(record.msg).startswith("Step 5") or not record.args:
+            return
+        self.seen = max(self.seen, int(record.args[0]))  # type: ignore[index, call-overload]
+        percent = 15 + int(58 * min(self.seen / self.expected, 1.0))
+        if percent > self.shown:
+            self.shown = percent
+            self.progress(percent, _("Laying out the pages (%(n)d)") % {"n": self.seen})
+
+
+@contextlib.contextmanager
+def _layout_progress(progress: Progress, expected: int) -> Iterator[None]:
+    if progress is _no_progress or expected <= 0:
+        yield
+        return
+    logger = logging.getLogger("weasyprint.progress")
+    handler = _PageCounter(progress, expected)
+    saved = (logger.level, logger.propagate)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False  # keep these INFO lines out of the application's log
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]
 
 
 @functools.cache
@@ -167,11 +215,7 @@ class _Report:
             counts[decision.decision if decision else "pending"] += 1
         order = [*ItemDecision.Decision.values, "pending"]
         labels = {**dict(ItemDecision.Decision.choices), "pending": _("Not yet decided")}
-        accepted = [
-            v
-            for v in self.views.values()
-            if (d := self.final_decision(v)) and d.decision == "accepted"
-        ]
+        accepted = [v for v in self.views.values() if self._decision_code(v) == "accepted"]
         accepted.sort(key=lambda v: tuple(-(self._median(v, c) or 0) for c in self._ranking()))
         return {
             "overview": overview(len(self.data.panel), len(self.data.items), len(self.put_rounds)),
@@ -999,7 +1043,3 @@ def overview(panel: int, items: int, rounds: int) -> str:
 
 def _range(lo: int, hi: int) -> str:
     return str(lo) if lo == hi else f"{lo}{DASH}{hi}"
-
-
-def join(values: Sequence[str]) -> str:
-    return ", ".join(values)

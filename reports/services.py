@@ -200,7 +200,9 @@ def report_request(*, study: Study, by: User = None) -> ReportVersion:
     """Queue the generation of the next version of the study's report.
 
     A version already waiting or being built is returned instead of a new one, so that a
-    double click or a reload does not build the same report twice."""
+    double click or a reload does not build the same report twice. If that version looks
+    abandoned (queued while no worker took it, or running past the task time limit), its
+    task is sent again: the build claims it, so this never builds it twice either."""
     from reports import tasks  # tasks import services: keep the cycle out of import time
 
     with transaction.atomic():
@@ -209,7 +211,10 @@ def report_request(*, study: Study, by: User = None) -> ReportVersion:
             study=study,
             status__in=[ReportVersion.Status.QUEUED, ReportVersion.Status.RUNNING],
         ).first()
-        if pending is not None and not _is_stale(pending):
+        if pending is not None:
+            if _is_stale(pending):
+                pending_id = pending.pk
+                transaction.on_commit(lambda: tasks.generate_report.delay(pending_id))
             return pending
         versions = ReportVersion.objects.filter(study=study)
         last = versions.aggregate(last=Max("version"))["last"] or 0
@@ -225,18 +230,21 @@ def report_request(*, study: Study, by: User = None) -> ReportVersion:
     return version
 
 
+QUEUED_STALE_AFTER = timedelta(minutes=2)
+
+
 def _stale_after() -> timedelta:
     return timedelta(seconds=int(getattr(settings, "CELERY_TASK_TIME_LIMIT", 600)) + 60)
 
 
 def _is_stale(version: ReportVersion) -> bool:
-    """A running version whose worker must have died (past the task time limit)."""
+    """Queued for a while with no worker taking it (the message may be lost), or running
+    past the task time limit (its worker must have died)."""
+    now = timezone.now()
+    if version.status == ReportVersion.Status.QUEUED:
+        return version.created_at < now - QUEUED_STALE_AFTER
     started = version.started_at
-    return (
-        version.status == ReportVersion.Status.RUNNING
-        and started is not None
-        and started < timezone.now() - _stale_after()
-    )
+    return started is not None and started < now - _stale_after()
 
 
 def report_build(*, version_id: int) -> ReportVersion:

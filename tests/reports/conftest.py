@@ -15,7 +15,7 @@ FAKE_PDF = b"%PDF-1.7\n% a stand-in: the layout is tested in test_pdf.py\n%%EOF\
 @pytest.fixture
 def fast_pdf(monkeypatch: pytest.MonkeyPatch) -> bytes:
     """Skip WeasyPrint's layout (seconds per report); everything else runs for real."""
-    monkeypatch.setattr(pdf, "html_to_pdf", lambda html, progress=None: FAKE_PDF)
+    monkeypatch.setattr(pdf, "html_to_pdf", lambda html, **options: FAKE_PDF)
     return FAKE_PDF
 
 

@@ -274,3 +274,16 @@ def test_its_query_count_does_not_grow_with_items_or_recommendations(
 
     assert small == large
     assert large <= 20
+
+
+def test_it_reports_progress_page_by_page_while_laying_out() -> None:
+    study = finished_study(n_recommendations=2)
+    seen: list[tuple[int, str]] = []
+
+    render_report_pdf(study, progress=lambda percent, step: seen.append((percent, step)))
+
+    percents = [p for p, _ in seen]
+    assert percents == sorted(percents)
+    layout = [step for p, step in seen if 15 < p < 75]
+    assert layout and layout[-1].startswith("Laying out the pages (")
+    assert seen[-1][0] == 75

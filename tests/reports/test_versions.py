@@ -116,14 +116,36 @@ def test_building_reports_its_progress_as_it_goes(
 
 
 def test_a_version_left_running_by_a_dead_worker_is_taken_over(
-    team: Team, sent: list[int], fast_pdf: bytes
+    team: Team,
+    sent: list[int],
+    fast_pdf: bytes,
+    django_capture_on_commit_callbacks: Callable[..., Any],
 ) -> None:
-    version = services.report_request(study=team.study, by=team.coordinator)
+    with django_capture_on_commit_callbacks(execute=True):
+        version = services.report_request(study=team.study, by=team.coordinator)
     long_ago = timezone.now() - timedelta(hours=2)
     ReportVersion.objects.filter(pk=version.pk).update(status="running", started_at=long_ago)
 
-    assert services.report_request(study=team.study).pk != version.pk  # not waited on
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.report_request(study=team.study).pk == version.pk
+    assert sent == [version.pk, version.pk]  # its task sent again
     assert services.report_build(version_id=version.pk).status == "done"
+
+
+def test_a_version_no_worker_took_is_sent_again_not_duplicated(
+    team: Team, sent: list[int], django_capture_on_commit_callbacks: Callable[..., Any]
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        version = services.report_request(study=team.study, by=team.coordinator)
+    ReportVersion.objects.filter(pk=version.pk).update(
+        created_at=timezone.now() - timedelta(minutes=10)
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        again = services.report_request(study=team.study, by=team.coordinator)
+
+    assert again.pk == version.pk and sent == [version.pk, version.pk]
+    assert ReportVersion.objects.filter(study=team.study).count() == 1
 
 
 def test_a_version_running_now_is_left_alone(team: Team, sent: list[int]) -> None:
