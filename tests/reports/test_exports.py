@@ -45,6 +45,19 @@ def test_ratings_csv_is_byte_for_byte_the_engines_format(study: Study, tmp_path:
     assert _files(study)["ratings.csv"] == (tmp_path / "ratings.csv").read_bytes()
 
 
+def test_ratings_csv_quotes_a_group_with_commas_and_quotes_as_the_csv_module_does(
+    study: Study, tmp_path: Path
+) -> None:
+    from panelists.models import Panelist
+
+    Panelist.objects.filter(study=study, pseudonym="P001").update(group='solo, "rural"\nwest')
+    frame = selectors.ratings_frame(study=study)
+    csvio.write_ratings_csv(frame, tmp_path / "ratings.csv")
+
+    assert exports.ratings_csv(frame) == (tmp_path / "ratings.csv").read_bytes()
+    assert b'"solo, ""rural""\nwest"' in exports.ratings_csv(frame)
+
+
 def test_results_csv_has_the_methods_columns_then_the_margin(study: Study) -> None:
     header = _files(study)["results.csv"].decode().splitlines()[0].split(",")
 
