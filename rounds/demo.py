@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from django.db import transaction
@@ -21,6 +22,9 @@ from panelists.models import Panelist, Participation
 from rounds import services
 from rounds.errors import DomainError
 from rounds.models import Criterion, Item, Protocol, Rating, Round, Study
+
+if TYPE_CHECKING:
+    from reports.models import ReportVersion
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "kce165_action_items.csv"
 KCE_SLUG = "kce-burnout-gp"
@@ -87,6 +91,7 @@ class DemoResult:
     kce: Study
     live: Study
     visitor: Panelist
+    report: ReportVersion
 
 
 def load_items() -> list[dict[str, str]]:
@@ -107,9 +112,12 @@ def build_demo(*, seed: int = 165, wait: Callable[[Round], None] | None = None) 
     stayers = [p for i, p in enumerate(gps) if i not in dropouts]
     _run_round(kce, stayers, profile, rng, previous=round1, wait=wait)
     kce.refresh_from_db()
-    from reports.demo import add_kce_recommendations  # reports builds on rounds, not back
+    from reports import services as report_services  # reports builds on rounds, not back
+    from reports.demo import add_kce_recommendations
 
     add_kce_recommendations(kce)
+    report = wait_for_report(report_services.report_request(study=kce))
+    report_services.report_publish(version=report)
 
     live_items = [row for row in load_items() if row["code"].startswith("P")][:10]
     live = _create_study(LIVE_SLUG, LIVE_TITLE, live_items, max_rounds=3)
@@ -127,7 +135,7 @@ def build_demo(*, seed: int = 165, wait: Callable[[Round], None] | None = None) 
     round2.closes_at = timezone.now() + timedelta(days=14)
     round2.save(update_fields=["closes_at"])
     services.round_open(round=round2)
-    return DemoResult(kce=kce, live=live, visitor=visitor)
+    return DemoResult(kce=kce, live=live, visitor=visitor, report=report)
 
 
 def wait_for_analysis(round: Round, timeout: float = 180.0) -> None:
@@ -142,6 +150,21 @@ def wait_for_analysis(round: Round, timeout: float = 180.0) -> None:
         f"{round} was not analysed within {timeout:.0f} s: is a Celery worker running? "
         "Start one with: celery -A delphi worker --pool=solo"
     )
+
+
+def wait_for_report(version: ReportVersion, timeout: float = 300.0) -> ReportVersion:
+    """Poll until the worker has built the report version."""
+    from reports.models import ReportVersion
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        version.refresh_from_db()
+        if version.status == ReportVersion.Status.DONE:
+            return version
+        if version.status == ReportVersion.Status.FAILED:
+            raise DomainError(f"The demo report failed: {version.error}")
+        time.sleep(0.3)
+    raise DomainError(f"The demo report was not built within {timeout:.0f} s.")
 
 
 def _create_study(

@@ -55,6 +55,8 @@ def demo(
             "dutch_p02": study.items.get(code="P02").text.get("nl"),
             "languages": set(study.languages),
             "recommendations": study.recommendations.count(),
+            "published": study.report_versions.filter(published_at__isnull=False).count(),
+            "viewers": list(study.memberships.values_list("user__username", "role")),
         }
         live = Study.objects.get(slug="demo-live")
         run = DemoRun(
@@ -88,6 +90,8 @@ def test_the_kce_replay_runs_two_rounds_with_59_gps_and_some_drop_outs(demo: Dem
     assert kce["dutch_p02"] == "Elke huisarts heeft zijn eigen huisarts"
     assert kce["languages"] == {"fr", "nl", "en"}
     assert kce["recommendations"] == 14
+    assert kce["published"] == 1  # the policy team has a report to open
+    assert kce["viewers"] == [("policy", "viewer")]
 
 
 def test_the_live_demo_has_round_1_analysed_and_round_2_open(demo: DemoRun) -> None:

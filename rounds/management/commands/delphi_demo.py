@@ -16,9 +16,11 @@ from panelists.services import link_issue
 from reports import exports
 from rounds import demo
 from rounds.errors import DomainError
+from rounds.models import StudyMembership
 
 DEMO_USER = "coordinator"
-DEMO_PASSWORD = "delphi-demo"
+DEMO_PASSWORD = "delphi-demo"  # a demo account, printed on purpose
+VIEWER_USER = "policy"
 
 
 class Command(BaseCommand):
@@ -52,20 +54,25 @@ class Command(BaseCommand):
         out.mkdir(parents=True, exist_ok=True)
         exports.write_ratings_csv(result.kce, out / "ratings.csv")
         exports.write_results_csv(result.kce, out / "results.csv")
-        from reports.pdf import render_report_pdf
-
-        (out / "report.pdf").write_bytes(render_report_pdf(result.kce))
-        _ensure_coordinator()
+        with result.report.pdf.open("rb") as pdf:
+            (out / "report.pdf").write_bytes(pdf.read())
+        _ensure_user(DEMO_USER, superuser=True)
+        viewer = _ensure_user(VIEWER_USER, superuser=False)
+        StudyMembership.objects.get_or_create(
+            study=result.kce, user=viewer, defaults={"role": StudyMembership.Role.VIEWER}
+        )
         link = link_issue(panelist=result.visitor)
         info = {
             "username": DEMO_USER,
             "password": DEMO_PASSWORD,
+            "viewer": VIEWER_USER,
             "panelist_link": urlsplit(link).path,
         }
         (settings.VAR_DIR / "demo.json").write_text(json.dumps(info), encoding="utf-8")
         self.stdout.write(
             f"Demo ready (simulated data). Files in {out}: ratings.csv, results.csv, report.pdf\n"
-            f"Coordinator login: {DEMO_USER} / {DEMO_PASSWORD}\n"
+            f"Coordinator login: {DEMO_USER} / {DEMO_PASSWORD}; policy team (viewer) login: "
+            f"{VIEWER_USER} / {DEMO_PASSWORD}\n"
             f"A demo panelist's personal link (study demo-live, round 2 open): {link}"
         )
 
@@ -78,7 +85,12 @@ def _start_worker() -> subprocess.Popen[bytes]:
     return subprocess.Popen(command, env=os.environ.copy(), cwd=settings.BASE_DIR)
 
 
-def _ensure_coordinator() -> None:
+def _ensure_user(username: str, *, superuser: bool) -> Any:
     users = get_user_model()
-    if not users.objects.filter(username=DEMO_USER).exists():
-        users.objects.create_superuser(DEMO_USER, "coordinator@demo.invalid", DEMO_PASSWORD)
+    user = users.objects.filter(username=username).first()
+    if user is not None:
+        return user
+    email = f"{username}@demo.invalid"
+    if superuser:
+        return users.objects.create_superuser(username, email, DEMO_PASSWORD)
+    return users.objects.create_user(username, email, DEMO_PASSWORD)
