@@ -40,13 +40,6 @@ class Cell:
     comment: str = ""
     feedback: Feedback | None = None
 
-    @property
-    def outside_previous_iqr(self) -> bool:
-        if self.value is None or self.feedback is None:
-            return False
-        q1, q3 = self.feedback.result.q1, self.feedback.result.q3
-        return q1 is not None and q3 is not None and not q1 <= self.value <= q3
-
 
 @dataclass
 class Entry:

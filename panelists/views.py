@@ -11,7 +11,6 @@ from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -315,7 +314,3 @@ def thanks(request: HttpRequest) -> HttpResponse:
     )
     context = {"study": panelist.study, "round": round, "participation": participation}
     return render(request, "panelists/thanks.html", context)
-
-
-def step_url(step: str) -> str:
-    return reverse("panelist-rate-step", kwargs={"step": step})

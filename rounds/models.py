@@ -34,11 +34,6 @@ def _languages_default() -> list[str]:
     return ["fr", "nl", "en"]
 
 
-class StudyQuerySet(models.QuerySet["Study"]):
-    def running(self) -> StudyQuerySet:
-        return self.filter(status=Study.Status.RUNNING)
-
-
 class Study(models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft", _("Draft")
@@ -64,8 +59,6 @@ class Study(models.Model):
     minutes_per_round = models.PositiveSmallIntegerField(_("minutes per round"), default=15)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-
-    objects = StudyQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("study")
