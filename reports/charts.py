@@ -54,8 +54,11 @@ def histogram_svg(
     height: int = 120,
     title: str = "",
     labels: Mapping[str, str] | None = None,
+    key: str = "",
 ) -> str:
     """The distribution of one (round, item, criterion): one bar per scale point.
+
+    ``key`` makes the SVG's element ids unique on a page that shows identical charts.
 
     ``counts[i]`` is the number of ratings at scale point ``scale_min + i``. The IQR band
     covers the scale points from ``q1`` to ``q3`` (from the left edge of q1's bar to the right
@@ -73,7 +76,7 @@ def histogram_svg(
     def x_of(value: float) -> float:
         return side + (value - scale_min + 0.5) * slot
 
-    uid = _uid("hist", counts, scale_min, median, q1, q3, highlight, bands, title)
+    uid = _uid("hist", counts, scale_min, median, q1, q3, highlight, bands, title, key)
     summary = _summary(n, median, q1, q3, words)
     described = [summary]
     if highlight is not None:

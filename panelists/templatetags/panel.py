@@ -31,6 +31,7 @@ def feedback_histogram(cell: Cell) -> SafeString:
         r.counts, scale_min=c.scale_min, median=r.median, q1=r.q1, q3=r.q3,
         highlight=fb.own_previous, bands=(c.low_max, c.high_min), labels=_words(),
         title=_("Previous round: %(criterion)s") % {"criterion": c.text()},
+        key=f"{r.round_item_id}-{c.pk}",
     )  # fmt: skip
     return mark_safe(svg)
 
@@ -41,6 +42,7 @@ def group_histogram(cell: Cell, group: GroupFeedback) -> SafeString:
     svg = charts.histogram_svg(
         group.counts, scale_min=c.scale_min, median=None, q1=None, q3=None,
         width=240, height=90, labels=_words(), title=group.group,
+        key=f"{cell.feedback.result.round_item_id if cell.feedback else ''}-{c.pk}-{group.group}",
     )  # fmt: skip
     return mark_safe(svg)
 

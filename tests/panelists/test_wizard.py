@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -303,8 +304,7 @@ def test_the_wizard_page_query_count_does_not_grow_with_items(client: Client) ->
 
 
 def test_round_2_shows_the_previous_distribution_and_own_rating(client: Client) -> None:
-    study = make_study(n_items=2, n_panelists=6)
-    Study.objects.filter(pk=study.pk)
+    study = make_study(n_items=4, n_panelists=6)
     run_round(study, lambda p, ri, c: 5 if p.pseudonym != "P001" else 3)
     open_round(study)
     login(client, study.panelists.get(pseudonym="P001"))
@@ -314,6 +314,8 @@ def test_round_2_shows_the_previous_distribution_and_own_rating(client: Client) 
     assert "Your rating was 3." in text
     assert "6 panelists; median 5" in text
     assert "No consensus yet." in text
+    ids = re.findall(r'\sid="([^"]+)"', text)
+    assert len(ids) == len(set(ids))  # identical charts still get their own ids
 
 
 def test_group_results_are_hidden_below_the_minimum_group_size(client: Client) -> None:
