@@ -96,9 +96,8 @@ def build_study(n_panelists: int, n_items: int, seed: int = 11) -> Any:
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from panelists.models import Panelist, Participation
     from rounds import services
-    from rounds.models import Criterion, Item, Protocol, Study
+    from rounds.models import Criterion, Item, Panelist, Participation, Protocol, Study
 
     rng = random.Random(seed)
     with transaction.atomic():

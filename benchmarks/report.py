@@ -50,10 +50,9 @@ def build_study(n_sheets: int, items_per_sheet: int, panel: int, seed: int = 7) 
     """A finished two-round study with ``n_sheets`` recommendations; returns the Study."""
     from django.db import transaction
 
-    from panelists.models import Panelist
     from reports.models import Recommendation, RecommendationItem
     from rounds import services
-    from rounds.models import Criterion, Item, Protocol, Study
+    from rounds.models import Criterion, Item, Panelist, Protocol, Study
 
     rng = random.Random(seed)
     n_items = n_sheets * items_per_sheet
@@ -123,8 +122,7 @@ def build_study(n_sheets: int, items_per_sheet: int, panel: int, seed: int = 7) 
 def _rate(round: Any, profile: dict[int, float], rng: random.Random, dropouts: int) -> None:
     from django.utils import timezone
 
-    from panelists.models import Participation
-    from rounds.models import Rating
+    from rounds.models import Participation, Rating
 
     panel = list(round.study.panelists.order_by("pseudonym"))[dropouts:]
     criteria = list(round.study.criteria.all())

@@ -118,9 +118,8 @@ def build_data(n_panelists: int) -> BenchData:
     """One study, round 1 open for a week, 10 items in one domain, consented panelists."""
     from django.utils import timezone
 
-    from panelists.models import Participation
     from panelists.services import link_issue
-    from rounds.models import Item
+    from rounds.models import Item, Participation
     from rounds.services import round_create, round_open
     from tests.factories import make_study
 
@@ -164,8 +163,8 @@ def count_queries(data: BenchData, show: bool) -> int:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    from panelists.models import Panelist
     from panelists.services import link_issue
+    from rounds.models import Panelist
 
     client = Client()
     panelist = Panelist.objects.get(pk=data.panelist_ids[0])

@@ -10,8 +10,16 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from panelists.models import Panelist, Participation
-from rounds.models import Criterion, Rating, Result, Round, RoundItem, translated
+from rounds.models import (
+    Criterion,
+    Panelist,
+    Participation,
+    Rating,
+    Result,
+    Round,
+    RoundItem,
+    translated,
+)
 
 
 @dataclass

@@ -10,8 +10,8 @@ from datetime import datetime
 from django.db.models import Count, Q
 from django.utils.translation import gettext as _
 
-from panelists.models import EmailMessage, Participation
-from rounds.models import Rating, Round
+from panelists.models import EmailMessage
+from rounds.models import Participation, Rating, Round
 
 STATUSES = [s.value for s in Participation.Status]
 SECONDS_PER_RATING_FLOOR = 2.0  # faster than this on average is not plausible reading

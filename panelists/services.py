@@ -20,9 +20,9 @@ from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from panelists.models import EmailMessage, Panelist, Participation, PersonalLink
+from panelists.models import EmailMessage, PersonalLink
 from rounds.errors import DomainError
-from rounds.models import Criterion, Rating, Round, RoundItem, Study
+from rounds.models import Criterion, Panelist, Participation, Rating, Round, RoundItem, Study
 
 LinkStatus = Literal["ok", "unknown", "expired", "revoked"]
 

@@ -20,8 +20,7 @@ from formtools.wizard.views import NamedUrlSessionWizardView
 
 from panelists import questionnaire, services
 from panelists.forms import StepForm
-from panelists.models import Panelist, Participation
-from rounds.models import Round, Study
+from rounds.models import Panelist, Participation, Round, Study
 
 SESSION_KEY = "panelist_id"
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 import pandas as pd
 from django.db.models import Exists, OuterRef
 
-from panelists.models import Panelist, Participation
 from reports.anonymise import Scrubber
 from reports.models import Recommendation, RecommendationItem
 from rounds import csvio, selectors
@@ -22,6 +21,8 @@ from rounds.models import (
     Criterion,
     Item,
     ItemDecision,
+    Panelist,
+    Participation,
     Protocol,
     Rating,
     Result,

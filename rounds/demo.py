@@ -18,10 +18,9 @@ import numpy as np
 from django.db import transaction
 from django.utils import timezone
 
-from panelists.models import Panelist, Participation
 from rounds import services
 from rounds.errors import DomainError
-from rounds.models import Criterion, Item, Protocol, Rating, Round, Study
+from rounds.models import Criterion, Item, Panelist, Participation, Protocol, Rating, Round, Study
 
 if TYPE_CHECKING:
     from reports.models import ReportVersion

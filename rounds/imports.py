@@ -34,9 +34,8 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils.translation import gettext as _
 
-from panelists.models import Panelist
 from rounds.errors import DomainError
-from rounds.models import AuditEntry, Item, Round, RoundItem, Study
+from rounds.models import AuditEntry, Item, Panelist, Round, RoundItem, Study
 from rounds.services import Actor, audit_record
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
@@ -732,8 +731,8 @@ def import_panel(*, study: Study, data: bytes, filename: str, by: Actor = None) 
 
 def _join_open_round(study: Study, pseudonyms: list[str]) -> None:
     """Panelists added while a round is open take part in it and get their invitation."""
-    from panelists.models import Participation
     from panelists.services import invitations_queue
+    from rounds.models import Participation
 
     round = study.rounds.filter(state="open").first()
     if round is None:

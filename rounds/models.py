@@ -1,4 +1,4 @@
-"""Studies, their consensus protocol, criteria, items, rounds, ratings and results.
+"""Studies, their consensus protocol, criteria, items, the panel, rounds, ratings and results.
 
 Texts that panelists read are stored per language in JSON maps ({"fr": ..., "nl": ...,
 "en": ...}) and read through `translated()`, which falls back to the study's languages.
@@ -282,6 +282,37 @@ class Item(models.Model):
         return translated(self.domain, language or get_language(), self.study.fallbacks)
 
 
+class Panelist(models.Model):
+    """A member of a study's panel; pseudonymous (P001...) in everything the panel or a reader
+    of the report sees. Stored in the table it was created in (it moved here from the
+    panelists app without moving data)."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="panelists")
+    pseudonym = models.CharField(_("pseudonym"), max_length=16)
+    email = models.EmailField(_("e-mail"))
+    name = models.CharField(_("name"), max_length=200, blank=True)
+    language = models.CharField(
+        _("language"), max_length=8, choices=settings.LANGUAGES, default="en"
+    )
+    group = models.CharField(_("stakeholder group"), max_length=80, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "panelists_panelist"
+        verbose_name = _("panelist")
+        verbose_name_plural = _("panelists")
+        ordering = ["study", "pseudonym"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["study", "pseudonym"], name="panelist_pseudonym_unique"
+            ),
+            models.UniqueConstraint(fields=["study", "email"], name="panelist_email_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.pseudonym
+
+
 class Round(models.Model):
     class State(models.TextChoices):
         DRAFT = "draft", _("Draft")
@@ -337,14 +368,45 @@ class RoundItem(models.Model):
         return translated(self.text, language or get_language(), self.round.study.fallbacks)
 
 
+class Participation(models.Model):
+    """A panelist's progress in one round: invited, opened, in progress, submitted."""
+
+    class Status(models.TextChoices):
+        INVITED = "invited", _("Invited")
+        OPENED = "opened", _("Opened")
+        IN_PROGRESS = "in_progress", _("In progress")
+        SUBMITTED = "submitted", _("Submitted")
+
+    panelist = models.ForeignKey(Panelist, on_delete=models.CASCADE, related_name="participations")
+    round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="participations")
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.INVITED
+    )
+    consented_at = models.DateTimeField(null=True, blank=True)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    last_activity_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "panelists_participation"
+        verbose_name = _("participation")
+        verbose_name_plural = _("participations")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["panelist", "round"], name="one_participation_per_round"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.panelist} in {self.round}: {self.status}"
+
+
 class Rating(models.Model):
     """One panelist's rating of one item on one criterion in one round; empty = don't know."""
 
     round_item = models.ForeignKey(RoundItem, on_delete=models.CASCADE, related_name="ratings")
     criterion = models.ForeignKey(Criterion, on_delete=models.CASCADE, related_name="ratings")
-    panelist = models.ForeignKey(
-        "panelists.Panelist", on_delete=models.CASCADE, related_name="ratings"
-    )
+    panelist = models.ForeignKey(Panelist, on_delete=models.CASCADE, related_name="ratings")
     value = models.SmallIntegerField(_("value"), null=True, blank=True)
     comment = models.TextField(_("comment"), blank=True, max_length=4000)
     updated_at = models.DateTimeField(auto_now=True)

@@ -7,9 +7,8 @@ from collections.abc import Iterable
 import pandas as pd
 from django.db.models import Exists, OuterRef
 
-from panelists.models import Participation
 from rounds import consensus
-from rounds.models import Rating, Round, Study
+from rounds.models import Participation, Rating, Round, Study
 
 RATING_COLUMNS = ["round", "panelist", "group", "item", "criterion", "value"]
 

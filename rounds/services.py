@@ -23,12 +23,13 @@ from django.utils.translation import gettext as _
 
 import delphi
 from panelists import services as panel_services
-from panelists.models import Panelist, Participation
 from rounds import consensus, selectors
 from rounds.errors import DomainError, ProtocolLockedError, TransitionError
 from rounds.models import (
     AuditEntry,
     ItemDecision,
+    Panelist,
+    Participation,
     Protocol,
     Result,
     Round,

@@ -14,9 +14,18 @@ from collections.abc import Callable, Sequence
 from django.db import transaction
 from django.utils import timezone
 
-from panelists.models import Panelist, Participation
 from rounds import services
-from rounds.models import Criterion, Item, Protocol, Rating, Round, RoundItem, Study
+from rounds.models import (
+    Criterion,
+    Item,
+    Panelist,
+    Participation,
+    Protocol,
+    Rating,
+    Round,
+    RoundItem,
+    Study,
+)
 
 RatingsFn = Callable[[Panelist, RoundItem, Criterion], int | None]
 """A panelist's rating of a round item on a criterion; None means "don't know"."""

@@ -20,8 +20,7 @@ from django.utils import timezone
 from playwright.sync_api import FilePayload, Page, expect
 
 from panelists import services
-from panelists.models import Panelist, Participation
-from rounds.models import Item, Round, RoundItem, Study
+from rounds.models import Item, Panelist, Participation, Round, RoundItem, Study
 from tests.browser.conftest import Checker, PageFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

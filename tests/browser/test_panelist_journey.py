@@ -12,10 +12,9 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from panelists import services
-from panelists.models import Panelist, Participation
 from rounds import services as round_services
 from rounds import tasks as round_tasks
-from rounds.models import Rating, Round, Study
+from rounds.models import Panelist, Participation, Rating, Round, Study
 from tests.browser.conftest import Checker, PageFactory
 from tests.factories import CRITERIA, make_study, run_round
 

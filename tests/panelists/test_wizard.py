@@ -12,9 +12,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from panelists import services
-from panelists.models import EmailMessage, Panelist, Participation
+from panelists.models import EmailMessage
 from rounds import services as round_services
-from rounds.models import Rating, Round, Study
+from rounds.models import Panelist, Participation, Rating, Round, Study
 from tests.factories import make_study, run_round
 
 pytestmark = pytest.mark.django_db

@@ -13,11 +13,20 @@ from collections.abc import Sequence
 from django.db import transaction
 from django.utils import timezone
 
-from panelists.models import Panelist, Participation
 from reports import services
 from reports.models import Recommendation
 from rounds import services as round_services
-from rounds.models import Criterion, Item, Protocol, Rating, Round, RoundItem, Study
+from rounds.models import (
+    Criterion,
+    Item,
+    Panelist,
+    Participation,
+    Protocol,
+    Rating,
+    Round,
+    RoundItem,
+    Study,
+)
 from tests.factories import default_ratings, make_study, run_round
 
 NAMES = [

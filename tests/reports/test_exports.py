@@ -48,7 +48,7 @@ def test_ratings_csv_is_byte_for_byte_the_engines_format(study: Study, tmp_path:
 def test_ratings_csv_quotes_a_group_with_commas_and_quotes_as_the_csv_module_does(
     study: Study, tmp_path: Path
 ) -> None:
-    from panelists.models import Panelist
+    from rounds.models import Panelist
 
     Panelist.objects.filter(study=study, pseudonym="P001").update(group='solo, "rural"\nwest')
     frame = selectors.ratings_frame(study=study)

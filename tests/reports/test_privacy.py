@@ -9,9 +9,8 @@ import zipfile
 import pytest
 from pypdf import PdfReader
 
-from panelists.models import Panelist
 from reports.services import build_files
-from rounds.models import Study
+from rounds.models import Panelist, Study
 from tests.reports.helpers import finished_study
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]

@@ -10,9 +10,18 @@ from django.urls import reverse
 from django.utils import timezone
 
 from panelists import services as panel_services
-from panelists.models import EmailMessage, Participation
+from panelists.models import EmailMessage
 from rounds import services
-from rounds.models import AuditEntry, Item, ItemDecision, Round, RoundItem, Study, StudyMembership
+from rounds.models import (
+    AuditEntry,
+    Item,
+    ItemDecision,
+    Participation,
+    Round,
+    RoundItem,
+    Study,
+    StudyMembership,
+)
 from tests.factories import make_study, run_round
 
 pytestmark = pytest.mark.django_db

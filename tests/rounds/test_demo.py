@@ -11,10 +11,9 @@ import pytest
 from django.core.management import call_command
 from pypdf import PdfReader
 
-from panelists.models import Participation
 from rounds import consensus
 from rounds.csvio import RESULTS_COLUMNS, read_ratings_csv
-from rounds.models import Round, Study
+from rounds.models import Participation, Round, Study
 from tests.conftest import start_worker
 
 pytestmark = [pytest.mark.slow]

@@ -8,10 +8,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from openpyxl import Workbook
 
-from panelists.models import Panelist
 from rounds import imports, services
 from rounds.imports import ImportRejected, import_items, import_panel
-from rounds.models import AuditEntry, Item, Study
+from rounds.models import AuditEntry, Item, Panelist, Study
 from tests.factories import make_study
 
 pytestmark = pytest.mark.django_db

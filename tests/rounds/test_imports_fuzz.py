@@ -20,10 +20,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook
 
-from panelists.models import Panelist
 from rounds import imports
 from rounds.imports import ImportRejected, import_items, import_panel
-from rounds.models import AuditEntry, Item, Study
+from rounds.models import AuditEntry, Item, Panelist, Study
 from tests.factories import make_study
 
 pytestmark = pytest.mark.django_db

@@ -5,10 +5,9 @@ import time
 import pytest
 from django.db import IntegrityError, transaction
 
-from panelists.models import Participation
 from rounds import consensus, selectors, services
 from rounds.errors import ProtocolLockedError, TransitionError
-from rounds.models import AuditEntry, ItemDecision, Rating, Result, Round, Study
+from rounds.models import AuditEntry, ItemDecision, Participation, Rating, Result, Round, Study
 from tests.factories import make_study, run_round
 
 pytestmark = pytest.mark.django_db

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from panelists.models import EmailMessage, Participation
+from panelists.models import EmailMessage
 from rounds import services
 from rounds.errors import TransitionError
-from rounds.models import Round
+from rounds.models import Participation, Round
 from tests.factories import make_study
 
 pytestmark = pytest.mark.django_db

@@ -11,8 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
-from panelists.models import Panelist
-from rounds.models import AuditEntry, Study, StudyMembership
+from rounds.models import AuditEntry, Panelist, Study, StudyMembership
 
 pytestmark = pytest.mark.django_db
 

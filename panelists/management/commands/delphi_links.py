@@ -5,8 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from panelists import services
-from panelists.models import Panelist
-from rounds.models import Study
+from rounds.models import Panelist, Study
 
 
 class Command(BaseCommand):
