@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "rounds",
     "panelists",
     "reports",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -109,7 +110,9 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
 
-# E-mail: written to a folder by default; SMTP when EMAIL_HOST is set.
+# E-mail: written to a folder by default (one .eml file per message); SMTP when EMAIL_HOST
+# is set.
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "delphi@localhost")
 EMAIL_HOST = env_str("EMAIL_HOST", "")
 if EMAIL_HOST:
@@ -119,7 +122,7 @@ if EMAIL_HOST:
     EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
     EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
 else:
-    EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
+    EMAIL_BACKEND = env_str("EMAIL_BACKEND", "panelists.mailbox.FolderBackend")
     EMAIL_FILE_PATH = str(VAR_DIR / "mail")
 
 # Celery: the filesystem transport needs no server; Redis/RabbitMQ via CELERY_BROKER_URL.
@@ -135,14 +138,10 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
     for _folder in ("queue", "processed", "results", "control"):
         (CELERY_FS_DIR / _folder).mkdir(parents=True, exist_ok=True)
-CELERY_RESULT_BACKEND = env_str(
-    "CELERY_RESULT_BACKEND",
-    f"file://{CELERY_FS_DIR / 'results'}"
-    if CELERY_BROKER_URL.startswith("filesystem://")
-    else CELERY_BROKER_URL.replace("amqp://", "rpc://", 1)
-    if CELERY_BROKER_URL.startswith("amqp")
-    else CELERY_BROKER_URL,
-)
+# No result backend: every job's state lives in the database (rounds.jobs), and a result
+# backend that is down would make publishing hang.
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -153,6 +152,30 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 600)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 540)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Publishing must fail fast when the broker is down (the job stays queued in the database
+# and the tick publishes it later), never hang the web request that caused it.
+CELERY_TASK_PUBLISH_RETRY = True
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0.2, "interval_step": 0}
+CELERY_BROKER_CONNECTION_TIMEOUT = 3
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # A message taken by a worker that died is redelivered after this long; the database
+    # lease takes the job over much sooner, so this only has to outlast the longest task.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": CELERY_TASK_TIME_LIMIT + 300,
+        "socket_connect_timeout": 3,
+        "socket_timeout": 10,
+    }
+
+# Durable jobs (rounds.jobs): how long a worker's claim lasts before another may take the
+# job over, in seconds per kind ("analysis", "report", "email", or "default"); how long an
+# unclaimed queued job waits before the tick publishes it again; the first retry delay.
+DELPHI_JOB_LEASES = {
+    k: int(v) for k, v in (p.split("=") for p in env_list("DELPHI_JOB_LEASES", []) if "=" in p)
+}
+DELPHI_JOB_REPUBLISH_SECONDS = env_int("DELPHI_JOB_REPUBLISH_SECONDS", 120)
+DELPHI_RETRY_BASE_SECONDS = env_int("DELPHI_RETRY_BASE_SECONDS", 30)
+DELPHI_JOB_PAUSE_SECONDS = float(env_str("DELPHI_JOB_PAUSE_SECONDS", "0"))  # fault tests only
+DELPHI_TICK_SECONDS = env_int("DELPHI_TICK_SECONDS", 60)
 
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
@@ -175,6 +198,10 @@ SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 
-# Celery beat: scheduled round openings and closings, and reminders, every minute.
-CELERY_BEAT_SCHEDULE = {"rounds-tick": {"task": "rounds.tasks.tick", "schedule": 60.0}}
+# Celery beat, one per installation: scheduled openings and closings, reminders, and the
+# jobs left waiting (lost messages, dead workers), every minute.
+CELERY_BEAT_SCHEDULE = {
+    name: {"task": f"{name}.tasks.tick", "schedule": float(DELPHI_TICK_SECONDS)}
+    for name in ("rounds", "panelists", "reports")
+}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

@@ -31,8 +31,8 @@ urlpatterns = [
         StudySetupWizard.as_view(url_name="study-setup-step", done_step_name="done"),
         name="study-setup-step",
     ),
+    path("", include("panelists.urls")),  # before rounds: its round URLs are more specific
     path("", include("rounds.urls")),
-    path("", include("panelists.urls")),
     path("", include("reports.urls")),
 ]
 urlpatterns += i18n_patterns()

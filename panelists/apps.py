@@ -7,3 +7,14 @@ from django.utils.translation import gettext_lazy as _
 class PanelistsConfig(AppConfig):
     name = "panelists"
     verbose_name = _("Panel")
+
+    def ready(self) -> None:
+        from panelists import services
+        from rounds import signals
+
+        signals.invitations_requested.connect(
+            services.on_invitations_requested, dispatch_uid="panelists.invitations"
+        )
+        signals.round_submitted.connect(
+            services.on_round_submitted, dispatch_uid="panelists.confirmation"
+        )

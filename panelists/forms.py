@@ -6,7 +6,7 @@ from django import forms
 from django.utils.translation import gettext as _
 
 from panelists.questionnaire import Cell, Entry, Step
-from panelists.services import Answer
+from rounds.answers import Answer
 from rounds.models import Protocol
 
 DONT_KNOW = "dk"

@@ -5,11 +5,15 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from rounds.jobs import Job
+
 
 class PersonalLink(models.Model):
-    """A panelist's personal link. Only the SHA-256 of the token is stored."""
+    """A panelist's personal link. The token is never stored: only its SHA-256, and the
+    nonce from which the server computes it again (see `panelists.links`)."""
 
     panelist = models.ForeignKey("rounds.Panelist", on_delete=models.CASCADE, related_name="links")
+    nonce = models.CharField(max_length=32, blank=True)
     token_hash = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(null=True, blank=True)
@@ -24,8 +28,15 @@ class PersonalLink(models.Model):
         return f"link of {self.panelist}"
 
 
-class EmailMessage(models.Model):
-    """Every e-mail sent to a panelist, with its delivery status."""
+class EmailMessage(Job):
+    """An e-mail to a panelist: a durable job (see `rounds.jobs`), rendered when it is sent.
+
+    queued → sending (claimed, SMTP under way) → sent, or failed with the reason. A message
+    found "sending" after its worker died is never sent again (it may have arrived): it is
+    marked failed, and the coordinator can resend it."""
+
+    RUNNING = "sending"
+    DONE = "sent"
 
     class Kind(models.TextChoices):
         INVITATION = "invitation", _("Invitation")
@@ -34,6 +45,7 @@ class EmailMessage(models.Model):
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("Queued")
+        SENDING = "sending", _("Sending")
         SENT = "sent", _("Sent")
         FAILED = "failed", _("Failed")
 
@@ -43,11 +55,11 @@ class EmailMessage(models.Model):
     )
     kind = models.CharField(max_length=16, choices=Kind.choices)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
-    subject = models.CharField(max_length=300)
-    body_text = models.TextField()
+    subject = models.CharField(max_length=300, blank=True)
+    body_text = models.TextField(
+        blank=True, help_text=_("As sent, with the personal link removed.")
+    )
     body_html = models.TextField(blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 
@@ -55,6 +67,7 @@ class EmailMessage(models.Model):
         verbose_name = _("e-mail")
         verbose_name_plural = _("e-mails")
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "lease_until"], name="email_queue_idx")]
 
     def __str__(self) -> str:
         return f"{self.kind} to {self.panelist}: {self.status}"

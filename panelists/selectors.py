@@ -121,3 +121,11 @@ def failed_emails(round: Round) -> list[EmailMessage]:
         .select_related("panelist")
         .order_by("-created_at")
     )
+
+
+def email_counts(round: Round) -> dict[str, int]:
+    """E-mails of the round by status: queued, sending, sent, failed."""
+    rows = EmailMessage.objects.filter(round=round).values_list("status").annotate(n=Count("pk"))
+    counts = {status: 0 for status in EmailMessage.Status.values}
+    counts.update({status: n for status, n in rows})
+    return counts

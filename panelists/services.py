@@ -1,257 +1,261 @@
-"""Writes on the panelist side: personal links, e-mails, saving ratings, submitting a round."""
+"""E-mail to the panel: invitations, reminders and confirmations, as durable jobs.
+
+Recording an e-mail is one row (bulk for a whole panel) in the transaction that asks for
+it; the workers render and send it later, in batches over one SMTP connection. A batch is
+claimed with a lease (``queued`` rows leased to one worker), each message is marked
+``sending`` just before its SMTP conversation and ``sent`` right after, so no message is
+ever sent twice: one found ``sending`` after its worker died is marked failed (it may have
+arrived) for the coordinator to resend. A refusing or unreachable SMTP server puts the
+messages back in the queue with a growing delay; the tick publishes whatever waits.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Literal
+import logging
+import math
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from email.utils import formataddr
+from smtplib import SMTPRecipientsRefused, SMTPResponseException
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
-from django.db import connection, transaction
-from django.db.models import Case, F, Q, Value, When
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import connection as db_connection
+from django.db import transaction
+from django.db.models import F, Q
 from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from panelists.models import EmailMessage, PersonalLink
-from rounds.errors import DomainError
-from rounds.models import Criterion, Panelist, Participation, Rating, Round, RoundItem, Study
+from panelists import links
+from panelists.models import EmailMessage
+from rounds import jobs
+from rounds.errors import TransitionError
+from rounds.models import Panelist, Participation, Round, ScheduledReminder, Study
+from rounds.services import Actor, audit_record
 
-LinkStatus = Literal["ok", "unknown", "expired", "revoked"]
+logger = logging.getLogger(__name__)
 
-
-class RoundClosedError(DomainError):
-    """The round is not open (any more): nothing was saved."""
-
-
-class InvalidAnswerError(DomainError):
-    """An answer that does not belong to this panelist's round, or is off the scale."""
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+EMAIL = "email"
+BATCH = 100
+MAX_WAKEUPS = 8
+WITH_LINK = {EmailMessage.Kind.INVITATION, EmailMessage.Kind.REMINDER}
 
 
-def link_issue(*, panelist: Panelist, expires_at: datetime | None = None) -> str:
-    """A new personal link (the full URL). The token is 256 random bits; only its hash is kept."""
-    token = secrets.token_urlsafe(32)
-    PersonalLink.objects.create(
-        panelist=panelist, token_hash=hash_token(token), expires_at=expires_at
+def email_policy() -> jobs.Policy:
+    return jobs.policy(EMAIL, lease=300, max_attempts=5)
+
+
+# --------------------------------------------------------------------------- recording
+
+
+def emails_record(*, round: Round | None, panelist_ids: Sequence[int], kind: str) -> list[int]:
+    """Queue one e-mail of ``kind`` per panelist (one INSERT); the workers are woken up once
+    the transaction commits."""
+    rows = EmailMessage.objects.bulk_create(
+        EmailMessage(panelist_id=pk, round=round, kind=kind) for pk in panelist_ids
     )
-    return settings.SITE_URL + reverse("panelist-link", kwargs={"token": token})
+    ids = [row.pk for row in rows]
+    if ids:
+        _wake_on_commit(ids)
+    return ids
 
 
-def link_revoke_all(*, panelist: Panelist) -> int:
-    return PersonalLink.objects.filter(panelist=panelist, revoked_at__isnull=True).update(
-        revoked_at=timezone.now()
-    )
-
-
-@dataclass(frozen=True)
-class LinkResolution:
-    status: LinkStatus
-    panelist: Panelist | None = None
-    study: Study | None = None
-
-
-def link_resolve(token: str, *, now: datetime | None = None) -> LinkResolution:
-    now = now or timezone.now()
-    link = (
-        PersonalLink.objects.select_related("panelist__study")
-        .filter(token_hash=hash_token(token))
-        .first()
-    )
-    if link is None:
-        return LinkResolution("unknown")
-    study = link.panelist.study
-    if link.revoked_at is not None:
-        return LinkResolution("revoked", study=study)
-    if study.status == Study.Status.FINISHED or (link.expires_at and link.expires_at <= now):
-        return LinkResolution("expired", study=study)
-    PersonalLink.objects.filter(pk=link.pk).update(last_used_at=now)
-    return LinkResolution("ok", panelist=link.panelist, study=study)
-
-
-def participation_for(panelist: Panelist, round: Round) -> Participation:
-    participation, _created = Participation.objects.get_or_create(panelist=panelist, round=round)
-    return participation
-
-
-def participation_touch(*, participation: Participation, opened: bool = False) -> None:
-    now = timezone.now()
-    updates: dict[str, object] = {"last_activity_at": now}
-    if opened and participation.opened_at is None:
-        updates["opened_at"] = now
-    if participation.status == Participation.Status.INVITED:
-        updates["status"] = Participation.Status.OPENED
-    Participation.objects.filter(pk=participation.pk).update(**updates)
-
-
-def participation_consent(*, participation: Participation) -> None:
-    if participation.consented_at is None:
-        Participation.objects.filter(pk=participation.pk).update(consented_at=timezone.now())
-
-
-def ensure_round_open(round: Round, now: datetime | None = None) -> None:
-    now = now or timezone.now()
-    if round.state != Round.State.OPEN or (round.closes_at is not None and round.closes_at <= now):
-        raise RoundClosedError(
-            _("This round closed; your answers were not saved. What you saved before is kept.")
-        )
-
-
-@dataclass(frozen=True)
-class Answer:
-    round_item_id: int
-    criterion_id: int
-    value: int | None
-    comment: str = ""
-
-
-@dataclass(frozen=True)
-class Questions:
-    """What a round asks: its round item ids and the study's criteria, by id."""
-
-    round_item_ids: frozenset[int]
-    criteria: dict[int, Criterion]
-
-    @classmethod
-    def of(cls, round: Round) -> Questions:
-        return cls(
-            frozenset(RoundItem.objects.filter(round=round).values_list("pk", flat=True)),
-            {c.pk: c for c in Criterion.objects.filter(study_id=round.study_id)},
-        )
-
-
-def ratings_save(
-    *,
-    panelist: Panelist,
-    round: Round,
-    answers: Iterable[Answer],
-    questions: Questions | None = None,
-    now: datetime | None = None,
-) -> int:
-    """Upsert answers (last write wins); refuse them all if one is not this panelist's to give.
-
-    `questions` spares two queries when the caller has already loaded the questionnaire."""
-    answers = list(answers)
-    now = now or timezone.now()
-    with transaction.atomic():
-        round = _round_for_saving(round.pk)
-        ensure_round_open(round, now)
-        _check_answers(questions or Questions.of(round), answers)
-        rows = [
-            Rating(
-                panelist=panelist,
-                round_item_id=a.round_item_id,
-                criterion_id=a.criterion_id,
-                value=a.value,
-                comment=a.comment,
-                updated_at=now,
-            )
-            for a in answers
-        ]
-        Rating.objects.bulk_create(
-            rows,
-            update_conflicts=True,
-            unique_fields=["panelist", "round_item", "criterion"],
-            update_fields=["value", "comment", "updated_at"],
-        )
-        started = Q(status__in=[Participation.Status.INVITED, Participation.Status.OPENED])
-        updated = Participation.objects.filter(panelist=panelist, round=round).update(
-            last_activity_at=now,
-            status=Case(
-                When(started, then=Value(Participation.Status.IN_PROGRESS)),
-                default=F("status"),
-            ),
-        )
-        if not updated:
-            Participation.objects.create(
-                panelist=panelist, round=round, status=Participation.Status.IN_PROGRESS,
-                last_activity_at=now,
-            )  # fmt: skip
-    return len(rows)
-
-
-def _round_for_saving(round_id: int) -> Round:
-    """The round, share-locked on PostgreSQL: saves do not wait for each other, but closing
-    the round (an UPDATE of this row) waits for the saves in flight, so none lands after it."""
-    if connection.vendor == "postgresql":
-        table = Round._meta.db_table
-        return Round.objects.raw(f"SELECT * FROM {table} WHERE id = %s FOR SHARE", [round_id])[0]
-    return Round.objects.get(pk=round_id)
-
-
-def _check_answers(questions: Questions, answers: list[Answer]) -> None:
-    item_ids, criteria = questions.round_item_ids, questions.criteria
-    for a in answers:
-        criterion = criteria.get(a.criterion_id)
-        if a.round_item_id not in item_ids or criterion is None:
-            raise InvalidAnswerError(
-                _("This form does not match your questionnaire; reload the page and try again.")
-            )
-        if a.value is not None and not criterion.scale_min <= a.value <= criterion.scale_max:
-            raise InvalidAnswerError(
-                _("%(value)s is not on the scale %(min)s–%(max)s.")
-                % {"value": a.value, "min": criterion.scale_min, "max": criterion.scale_max}
-            )
-
-
-def round_submit(*, panelist: Panelist, round: Round) -> Participation:
-    """Mark the round submitted and send a confirmation; answers stay editable until it closes."""
+def _wake_on_commit(ids: list[int]) -> None:
     from panelists import tasks
 
+    wakeups = min(math.ceil(len(ids) / BATCH), MAX_WAKEUPS)
+    jobs.publish_on_commit(
+        lambda: [tasks.send_emails.delay() for _ in range(wakeups)], model=EmailMessage, pks=ids
+    )
+
+
+def invitations_record(*, round: Round, panelist_ids: Sequence[int]) -> list[int]:
+    return emails_record(round=round, panelist_ids=panelist_ids, kind=EmailMessage.Kind.INVITATION)
+
+
+def email_resend(*, email: EmailMessage, by: Actor = None) -> EmailMessage:
+    """Send a panelist's e-mail again (a coordinator's decision, e.g. after a failure)."""
     with transaction.atomic():
-        round = Round.objects.select_for_update().get(pk=round.pk)
-        ensure_round_open(round)
-        participation = participation_for(panelist, round)
-        first_time = participation.status != Participation.Status.SUBMITTED
-        now = timezone.now()
-        participation.status = Participation.Status.SUBMITTED
-        participation.submitted_at = now
-        participation.last_activity_at = now
-        participation.save(update_fields=["status", "submitted_at", "last_activity_at"])
-        if first_time:
-            email = email_compose(
-                panelist=panelist, round=round, kind=EmailMessage.Kind.CONFIRMATION
-            )
-            transaction.on_commit(lambda: tasks.send_email.delay(email.pk))
-    return participation
+        ids = emails_record(round=email.round, panelist_ids=[email.panelist_id], kind=email.kind)
+        audit_record(
+            study=email.panelist.study, action="email.resent", target=email.panelist.pseudonym,
+            by=by, after={"kind": email.kind},
+        )  # fmt: skip
+    return EmailMessage.objects.get(pk=ids[0])
 
 
-def email_compose(
-    *, panelist: Panelist, round: Round | None, kind: str, link: str | None = None
-) -> EmailMessage:
-    """Render an e-mail in the panelist's language and record it as queued."""
+# --------------------------------------------------------------------------- sending
+
+
+def emails_send_batch(*, limit: int = BATCH) -> int:
+    """Claim up to ``limit`` due e-mails, render and send them over one SMTP connection.
+    Returns how many were claimed, or 0 when there is nothing to do or the mail server
+    failed (the e-mails wait for a retry; keep calling only while this is positive)."""
+    ids = _claim_batch(limit)
+    if not ids:
+        return 0
+    emails = list(
+        EmailMessage.objects.filter(pk__in=ids)
+        .select_related("panelist__study", "round")
+        .order_by("pk")
+    )
+    urls = links.links_for({e.panelist_id for e in emails if e.kind in WITH_LINK})
+    backend = get_connection(fail_silently=False)
+    try:
+        backend.open()
+    except Exception as exc:
+        logger.warning("The mail server could not be reached: %s", exc)
+        _give_back(ids, exc, counted=True)
+        return 0
+    try:
+        for index, email in enumerate(emails):
+            if not _deliver(backend, email, urls.get(email.panelist_id)):
+                _give_back([e.pk for e in emails[index + 1 :]], None, counted=False)
+                return 0
+    finally:
+        backend.close()
+    return len(ids)
+
+
+def _claim_batch(limit: int) -> list[int]:
+    now = timezone.now()
+    free = Q(lease_until__isnull=True) | Q(lease_until__lte=now)
+    with transaction.atomic():
+        due = EmailMessage.objects.filter(free, status=EmailMessage.Status.QUEUED).order_by("pk")
+        if db_connection.features.has_select_for_update_skip_locked:
+            due = due.select_for_update(skip_locked=True)
+        ids = list(due.values_list("pk", flat=True)[:limit])
+        EmailMessage.objects.filter(pk__in=ids).update(
+            lease_owner=jobs.worker_id(), lease_until=now + email_policy().lease
+        )
+    return ids
+
+
+def _deliver(backend: object, email: EmailMessage, url: str | None) -> bool:
+    """Send one claimed e-mail; False when the server failed and the batch should stop."""
+    mine = EmailMessage.objects.filter(
+        pk=email.pk, status=EmailMessage.Status.QUEUED, lease_owner=jobs.worker_id()
+    )
+    if not mine.update(status=EmailMessage.Status.SENDING, attempts=F("attempts") + 1):
+        return True  # another worker took it over meanwhile
+    message = compose(email, url)
+    try:
+        backend.send_messages([message])  # type: ignore[attr-defined]
+    except SMTPRecipientsRefused as exc:
+        _finish(email, EmailMessage.Status.FAILED, error=_error(exc))
+        return True
+    except Exception as exc:
+        permanent = isinstance(exc, SMTPResponseException) and 500 <= exc.smtp_code < 600
+        _retry_or_fail(email, exc, permanent=permanent)
+        return permanent
+    sent = [url] if url else []
+    _finish(
+        email,
+        EmailMessage.Status.SENT,
+        subject=str(message.subject),
+        body_text=links.redact(str(message.body), sent),
+        sent_at=timezone.now(),
+    )
+    return True
+
+
+def _finish(email: EmailMessage, status: str, **fields: object) -> None:
+    EmailMessage.objects.filter(pk=email.pk, status=EmailMessage.Status.SENDING).update(
+        status=status, lease_owner="", lease_until=None, **fields
+    )
+
+
+def _retry_or_fail(email: EmailMessage, exc: Exception, *, permanent: bool) -> None:
+    attempts = email.attempts + 1
+    if permanent or attempts >= email_policy().max_attempts:
+        _finish(email, EmailMessage.Status.FAILED, error=_error(exc))
+        return
+    EmailMessage.objects.filter(pk=email.pk, status=EmailMessage.Status.SENDING).update(
+        status=EmailMessage.Status.QUEUED,
+        lease_owner="",
+        lease_until=timezone.now() + jobs.backoff(attempts),
+        error=_error(exc),
+    )
+
+
+def _give_back(ids: list[int], exc: Exception | None, *, counted: bool) -> None:
+    """Return claimed e-mails to the queue: after a connection failure (an attempt each,
+    retried later; failed after the last attempt), or untouched when a batch stops."""
+    if not ids:
+        return
+    mine = EmailMessage.objects.filter(
+        pk__in=ids, status=EmailMessage.Status.QUEUED, lease_owner=jobs.worker_id()
+    )
+    if not counted:
+        mine.update(lease_owner="", lease_until=None)
+        return
+    error = _error(exc) if exc else ""
+    last = email_policy().max_attempts - 1
+    mine.filter(attempts__gte=last).update(
+        status=EmailMessage.Status.FAILED, attempts=F("attempts") + 1, lease_owner="",
+        lease_until=None, error=error,
+    )  # fmt: skip
+    for attempts in set(mine.values_list("attempts", flat=True)):
+        mine.filter(attempts=attempts).update(
+            attempts=attempts + 1,
+            lease_owner="",
+            lease_until=timezone.now() + jobs.backoff(attempts + 1),
+            error=error,
+        )
+
+
+def _error(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:2000]
+
+
+# --------------------------------------------------------------------------- composing
+
+
+def compose(email: EmailMessage, url: str | None) -> EmailMultiAlternatives:
+    """The message as it goes out, in the panelist's language (the only place the personal
+    link appears in clear)."""
+    panelist, round = email.panelist, email.round
     study = panelist.study
     with translation.override(panelist.language):
         context = {
             "panelist": panelist,
             "study": study,
             "round": round,
-            "link": link,
+            "link": url,
             "deadline": _deadline_text(round, study),
             "title": study.text("title", panelist.language),
             "purpose": study.text("description", panelist.language),
         }
-        subject = render_to_string(f"panelists/email/{kind}_subject.txt", context).strip()
-        text = render_to_string(f"panelists/email/{kind}.txt", context)
-        html = render_to_string(f"panelists/email/{kind}.html", context)
-    return EmailMessage.objects.create(
-        panelist=panelist,
-        round=round,
-        kind=kind,
+        subject = render_to_string(f"panelists/email/{email.kind}_subject.txt", context)
+        text = render_to_string(f"panelists/email/{email.kind}.txt", context)
+        html = render_to_string(f"panelists/email/{email.kind}.html", context)
+    message = EmailMultiAlternatives(
         subject=" ".join(subject.split()),
-        body_text=text,
-        body_html=html,
+        body=text,
+        from_email=_sender(study),
+        to=[panelist.email],
+        reply_to=[study.contact_email] if study.contact_email else None,
+        headers={"Message-ID": f"<delphi-email-{email.pk}@{_domain()}>"},
     )
+    message.attach_alternative(html, "text/html")
+    return message
+
+
+def _sender(study: Study) -> str:
+    """ "<coordinator or study> via Delphi" <DEFAULT_FROM_EMAIL>: the name says who writes."""
+    name = study.contact_name or study.text("title", study.report_language)
+    address = str(settings.DEFAULT_FROM_EMAIL)
+    if "<" in address:
+        return address
+    return formataddr((_("%(name)s via Delphi") % {"name": name[:60]}, address))
+
+
+def _domain() -> str:
+    address = str(settings.DEFAULT_FROM_EMAIL)
+    return address.rsplit("@", 1)[-1].strip(">") or "localhost"
 
 
 def _deadline_text(round: Round | None, study: Study) -> str:
@@ -261,62 +265,113 @@ def _deadline_text(round: Round | None, study: Study) -> str:
     return f"{date_format(local, 'DATETIME_FORMAT')} ({study.time_zone})"
 
 
-def invitations_queue(
-    *,
-    round: Round,
-    kind: str = EmailMessage.Kind.INVITATION,
-    panelists: Iterable[Panelist] | None = None,
-) -> int:
-    """Queue an e-mail with a fresh personal link to every panelist of the round's study
-    (or to `panelists`). Reminders (kind="reminder") go to those who have not submitted only.
-    """
-    from panelists import tasks
+# --------------------------------------------------------------------------- the tick
 
-    panel = Panelist.objects.filter(study_id=round.study_id)
-    if panelists is not None:
-        panel = panel.filter(pk__in=[p.pk for p in panelists])
-    if kind == EmailMessage.Kind.REMINDER:
-        panel = panel.exclude(
-            participations__round=round,
-            participations__status=Participation.Status.SUBMITTED,
+
+def emails_sweep(*, now: datetime | None = None) -> dict[str, int]:
+    """Mark failed what a dead worker left half-sent, and wake the workers up when e-mails
+    wait with no message on its way (a broker outage, a lost message, a dead worker)."""
+    now = now or timezone.now()
+    interrupted = EmailMessage.objects.filter(
+        status=EmailMessage.Status.SENDING, lease_until__lte=now
+    ).update(
+        status=EmailMessage.Status.FAILED,
+        lease_owner="",
+        lease_until=None,
+        error=_(
+            "The worker stopped while sending this e-mail, so it may or may not have arrived; "
+            "it is not sent again automatically. Resend it if the panelist did not get it."
+        ),
+    )
+    free = Q(lease_until__isnull=True) | Q(lease_until__lte=now)
+    stale = Q(dispatched_at__isnull=True) | Q(
+        dispatched_at__lte=now - email_policy().republish_after
+    )
+    waiting = list(
+        EmailMessage.objects.filter(free, stale, status=EmailMessage.Status.QUEUED).values_list(
+            "pk", flat=True
         )
-    ids = []
-    for panelist in panel:
-        link = link_issue(panelist=panelist)
-        ids.append(email_compose(panelist=panelist, round=round, kind=kind, link=link).pk)
-    transaction.on_commit(lambda: [tasks.send_email.delay(pk) for pk in ids])
+    )
+    if waiting:
+        from panelists import tasks
+
+        wakeups = min(math.ceil(len(waiting) / BATCH), MAX_WAKEUPS)
+        jobs.publish(
+            lambda: [tasks.send_emails.delay() for _ in range(wakeups)],
+            model=EmailMessage,
+            pks=waiting,
+        )
+    return {"interrupted": interrupted, "waiting": len(waiting)}
+
+
+# --------------------------------------------------------------------------- reminders
+
+
+def reminders_send(*, round: Round, by: Actor = None, reason: str = "") -> int:
+    """Queue a reminder, with the panelist's live link, to everyone taking part in the round
+    who has not submitted it."""
+    if round.state != Round.State.OPEN:
+        raise TransitionError(_("Reminders go out only while a round is open."))
+    with transaction.atomic():
+        pending = (
+            Participation.objects.filter(round=round)
+            .exclude(status=Participation.Status.SUBMITTED)
+            .values_list("panelist_id", flat=True)
+        )
+        ids = emails_record(
+            round=round, panelist_ids=list(pending), kind=EmailMessage.Kind.REMINDER
+        )
+        audit_record(
+            study=round.study, action="reminder.sent", target=str(round), by=by,
+            after={"recipients": len(ids)}, reason=reason,
+        )  # fmt: skip
     return len(ids)
 
 
-def email_send(*, email_id: int) -> EmailMessage | None:
-    """Send a queued e-mail once; a failure is recorded and re-raised for the task to retry."""
-    claimed = EmailMessage.objects.filter(pk=email_id, status=EmailMessage.Status.QUEUED).update(
-        attempts=F("attempts") + 1
-    )
-    email = EmailMessage.objects.select_related("panelist").filter(pk=email_id).first()
-    if not claimed or email is None:
-        return email
-    message = EmailMultiAlternatives(
-        subject=email.subject,
-        body=email.body_text,
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[email.panelist.email],
-    )
-    if email.body_html:
-        message.attach_alternative(email.body_html, "text/html")
-    try:
-        message.send()
-    except Exception as exc:
-        EmailMessage.objects.filter(pk=email_id).update(error=f"{type(exc).__name__}: {exc}")
-        raise
-    EmailMessage.objects.filter(pk=email_id).update(
-        status=EmailMessage.Status.SENT, sent_at=timezone.now(), error=""
-    )
-    email.refresh_from_db()
-    return email
+def reminders_schedule(*, round: Round, days_before: Iterable[int], by: Actor = None) -> None:
+    """Send reminders automatically this many days before the deadline (e.g. [7, 2])."""
+    days = sorted({d for d in days_before if d > 0}, reverse=True)
+    with transaction.atomic():
+        round.reminders.filter(sent_at__isnull=True).exclude(days_before__in=days).delete()
+        for d in days:
+            ScheduledReminder.objects.get_or_create(round=round, days_before=d)
+        audit_record(
+            study=round.study, action="reminder.scheduled", target=str(round), by=by,
+            after={"days_before": days},
+        )  # fmt: skip
 
 
-def email_mark_failed(*, email_id: int) -> None:
-    EmailMessage.objects.filter(pk=email_id, status=EmailMessage.Status.QUEUED).update(
-        status=EmailMessage.Status.FAILED
-    )
+def reminders_due(*, now: datetime | None = None) -> int:
+    """Send the scheduled reminders that are due; each is claimed and its e-mails recorded
+    in one transaction, so a reminder is sent once, or not yet."""
+    now = now or timezone.now()
+    due = ScheduledReminder.objects.filter(
+        sent_at__isnull=True, round__state=Round.State.OPEN, round__closes_at__gt=now
+    ).select_related("round__study")
+    sent = 0
+    for reminder in due:
+        assert reminder.round.closes_at is not None
+        if reminder.round.closes_at - timedelta(days=reminder.days_before) > now:
+            continue
+        with transaction.atomic():
+            claimed = ScheduledReminder.objects.filter(pk=reminder.pk, sent_at__isnull=True).update(
+                sent_at=now
+            )
+            if claimed:
+                reminders_send(
+                    round=reminder.round,
+                    reason=f"scheduled: {reminder.days_before} days before the deadline",
+                )
+                sent += 1
+    return sent
+
+
+# --------------------------------------------------------------------------- core events
+
+
+def on_invitations_requested(*, round: Round, panelist_ids: Sequence[int], **_: object) -> None:
+    invitations_record(round=round, panelist_ids=panelist_ids)
+
+
+def on_round_submitted(*, round: Round, panelist: Panelist, **_: object) -> None:
+    emails_record(round=round, panelist_ids=[panelist.pk], kind=EmailMessage.Kind.CONFIRMATION)

@@ -1,21 +1,35 @@
-"""Celery tasks of the panel: thin wrappers that own the retries."""
+"""Celery tasks of the panel: thin. The e-mails' state lives in the database; a message
+only wakes a worker up, so a lost or repeated one is harmless."""
 
 from __future__ import annotations
 
-from typing import Any
+import time
 
 from celery import shared_task
 
 from panelists import services
+from rounds import jobs
+
+SLICE_SECONDS = 60.0
 
 
-@shared_task(bind=True, acks_late=True, max_retries=4, default_retry_delay=30)
-def send_email(self: Any, email_id: int) -> str:
-    try:
-        email = services.email_send(email_id=email_id)
-    except Exception as exc:
-        if self.request.retries >= self.max_retries:
-            services.email_mark_failed(email_id=email_id)
-            return "failed"
-        raise self.retry(exc=exc, countdown=2**self.request.retries * 10) from exc
-    return email.status if email is not None else "missing"
+@shared_task(ignore_result=True)
+def send_emails() -> int:
+    """Send due e-mails batch after batch for up to a minute; the tick wakes a worker up
+    again if any are left."""
+    started, total = time.monotonic(), 0
+    while True:
+        claimed = services.emails_send_batch()
+        total += claimed
+        if not claimed:
+            return total
+        if time.monotonic() - started > SLICE_SECONDS:
+            jobs.publish(send_emails.delay)  # let other tasks in between, then go on
+            return total
+
+
+@shared_task(ignore_result=True)
+def tick() -> dict[str, int]:
+    """Run by Celery beat every minute: due reminders, and e-mails left waiting."""
+    reminders = services.reminders_due()
+    return {"reminders": reminders, **services.emails_sweep()}

@@ -2,11 +2,19 @@ from __future__ import annotations
 
 from django.urls import path
 
-from panelists import views
+from panelists import coordinator, views
 
 rating_wizard = views.RatingWizard.as_view(url_name="panelist-rate-step", done_step_name="done")
 
+R = "studies/<slug:slug>/rounds/<int:number>"
+
 urlpatterns = [
+    # The coordinator's round dashboard (the panel's side of a round).
+    path(f"{R}/", coordinator.round_detail, name="round-detail"),
+    path(f"{R}/status.json", coordinator.round_status, name="round-status"),
+    path(f"{R}/remind/", coordinator.round_remind, name="round-remind"),
+    path(f"{R}/reminders/", coordinator.round_reminder_schedule, name="round-reminder-schedule"),
+    # The panelist's pages.
     path("p/", views.home, name="panelist-home"),
     path("p/consent/", views.consent, name="panelist-consent"),
     path("p/rate/", rating_wizard, name="panelist-rate"),

@@ -18,23 +18,30 @@ from django.views.decorators.http import require_POST
 from formtools.wizard.storage.base import BaseStorage
 from formtools.wizard.views import NamedUrlSessionWizardView
 
-from panelists import questionnaire, services
+from panelists import links, questionnaire
 from panelists.forms import StepForm
+from rounds import answers
 from rounds.models import Panelist, Participation, Round, Study
 
 SESSION_KEY = "panelist_id"
+LINK_KEY = "panelist_link_id"
 
 
 def _current_panelist(request: HttpRequest) -> Panelist | None:
-    panelist_id = request.session.get(SESSION_KEY)
-    if panelist_id is None:
+    """The panelist of this session, while the link that opened it is valid (revoking or
+    expiring the link ends the session at once). A POST records a change of language;
+    a GET writes nothing."""
+    if request.session.get(SESSION_KEY) is None:
         return None
-    panelist = Panelist.objects.select_related("study__protocol").filter(pk=panelist_id).first()
-    if panelist is None or panelist.study.status == Study.Status.FINISHED:
-        return panelist
-    if translation.get_language() != panelist.language:
-        Panelist.objects.filter(pk=panelist.pk).update(language=translation.get_language())
-        panelist.language = translation.get_language()
+    link = links.session_link(request.session.get(LINK_KEY))
+    if link is None or link.panelist_id != request.session.get(SESSION_KEY):
+        request.session.flush()
+        return None
+    panelist = link.panelist
+    language = translation.get_language()
+    if request.method == "POST" and language != panelist.language:
+        Panelist.objects.filter(pk=panelist.pk).update(language=language)
+        panelist.language = language
     return panelist
 
 
@@ -53,7 +60,7 @@ def _is_open(round: Round) -> bool:
 @never_cache
 def link_open(request: HttpRequest, token: str) -> HttpResponse:
     """Open a personal link: start a session, then leave the token out of the address bar."""
-    resolution = services.link_resolve(token)
+    resolution = links.link_resolve(token)
     if resolution.panelist is None:
         status = 404 if resolution.status == "unknown" else 410
         context = {"reason": resolution.status, "study": resolution.study}
@@ -61,6 +68,7 @@ def link_open(request: HttpRequest, token: str) -> HttpResponse:
     else:
         request.session.cycle_key()
         request.session[SESSION_KEY] = resolution.panelist.pk
+        request.session[LINK_KEY] = resolution.link_id
         response = redirect("panelist-home")
         response.set_cookie("django_language", resolution.panelist.language, samesite="Lax")
     response["Referrer-Policy"] = "no-referrer"
@@ -82,8 +90,8 @@ def home(request: HttpRequest) -> HttpResponse:
             "panelists/closed.html",
             {"study": study, "round": last, "finished": finished},
         )
-    participation = services.participation_for(panelist, round)
-    services.participation_touch(participation=participation, opened=True)
+    participation = answers.participation_for(panelist, round)
+    answers.participation_touch(participation=participation, opened=True)
     q = questionnaire.build(panelist, round, participation)
     context = {
         "study": study,
@@ -123,7 +131,7 @@ def consent(request: HttpRequest, panelist: Panelist, round: Round) -> HttpRespo
     if request.POST.get("consent") != "yes":
         messages.error(request, _("Please tick the box to agree before you start."))
         return redirect("panelist-home")
-    services.participation_consent(participation=services.participation_for(panelist, round))
+    answers.participation_consent(participation=answers.participation_for(panelist, round))
     return redirect("panelist-rate")
 
 
@@ -160,7 +168,7 @@ class RatingWizard(NamedUrlSessionWizardView):
                     ),
                 )
             return redirect("panelist-home")
-        participation = services.participation_for(panelist, round)
+        participation = answers.participation_for(panelist, round)
         if round.number == 1 and participation.consented_at is None:
             return redirect("panelist-home")
         self.panelist, self.round = panelist, round
@@ -170,20 +178,14 @@ class RatingWizard(NamedUrlSessionWizardView):
         self._posted_form: tuple[str, forms.Form] | None = None
         if not self.questionnaire.steps:
             return redirect("panelist-home")
+        # The steps come from the database: one per domain, named from primary keys. The
+        # form list is formtools' public per-instance setting, read by get_form_list().
+        steps = self.questionnaire.steps
+        self.form_list = OrderedDict((s.name, StepForm) for s in steps)  # type: ignore[assignment]
         return super().dispatch(request, *args, **kwargs)
 
     def get_prefix(self, request: HttpRequest, *args: Any, **kwargs: Any) -> str:
         return f"rating-{self.round.pk}"
-
-    def get_form_list(self) -> OrderedDict[str, type[forms.Form]]:
-        # Steps come from the database, not the class; formtools' cache attributes are
-        # still set because its post() deletes them.
-        forms_by_step: OrderedDict[str, type[forms.Form]] = OrderedDict(
-            (step.name, StepForm) for step in self.questionnaire.steps
-        )
-        self._resolved_form_list = forms_by_step
-        self._cache_signature = None
-        return self._resolved_form_list.copy()
 
     def get_form_kwargs(self, step: str | None = None) -> dict[str, Any]:
         return {"step": self.questionnaire.step(step or self.steps.current),
@@ -216,21 +218,21 @@ class RatingWizard(NamedUrlSessionWizardView):
         self.storage.current_step = step.name
         form = self.get_form(step.name, data=self.request.POST)
         q = self.questionnaire
-        questions = services.Questions(
+        questions = answers.Questions(
             frozenset(e.round_item.pk for s in q.steps for e in s.entries),
             {c.pk: c for c in q.criteria},
         )
         try:
-            services.ratings_save(
+            answers.ratings_save(
                 panelist=self.panelist,
                 round=self.round,
                 answers=form.answers(partial=True),  # type: ignore[attr-defined]
                 questions=questions,
             )
-        except services.InvalidAnswerError as exc:
+        except answers.InvalidAnswerError as exc:
             messages.error(self.request, str(exc))
             return redirect(self.get_step_url(step.name))
-        except services.RoundClosedError as exc:
+        except answers.RoundClosedError as exc:
             messages.error(self.request, str(exc))
             return redirect("panelist-home")
         if self.request.POST.get("wizard_goto_step") == step.name:
@@ -275,7 +277,7 @@ class RatingWizard(NamedUrlSessionWizardView):
 @never_cache
 @in_open_round
 def review(request: HttpRequest, panelist: Panelist, round: Round) -> HttpResponse:
-    participation = services.participation_for(panelist, round)
+    participation = answers.participation_for(panelist, round)
     q = questionnaire.build(panelist, round, participation)
     missing = q.total - q.answered
     context = {"study": panelist.study, "round": round, "questionnaire": q, "missing": missing}
@@ -285,18 +287,12 @@ def review(request: HttpRequest, panelist: Panelist, round: Round) -> HttpRespon
 @require_POST
 @in_open_round
 def submit(request: HttpRequest, panelist: Panelist, round: Round) -> HttpResponse:
-    participation = services.participation_for(panelist, round)
-    q = questionnaire.build(panelist, round, participation)
-    if q.answered < q.total:
-        messages.error(
-            request,
-            _("%(n)d answers are still missing; complete them before you submit.")
-            % {"n": q.total - q.answered},
-        )
-        return redirect("panelist-review")
     try:
-        services.round_submit(panelist=panelist, round=round)
-    except services.RoundClosedError as exc:
+        answers.round_submit(panelist=panelist, round=round)
+    except answers.IncompleteError as exc:
+        messages.error(request, str(exc))
+        return redirect("panelist-review")
+    except answers.RoundClosedError as exc:
         messages.error(request, str(exc))
         return redirect("panelist-home")
     return redirect("panelist-thanks")

@@ -16,6 +16,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from rounds.jobs import Job
 from rounds.models import Item, Study
 
 
@@ -102,7 +103,10 @@ def _stamp_default() -> dict[str, object]:
     return {}
 
 
-class ReportVersion(models.Model):
+class ReportVersion(Job):
+    """One generation of the report: a durable job (see `rounds.jobs`) whose lease the
+    worker renews page by page."""
+
     class Status(models.TextChoices):
         QUEUED = "queued", _("Queued")
         RUNNING = "running", _("Generating")
@@ -134,7 +138,6 @@ class ReportVersion(models.Model):
     )
     pdf = models.FileField(_("report (PDF)"), storage=report_storage, blank=True)
     archive = models.FileField(_("data (zip)"), storage=report_storage, blank=True)
-    error = models.TextField(_("error"), blank=True)
     published_at = models.DateTimeField(_("published at"), null=True, blank=True)
     published_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

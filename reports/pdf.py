@@ -32,12 +32,12 @@ from django.utils.translation import ngettext
 from weasyprint import CSS, HTML
 from weasyprint.urls import URLFetcher
 
-from reports import charts, methods
+from reports import methods
 from reports.exports import ratings_csv
 from reports.markup import render_markdown
 from reports.selectors import ReportData, report_data
 from reports.stamp import Stamp, build_stamp
-from rounds import consensus
+from rounds import charts, consensus
 from rounds.models import Criterion, Item, ItemDecision, Result, Round, RoundItem, Study
 
 FRAGILE_MARGIN = 2  # METHODS.md §5: reports flag verdicts that hang on one or two votes

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 import pandas as pd
 from django.db.models import Exists, OuterRef
 
-from reports.anonymise import Scrubber
 from reports.models import Recommendation, RecommendationItem
 from rounds import csvio, selectors
+from rounds.anonymise import Scrubber
 from rounds.models import (
     AuditEntry,
     Criterion,

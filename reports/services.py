@@ -9,22 +9,24 @@ with a conditional UPDATE (queued → running), so a redelivered task never buil
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User as AuthUser
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import Max
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from reports import exports, pdf, selectors
 from reports.models import Actor, Recommendation, RecommendationItem, ReportVersion
 from reports.stamp import Stamp, build_stamp
+from rounds import jobs
 from rounds import selectors as round_selectors
 from rounds.errors import DomainError, TransitionError
 from rounds.models import Item, Study
@@ -33,10 +35,6 @@ from rounds.services import audit_record
 
 logger = logging.getLogger(__name__)
 Progress = Callable[[int, str], None]
-
-
-class ReportError(DomainError):
-    """A report request the platform refuses (e.g. publishing a version still building)."""
 
 
 # --------------------------------------------------------------------------- recommendations
@@ -196,13 +194,19 @@ def _snapshot(rec: Recommendation) -> dict[str, Any]:
 # --------------------------------------------------------------------------- report versions
 
 
+REPORT = "report"
+
+
+def report_policy() -> jobs.Policy:
+    return jobs.policy(REPORT, lease=120, max_attempts=3)
+
+
 def report_request(*, study: Study, by: User = None) -> ReportVersion:
-    """Queue the generation of the next version of the study's report.
+    """Queue the generation of the next version of the study's report (a durable job).
 
     A version already waiting or being built is returned instead of a new one, so that a
-    double click or a reload does not build the same report twice. If that version looks
-    abandoned (queued while no worker took it, or running past the task time limit), its
-    task is sent again: the build claims it, so this never builds it twice either."""
+    double click or a reload does not build the same report twice; the tick publishes a
+    waiting version again if its message was lost or its worker died."""
     from reports import tasks  # tasks import services: keep the cycle out of import time
 
     with transaction.atomic():
@@ -212,9 +216,6 @@ def report_request(*, study: Study, by: User = None) -> ReportVersion:
             status__in=[ReportVersion.Status.QUEUED, ReportVersion.Status.RUNNING],
         ).first()
         if pending is not None:
-            if _is_stale(pending):
-                pending_id = pending.pk
-                transaction.on_commit(lambda: tasks.generate_report.delay(pending_id))
             return pending
         versions = ReportVersion.objects.filter(study=study)
         last = versions.aggregate(last=Max("version"))["last"] or 0
@@ -226,75 +227,101 @@ def report_request(*, study: Study, by: User = None) -> ReportVersion:
         )
         audit_record(study=study, action="report.requested", target=f"v{version.version}", by=by)
         version_id = version.pk
-        transaction.on_commit(lambda: tasks.generate_report.delay(version_id))
+        jobs.publish_on_commit(
+            lambda: tasks.generate_report.delay(version_id), model=ReportVersion, pks=[version_id]
+        )
     return version
 
 
-QUEUED_STALE_AFTER = timedelta(minutes=2)
+def report_retry(*, version: ReportVersion, by: User = None) -> ReportVersion:
+    """Queue a failed version again (same number), e.g. after its worker was fixed."""
+    from reports import tasks
+
+    with transaction.atomic():
+        again = ReportVersion.objects.filter(
+            pk=version.pk, status=ReportVersion.Status.FAILED
+        ).update(
+            status=ReportVersion.Status.QUEUED, attempts=0, lease_owner="", lease_until=None,
+            progress=0, step=_("Waiting for a worker"), dispatched_at=None,
+        )  # fmt: skip
+        if not again:
+            raise TransitionError(_("Only a failed version can be generated again."))
+        audit_record(study=version.study, action="report.retried", target=f"v{version.version}",
+                     by=by)  # fmt: skip
+        version_id = version.pk
+        jobs.publish_on_commit(
+            lambda: tasks.generate_report.delay(version_id), model=ReportVersion, pks=[version_id]
+        )
+    version.refresh_from_db()
+    return version
 
 
-def _stale_after() -> timedelta:
-    return timedelta(seconds=int(getattr(settings, "CELERY_TASK_TIME_LIMIT", 600)) + 60)
+def reports_sweep() -> int:
+    """The tick's part for reports: publish again the versions left waiting or whose
+    worker died; fail those whose worker died too often."""
+    from reports import tasks
 
-
-def _is_stale(version: ReportVersion) -> bool:
-    """Queued for a while with no worker taking it (the message may be lost), or running
-    past the task time limit (its worker must have died)."""
-    now = timezone.now()
-    if version.status == ReportVersion.Status.QUEUED:
-        return version.created_at < now - QUEUED_STALE_AFTER
-    started = version.started_at
-    return started is not None and started < now - _stale_after()
+    swept = jobs.sweep(
+        ReportVersion, policy=report_policy(), send=lambda pk: tasks.generate_report.delay(pk)
+    )
+    return len(swept.published)
 
 
 def report_build(*, version_id: int) -> ReportVersion:
-    """Build a queued version: PDF, data files, zip, stamp. Idempotent: only the caller
-    that moves it from queued to running builds it (a version left running by a worker
-    that died is taken over once the task time limit has passed)."""
-    now = timezone.now()
-    claimable = Q(status=ReportVersion.Status.QUEUED) | Q(
-        status=ReportVersion.Status.RUNNING, started_at__lt=now - _stale_after()
-    )
-    claimed = ReportVersion.objects.filter(claimable, pk=version_id).update(
-        status=ReportVersion.Status.RUNNING, started_at=now, progress=1, error=""
-    )
+    """Build a queued version: PDF, data files, zip, stamp. Only the worker that claims it
+    builds it; it renews its lease as the pages are laid out, so a worker that dies is
+    replaced once its lease has expired (at most ``max_attempts`` times)."""
+    claimed = jobs.claim(ReportVersion, pk=version_id, policy=report_policy())
     version = ReportVersion.objects.select_related("study__protocol").get(pk=version_id)
-    if claimed != 1:
+    if not claimed:
         return version
+    ReportVersion.objects.filter(pk=version_id).update(started_at=timezone.now(), progress=1)
     try:
         _build(version)
     except Exception as exc:
         logger.exception("report %s failed", version)
-        ReportVersion.objects.filter(pk=version.pk).update(
-            status=ReportVersion.Status.FAILED,
+        jobs.fail(
+            ReportVersion,
+            pk=version.pk,
+            reason=f"{type(exc).__name__}: {exc}"[:2000],
             finished_at=timezone.now(),
-            error=f"{type(exc).__name__}: {exc}"[:2000],
             step=_("Failed"),
         )
-        raise
     version.refresh_from_db()
     return version
 
 
 def _build(version: ReportVersion) -> None:
+    policy = report_policy()
+
     def progress(percent: int, step: str) -> None:
         # Outside any transaction, so that the status page sees it at once.
-        ReportVersion.objects.filter(pk=version.pk).update(progress=percent, step=step[:100])
+        if not jobs.renew(ReportVersion, pk=version.pk, policy=policy, progress=percent,
+                          step=step[:100]):  # fmt: skip
+            raise TransitionError("another worker took this report over")
 
+    _pause_for_fault_tests()
     built = build_files(version.study, version=version.version, progress=progress)
     name = file_stem(version.study, version.version, built.stamp)
     version.pdf.save(f"{name}.pdf", ContentFile(built.files["report.pdf"]), save=False)
     version.archive.save(f"{name}.zip", ContentFile(built.archive), save=False)
-    ReportVersion.objects.filter(pk=version.pk).update(
+    jobs.finish(
+        ReportVersion,
+        pk=version.pk,
         pdf=version.pdf.name,
         archive=version.archive.name,
         stamp=built.stamp,
         summary=built.summary,
-        status=ReportVersion.Status.DONE,
         progress=100,
         step=_("Ready"),
         finished_at=timezone.now(),
     )
+
+
+def _pause_for_fault_tests() -> None:
+    seconds = float(getattr(settings, "DELPHI_JOB_PAUSE_SECONDS", 0) or 0)
+    if seconds:
+        time.sleep(seconds)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.models import AnonymousUser, User
 from django.http import Http404
 
-from rounds.models import Study, StudyMembership
+from rounds.models import Round, Study, StudyMembership
 
 RUN = "run"
 VIEW = "view"
@@ -38,3 +38,13 @@ def studies_for_user(user: User | AnonymousUser) -> list[tuple[Study, str]]:
     return [
         (m.study, m.role) for m in StudyMembership.objects.filter(user=user).select_related("study")
     ]
+
+
+def get_round_for_user(user: User | AnonymousUser, slug: str, number: int, need: str) -> Round:
+    """The study's round ``number`` if `user` may `need` the study; 404 otherwise."""
+    study = get_study_for_user(user, slug, need)
+    round = Round.objects.select_related("study__protocol").filter(study=study, number=number)
+    found = round.first()
+    if found is None:
+        raise Http404("No such round")
+    return found

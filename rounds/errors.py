@@ -13,3 +13,7 @@ class TransitionError(DomainError):
 
 class ProtocolLockedError(DomainError):
     """The consensus protocol was locked when round 1 opened."""
+
+
+class AnalysisImpossibleError(DomainError):
+    """A closed round that cannot be analysed as it stands (e.g. nobody submitted it)."""

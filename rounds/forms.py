@@ -42,6 +42,10 @@ class DeadlineForm(StudyTimeForm):
     closes_at = LocalDateTimeField(label=_("New deadline"))
 
 
+class ReopenForm(StudyTimeForm):
+    closes_at = LocalDateTimeField(label=_("New deadline"))
+
+
 class ReminderScheduleForm(forms.Form):
     days_before = forms.CharField(
         label=_("Send reminders this many days before the deadline"),

@@ -36,7 +36,7 @@ from django.utils.translation import gettext as _
 
 from rounds.errors import DomainError
 from rounds.models import AuditEntry, Item, Panelist, Round, RoundItem, Study
-from rounds.services import Actor, audit_record
+from rounds.services import Actor, audit_record, panel_join_open_round
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 MAX_ROWS = 5000
@@ -725,23 +725,9 @@ def import_panel(*, study: Study, data: bytes, filename: str, by: Actor = None) 
         )
         after = {"rows": len(rows), "file": filename, "pseudonyms": [pseudonyms[0], pseudonyms[-1]]}
         audit_record(study=study, action="panel.imported", after=after, by=by)
-        _join_open_round(study, pseudonyms)
+        ids = Panelist.objects.filter(study=study, pseudonym__in=pseudonyms)
+        panel_join_open_round(study=study, panelist_ids=list(ids.values_list("pk", flat=True)))
     return len(rows)
-
-
-def _join_open_round(study: Study, pseudonyms: list[str]) -> None:
-    """Panelists added while a round is open take part in it and get their invitation."""
-    from panelists.services import invitations_queue
-    from rounds.models import Participation
-
-    round = study.rounds.filter(state="open").first()
-    if round is None:
-        return
-    newcomers = list(Panelist.objects.filter(study=study, pseudonym__in=pseudonyms))
-    Participation.objects.bulk_create(
-        [Participation(panelist=p, round=round) for p in newcomers], ignore_conflicts=True
-    )
-    invitations_queue(round=round, panelists=newcomers)
 
 
 def _refuse_items_after_round_1(study: Study) -> None:

@@ -18,6 +18,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from rounds import consensus
+from rounds.jobs import Job
 
 
 def translated(texts: dict[str, str] | None, language: str | None, fallbacks: list[str]) -> str:
@@ -504,6 +505,41 @@ class RoundAnalysis(models.Model):
 
     def __str__(self) -> str:
         return f"analysis of {self.round} v{self.version}"
+
+
+class AnalysisJob(Job):
+    """One request to analyse a closed round (at its close, or again by a coordinator).
+
+    A durable job (see `rounds.jobs`): queued when the round closes, claimed by a worker,
+    done when the results are stored (in the same transaction), or failed with a reason the
+    coordinator reads on the round's page, with a button to try again."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Waiting for a worker")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="analysis_jobs")
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.QUEUED
+    )
+    force = models.BooleanField(
+        _("analyse again"), default=False, help_text=_("Replace stored results (a new version).")
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("analysis job")
+        verbose_name_plural = _("analysis jobs")
+        ordering = ["round", "-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"analysis of {self.round}: {self.status}"
 
 
 class AuditEntry(models.Model):

@@ -12,20 +12,27 @@ import hashlib
 import json
 import logging
 import math
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 import delphi
-from panelists import services as panel_services
-from rounds import consensus, selectors
-from rounds.errors import DomainError, ProtocolLockedError, TransitionError
+from rounds import consensus, jobs, selectors, signals
+from rounds.errors import (
+    AnalysisImpossibleError,
+    DomainError,
+    ProtocolLockedError,
+    TransitionError,
+)
 from rounds.models import (
+    AnalysisJob,
     AuditEntry,
     ItemDecision,
     Panelist,
@@ -35,7 +42,6 @@ from rounds.models import (
     Round,
     RoundAnalysis,
     RoundItem,
-    ScheduledReminder,
     Study,
 )
 
@@ -149,39 +155,26 @@ def round_open(
 ) -> Round:
     """Open a draft round to the panel; opening round 1 locks the protocol.
 
-    With ``notify``, every panelist gets an invitation with a personal link once the
-    transaction commits."""
+    Every panelist of the study takes part. With ``notify``, each is invited: the
+    invitations are recorded in this transaction (`signals.invitations_requested`) and
+    sent by the workers once it commits."""
     now = now or timezone.now()
     with transaction.atomic():
         round = Round.objects.select_for_update().select_related("study").get(pk=round.pk)
         study = round.study
-        if round.state != Round.State.DRAFT:
-            raise TransitionError(
-                _("Round %(n)d is %(state)s; only a draft round can be opened.")
-                % {"n": round.number, "state": round.get_state_display()}
-            )
-        if study.status == Study.Status.FINISHED:
-            raise TransitionError(_("The study is finished; its rounds cannot be reopened."))
-        if not round.round_items.exists():
-            raise TransitionError(_("Round %(n)d has no items to rate.") % {"n": round.number})
-        if not study.criteria.exists():
-            raise TransitionError(_("The study has no criteria to rate items on."))
-        if not study.panelists.exists():
-            raise TransitionError(_("The study has no panelists yet; import the panel first."))
-        if round.closes_at is not None and round.closes_at <= now:
-            raise TransitionError(_("The round's deadline is in the past; move it first."))
+        _check_can_open(round, now)
         if round.number == 1:
             Protocol.objects.filter(study=study, locked_at__isnull=True).update(locked_at=now)
             Study.objects.filter(pk=study.pk).update(status=Study.Status.RUNNING)
         round.state = Round.State.OPEN
         round.opened_at = now
         round.save(update_fields=["state", "opened_at"])
+        panel = list(Panelist.objects.filter(study=study).values_list("pk", flat=True))
         Participation.objects.bulk_create(
-            [Participation(panelist=p, round=round) for p in Panelist.objects.filter(study=study)],
-            ignore_conflicts=True,
+            [Participation(panelist_id=pk, round=round) for pk in panel], ignore_conflicts=True
         )
         if notify:
-            panel_services.invitations_queue(round=round)
+            signals.invitations_requested.send(sender=Round, round=round, panelist_ids=panel)
         audit_record(
             study=study,
             action="round.opened",
@@ -192,10 +185,40 @@ def round_open(
     return round
 
 
-def round_close(*, round: Round, by: Actor = None, now: datetime | None = None) -> Round:
-    """Close an open round and queue its analysis once the transaction commits."""
-    from rounds import tasks  # tasks import services: keep the cycle out of import time
+def _check_can_open(round: Round, now: datetime) -> None:
+    study = round.study
+    if round.state != Round.State.DRAFT:
+        raise TransitionError(
+            _("Round %(n)d is %(state)s; only a draft round can be opened.")
+            % {"n": round.number, "state": round.get_state_display()}
+        )
+    if study.status == Study.Status.FINISHED:
+        raise TransitionError(_("The study is finished; its rounds cannot be reopened."))
+    if not round.round_items.exists():
+        raise TransitionError(_("Round %(n)d has no items to rate.") % {"n": round.number})
+    if not study.criteria.exists():
+        raise TransitionError(_("The study has no criteria to rate items on."))
+    if not study.panelists.exists():
+        raise TransitionError(_("The study has no panelists yet; import the panel first."))
+    if round.closes_at is not None and round.closes_at <= now:
+        raise TransitionError(_("The round's deadline is in the past; move it first."))
 
+
+def panel_join_open_round(*, study: Study, panelist_ids: list[int]) -> Round | None:
+    """Panelists added while a round is open take part in it and are invited to it."""
+    round = study.rounds.filter(state=Round.State.OPEN).first()
+    if round is None or not panelist_ids:
+        return None
+    Participation.objects.bulk_create(
+        [Participation(panelist_id=pk, round=round) for pk in panelist_ids],
+        ignore_conflicts=True,
+    )
+    signals.invitations_requested.send(sender=Round, round=round, panelist_ids=panelist_ids)
+    return round
+
+
+def round_close(*, round: Round, by: Actor = None, now: datetime | None = None) -> Round:
+    """Close an open round and queue its analysis (a durable job, published on commit)."""
     now = now or timezone.now()
     with transaction.atomic():
         claimed = Round.objects.filter(pk=round.pk, state=Round.State.OPEN).update(
@@ -208,14 +231,111 @@ def round_close(*, round: Round, by: Actor = None, now: datetime | None = None) 
                 % {"n": round.number, "state": round.get_state_display()}
             )
         audit_record(study=round.study, action="round.closed", target=str(round), by=by)
-        round_id = round.pk
-        transaction.on_commit(lambda: tasks.analyse_round.delay(round_id))
+        analysis_request(round=round, by=by)
     return round
+
+
+def round_reopen(
+    *, round: Round, closes_at: datetime, by: Actor = None, now: datetime | None = None
+) -> Round:
+    """Open a closed round again with a new deadline, as long as it has not been analysed
+    (e.g. nobody submitted it in time). Saved answers are kept."""
+    now = now or timezone.now()
+    if closes_at <= now:
+        raise TransitionError(_("The new deadline is in the past; choose a later time."))
+    with transaction.atomic():
+        reopened = Round.objects.filter(pk=round.pk, state=Round.State.CLOSED).update(
+            state=Round.State.OPEN, closes_at=closes_at, closed_at=None
+        )
+        round.refresh_from_db()
+        if reopened != 1:
+            raise TransitionError(
+                _("Round %(n)d is %(state)s; only a closed round that was not analysed can "
+                  "be reopened.") % {"n": round.number, "state": round.get_state_display()}
+            )  # fmt: skip
+        round.analysis_jobs.filter(
+            status__in=[AnalysisJob.Status.QUEUED, AnalysisJob.Status.FAILED]
+        ).delete()
+        audit_record(
+            study=round.study, action="round.reopened", target=str(round), by=by,
+            after={"closes_at": closes_at.isoformat()},
+        )  # fmt: skip
+    return round
+
+
+ANALYSIS = "analysis"
+
+
+def analysis_policy() -> jobs.Policy:
+    return jobs.policy(ANALYSIS, lease=300, max_attempts=3)
+
+
+def analysis_request(*, round: Round, by: Actor = None, force: bool = False) -> AnalysisJob:
+    """Queue the analysis of a closed (or, with ``force``, an analysed) round. A request
+    while one is already waiting or running returns that one."""
+    from rounds import tasks  # tasks import services: keep the cycle out of import time
+
+    if round.state not in (Round.State.CLOSED, Round.State.ANALYSED):
+        raise TransitionError(_("Only a closed round can be analysed."))
+    pending = round.analysis_jobs.filter(
+        status__in=[AnalysisJob.Status.QUEUED, AnalysisJob.Status.RUNNING]
+    ).first()
+    if pending is not None:
+        return pending
+    job = AnalysisJob.objects.create(
+        round=round,
+        force=force or round.state == Round.State.ANALYSED,
+        requested_by=by if isinstance(by, User) else None,
+    )
+    job_id = job.pk
+    jobs.publish_on_commit(
+        lambda: tasks.run_analysis.delay(job_id), model=AnalysisJob, pks=[job_id]
+    )
+    return job
+
+
+def analysis_run(*, job_id: int) -> AnalysisJob | None:
+    """What a worker does with an analysis job: claim it, analyse, record the outcome.
+
+    The results and the job's "done" commit together, so a worker killed at any point
+    leaves either nothing or everything; the tick gives a dead worker's job to another."""
+    if not jobs.claim(AnalysisJob, pk=job_id, policy=analysis_policy()):
+        return AnalysisJob.objects.filter(pk=job_id).first()
+    job = AnalysisJob.objects.select_related("round__study").get(pk=job_id)
+    _pause_for_fault_tests()
+    try:
+        with transaction.atomic():
+            round_analyse(round_id=job.round_id, force=job.force)
+            if not jobs.finish(AnalysisJob, pk=job.pk, finished_at=timezone.now()):
+                raise TransitionError("lost the lease on the analysis job")
+    except AnalysisImpossibleError as exc:
+        jobs.fail(AnalysisJob, pk=job.pk, reason=str(exc), finished_at=timezone.now())
+        audit_record(
+            study=job.round.study, action="round.analysis_failed", target=str(job.round),
+            after={"reason": str(exc)},
+        )  # fmt: skip
+    except Exception as exc:
+        logger.exception("analysis of %s failed", job.round)
+        reason = f"{type(exc).__name__}: {exc}"
+        if job.attempts + 1 >= analysis_policy().max_attempts:
+            jobs.fail(AnalysisJob, pk=job.pk, reason=reason, finished_at=timezone.now())
+        else:
+            jobs.retry_later(AnalysisJob, pk=job.pk, reason=reason, delay=jobs.backoff(1))
+    return AnalysisJob.objects.filter(pk=job_id).first()
+
+
+def _pause_for_fault_tests() -> None:
+    """Hold a claimed job for a while, so a test can kill the worker in the middle of it."""
+    seconds = float(getattr(settings, "DELPHI_JOB_PAUSE_SECONDS", 0) or 0)
+    if seconds:
+        time.sleep(seconds)
 
 
 def round_analyse(*, round_id: int, force: bool = False) -> Round:
     """Compute and store a closed round's results. Idempotent: a second run changes nothing
-    (or, with ``force``, replaces the results with identical ones under a new version)."""
+    (or, with ``force``, replaces the results with identical ones under a new version).
+
+    Raises AnalysisImpossibleError when there is nothing to analyse (nobody submitted)."""
     with transaction.atomic():
         round = Round.objects.select_for_update().select_related("study").get(pk=round_id)
         if round.state == Round.State.ANALYSED and not force:
@@ -226,11 +346,18 @@ def round_analyse(*, round_id: int, force: bool = False) -> Round:
                 % {"n": round.number, "state": round.get_state_display()}
             )
         study = round.study
+        _check_analysable(round)
         numbers = [n for n in (round.number - 1, round.number) if n >= 1]
         ratings = selectors.ratings_frame(study=study, rounds=numbers)
-        analysis = consensus.analyse(
-            ratings, selectors.criterion_settings(study), study.protocol.decision_rule()
-        )
+        try:
+            analysis = consensus.analyse(
+                ratings, selectors.criterion_settings(study), study.protocol.decision_rule()
+            )
+        except ValueError as exc:
+            raise AnalysisImpossibleError(
+                _("Round %(n)d cannot be analysed: %(problem)s")
+                % {"n": round.number, "problem": exc}
+            ) from exc
         _store_results(round, analysis)
         _store_decisions(round, analysis.decisions)
         now = timezone.now()
@@ -252,6 +379,20 @@ def round_analyse(*, round_id: int, force: bool = False) -> Round:
         audit_record(study=study, action="round.analysed", target=str(round))
         study_advance(study=study, after=round)
     return round
+
+
+def _check_analysable(round: Round) -> None:
+    submitted = Participation.objects.filter(
+        round=round, status=Participation.Status.SUBMITTED
+    ).exists()
+    if not submitted:
+        raise AnalysisImpossibleError(
+            _(
+                "Nobody submitted round %(n)d, so there is nothing to analyse. Reopen the "
+                "round with a new deadline, or end the study."
+            )
+            % {"n": round.number}
+        )
 
 
 def study_advance(*, study: Study, after: Round) -> None:
@@ -412,37 +553,12 @@ def _times(round: Round) -> dict[str, str | None]:
     }
 
 
-def reminders_send(*, round: Round, by: Actor = None, reason: str = "") -> int:
-    """E-mail a personalised reminder with a fresh link to every panelist who has not submitted."""
-    if round.state != Round.State.OPEN:
-        raise TransitionError(_("Reminders go out only while a round is open."))
-    with transaction.atomic():
-        count = panel_services.invitations_queue(round=round, kind="reminder")
-        audit_record(
-            study=round.study, action="reminder.sent", target=str(round), by=by,
-            after={"recipients": count}, reason=reason,
-        )  # fmt: skip
-    return count
-
-
-def reminders_schedule(*, round: Round, days_before: list[int], by: Actor = None) -> None:
-    """Send reminders automatically this many days before the deadline (e.g. [7, 2])."""
-    days = sorted({d for d in days_before if d > 0}, reverse=True)
-    with transaction.atomic():
-        round.reminders.filter(sent_at__isnull=True).exclude(days_before__in=days).delete()
-        for d in days:
-            ScheduledReminder.objects.get_or_create(round=round, days_before=d)
-        audit_record(
-            study=round.study, action="reminder.scheduled", target=str(round), by=by,
-            after={"days_before": days},
-        )  # fmt: skip
-
-
 def rounds_tick(*, now: datetime | None = None) -> dict[str, int]:
-    """The periodic job: open scheduled rounds, close rounds at their deadline, send due
-    reminders. Safe to run concurrently: every change claims its row first."""
+    """The periodic job: open scheduled rounds, close rounds at their deadline, and see to
+    the analyses (publish again those whose message or worker was lost). Safe to run
+    concurrently: every change claims its row first."""
     now = now or timezone.now()
-    done = {"opened": 0, "closed": 0, "reminders": 0}
+    done = {"opened": 0, "closed": 0, "analyses": 0}
     for round in Round.objects.filter(state=Round.State.DRAFT, opens_at__lte=now):
         try:
             round_open(round=round, now=now)
@@ -455,23 +571,27 @@ def rounds_tick(*, now: datetime | None = None) -> dict[str, int]:
             done["closed"] += 1
         except TransitionError:
             pass  # closed by someone else meanwhile
-    due = ScheduledReminder.objects.filter(
-        sent_at__isnull=True, round__state=Round.State.OPEN, round__closes_at__gt=now
-    ).select_related("round__study")
-    for reminder in due:
-        assert reminder.round.closes_at is not None
-        if reminder.round.closes_at - timedelta(days=reminder.days_before) > now:
-            continue
-        claimed = ScheduledReminder.objects.filter(pk=reminder.pk, sent_at__isnull=True).update(
-            sent_at=now
-        )
-        if claimed:
-            reminders_send(
-                round=reminder.round,
-                reason=f"scheduled: {reminder.days_before} days before the deadline",
-            )
-            done["reminders"] += 1
+    done["analyses"] = analyses_sweep(now=now)
     return done
+
+
+def analyses_sweep(*, now: datetime | None = None) -> int:
+    """Queue an analysis for a closed round that has none (closed before jobs existed), and
+    publish again the analyses that wait unclaimed or whose worker died."""
+    from rounds import tasks
+
+    for round in Round.objects.filter(state=Round.State.CLOSED).exclude(
+        analysis_jobs__status__in=[
+            AnalysisJob.Status.QUEUED, AnalysisJob.Status.RUNNING, AnalysisJob.Status.FAILED
+        ]
+    ):  # fmt: skip
+        with transaction.atomic():
+            analysis_request(round=round)
+    swept = jobs.sweep(
+        AnalysisJob, policy=analysis_policy(), send=lambda pk: tasks.run_analysis.delay(pk),
+        now=now,
+    )  # fmt: skip
+    return len(swept.published)
 
 
 def decision_override(

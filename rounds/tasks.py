@@ -1,23 +1,24 @@
-"""Celery tasks: thin, take primitive ids, call one service, own the retries."""
+"""Celery tasks: thin, take primitive ids, call one service.
+
+The database holds the state of every job (`rounds.jobs`); a message only tells a worker
+that there is work. Retries are the job's, not Celery's: a lost or repeated message is
+harmless, and the tick publishes again whatever waits.
+"""
 
 from __future__ import annotations
 
 from celery import shared_task
 
 from rounds import services
-from rounds.models import Round
 
 
-@shared_task(bind=True, acks_late=True, max_retries=3, default_retry_delay=5)
-def analyse_round(self: object, round_id: int) -> dict[str, object]:
-    try:
-        round = services.round_analyse(round_id=round_id)
-    except Round.DoesNotExist:
-        return {"round": round_id, "state": "missing", "version": 0}
-    return {"round": round.pk, "state": round.state, "version": round.analysis_version}
+@shared_task(ignore_result=True)
+def run_analysis(job_id: int) -> str:
+    job = services.analysis_run(job_id=job_id)
+    return job.status if job is not None else "missing"
 
 
-@shared_task(acks_late=True)
+@shared_task(ignore_result=True)
 def tick() -> dict[str, int]:
-    """Run every minute by Celery beat: scheduled openings, deadlines, reminders."""
+    """Run by Celery beat every minute: scheduled openings, deadlines, stalled analyses."""
     return services.rounds_tick()

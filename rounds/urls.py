@@ -10,12 +10,6 @@ urlpatterns = [
     path("studies/<slug:slug>/protocol/", views.protocol_edit, name="protocol-edit"),
     path("studies/<slug:slug>/import/<str:kind>/", views.import_upload, name="import-upload"),
     path("studies/<slug:slug>/rounds/new/", views.round_create, name="round-create"),
-    path("studies/<slug:slug>/rounds/<int:number>/", views.round_detail, name="round-detail"),
-    path(
-        "studies/<slug:slug>/rounds/<int:number>/status.json",
-        views.round_status,
-        name="round-status",
-    ),
     path(
         "studies/<slug:slug>/rounds/<int:number>/results/",
         views.round_results,

@@ -9,12 +9,11 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from panelists import selectors as panel_selectors
 from rounds import access, imports, item_services, services
 from rounds.errors import DomainError
 from rounds.forms import (
@@ -22,7 +21,7 @@ from rounds.forms import (
     NewItemForm,
     OverrideForm,
     ProtocolForm,
-    ReminderScheduleForm,
+    ReopenForm,
     ScheduleForm,
     UploadForm,
     WordingForm,
@@ -44,11 +43,7 @@ def _demo_info() -> dict[str, str] | None:
 
 
 def _round_for(request: HttpRequest, slug: str, number: int) -> Round:
-    study = access.get_study_for_user(request.user, slug, access.RUN)
-    round = get_object_or_404(
-        Round.objects.select_related("study__protocol"), study=study, number=number
-    )
-    return round
+    return access.get_round_for_user(request.user, slug, number, access.RUN)
 
 
 def _back(round: Round, name: str = "round-detail") -> HttpResponse:
@@ -74,61 +69,6 @@ def _can_create_round(study: Study) -> bool:
     return study.status != Study.Status.FINISHED and (
         latest is None or latest.state == Round.State.ANALYSED
     )
-
-
-@login_required
-def round_detail(request: HttpRequest, slug: str, number: int) -> HttpResponse:
-    round = _round_for(request, slug, number)
-    overall, groups = panel_selectors.round_progress(round)
-    study = round.study
-    context = {
-        "study": study,
-        "round": round,
-        "overall": overall,
-        "groups": groups,
-        "rows": panel_selectors.panelist_rows(round),
-        "failed": panel_selectors.failed_emails(round),
-        "schedule_form": ScheduleForm(study=study, initial=_local_times(round)),
-        "deadline_form": DeadlineForm(study=study, initial=_local_times(round)),
-        "reminder_form": ReminderScheduleForm(
-            initial={"days_before": ", ".join(str(r.days_before) for r in round.reminders.all())}
-        ),
-        "reminders": round.reminders.all(),
-        "statuses": panel_selectors.STATUSES,
-    }
-    return render(request, "rounds/round_detail.html", context)
-
-
-def _local_times(round: Round) -> dict[str, Any]:
-    from zoneinfo import ZoneInfo
-
-    tz = ZoneInfo(round.study.time_zone)
-    return {
-        "opens_at": round.opens_at.astimezone(tz).replace(tzinfo=None) if round.opens_at else None,
-        "closes_at": round.closes_at.astimezone(tz).replace(tzinfo=None)
-        if round.closes_at
-        else None,
-    }
-
-
-@login_required
-def round_status(request: HttpRequest, slug: str, number: int) -> JsonResponse:
-    round = _round_for(request, slug, number)
-    overall, groups = panel_selectors.round_progress(round)
-    return JsonResponse(
-        {
-            "state": round.state,
-            "analysis_version": round.analysis_version,
-            "invited": overall.invited,
-            "counts": _counts(overall),
-            "rate": int(overall.rate + 0.5),
-            "groups": {g.label: {**_counts(g), "rate": int(g.rate + 0.5)} for g in groups},
-        }
-    )
-
-
-def _counts(progress: panel_selectors.Progress) -> dict[str, int]:
-    return {status: progress.get(status) for status in panel_selectors.STATUSES}
 
 
 @login_required
@@ -242,28 +182,19 @@ def _deadline(request: HttpRequest, round: Round) -> str:
     return _("The deadline is moved.")
 
 
-def _remind(request: HttpRequest, round: Round) -> str:
-    n = services.reminders_send(round=round, by=request.user)
-    return _("%(n)d reminders are on their way.") % {"n": n}
+def _analyse(request: HttpRequest, round: Round) -> str:
+    services.analysis_request(round=round, by=request.user, force=True)
+    return _("The analysis is queued.")
 
 
-def _reminder_schedule(request: HttpRequest, round: Round) -> str:
-    form = ReminderScheduleForm(request.POST)
+def _reopen(request: HttpRequest, round: Round) -> str:
+    form = ReopenForm(request.POST, study=round.study)
     if not form.is_valid():
         raise _form_errors(form)
-    services.reminders_schedule(
-        round=round, days_before=form.cleaned_data["days_before"], by=request.user
-    )
-    return _("The reminder schedule is saved.")
-
-
-def _analyse(request: HttpRequest, round: Round) -> str:
-    from rounds import tasks
-
-    if round.state not in (Round.State.CLOSED, Round.State.ANALYSED):
-        raise DomainError(_("Only a closed round can be analysed."))
-    tasks.analyse_round.delay(round.pk)
-    return _("The analysis is queued.")
+    closes_at = form.aware(form.cleaned_data["closes_at"])
+    assert closes_at is not None
+    services.round_reopen(round=round, closes_at=closes_at, by=request.user)
+    return _("Round %(n)d is open again until the new deadline.") % {"n": round.number}
 
 
 ROUND_ACTIONS: dict[str, Action] = {
@@ -271,9 +202,8 @@ ROUND_ACTIONS: dict[str, Action] = {
     "close": _close,
     "schedule": _schedule,
     "deadline": _deadline,
-    "remind": _remind,
-    "reminder-schedule": _reminder_schedule,
     "analyse": _analyse,
+    "reopen": _reopen,
 }
 
 

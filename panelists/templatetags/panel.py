@@ -5,7 +5,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from panelists.questionnaire import Cell, GroupFeedback
-from reports import charts
+from rounds import charts
 
 register = template.Library()
 

@@ -19,7 +19,7 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 from playwright.sync_api import FilePayload, Page, expect
 
-from panelists import services
+from rounds import answers as services
 from rounds.models import Item, Panelist, Participation, Round, RoundItem, Study
 from tests.browser.conftest import Checker, PageFactory
 

@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from panelists import services
+from panelists import links
 from rounds import services as round_services
 from rounds import tasks as round_tasks
 from rounds.models import Panelist, Participation, Rating, Round, Study
@@ -85,7 +85,7 @@ def _open_round(study: Study) -> Round:
 def _link_for(study: Study, pseudonym: str = "P001") -> tuple[Panelist, str]:
     panelist = study.panelists.get(pseudonym=pseudonym)
     Panelist.objects.filter(pk=panelist.pk).update(language="en")
-    return panelist, services.link_issue(panelist=panelist)
+    return panelist, links.link_issue(panelist=panelist)
 
 
 def _answer(page: Page, cell: Cell, value: str) -> None:
@@ -356,9 +356,9 @@ def test_a_wrong_link_and_a_closed_round_show_friendly_pages(
     round = _open_round(study)
     _panelist, link = _link_for(study)
     analyses: list[int] = []  # the page as panelists see it before the worker analyses
-    monkeypatch.setattr(round_tasks, "analyse_round", SimpleNamespace(delay=analyses.append))
+    monkeypatch.setattr(round_tasks, "run_analysis", SimpleNamespace(delay=analyses.append))
     round_services.round_close(round=round)
-    assert analyses == [round.pk]
+    assert analyses == [round.analysis_jobs.get().pk]
     phone.goto(link)
     assert phone.url == f"{live_server.url}/p/"
     expect(phone.get_by_text("Round 1 is closed.")).to_be_visible()

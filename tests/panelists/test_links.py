@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
 
-from panelists import services
+from panelists import links
 from panelists.models import PersonalLink
 from rounds.models import Study
 from tests.factories import make_study
@@ -22,7 +22,7 @@ def _path(link: str) -> str:
 
 def test_it_stores_only_a_hash_of_the_token() -> None:
     panelist = make_study().panelists.first()
-    link = services.link_issue(panelist=panelist)
+    link = links.link_issue(panelist=panelist)
     token = link.rstrip("/").rsplit("/", 1)[1]
     assert len(token) >= 43  # 256 random bits, URL-safe base64
     stored = PersonalLink.objects.get(panelist=panelist)
@@ -34,7 +34,7 @@ def test_opening_a_link_starts_a_session_and_drops_the_token_from_the_address(
     client: Client,
 ) -> None:
     panelist = make_study().panelists.first()
-    link = services.link_issue(panelist=panelist)
+    link = links.link_issue(panelist=panelist)
     response = client.get(_path(link))
     assert response.status_code == 302
     assert response["Location"] == "/p/"
@@ -55,8 +55,8 @@ def test_a_revoked_link_names_the_coordinator(client: Client) -> None:
         contact_name="Dr Coordinator", contact_email="coord@example.org"
     )
     panelist = study.panelists.first()
-    link = services.link_issue(panelist=panelist)
-    services.link_revoke_all(panelist=panelist)
+    link = links.link_issue(panelist=panelist)
+    links.link_revoke_all(panelist=panelist)
     response = client.get(_path(link))
     assert response.status_code == 410
     assert b"no longer valid" in response.content
@@ -66,7 +66,7 @@ def test_a_revoked_link_names_the_coordinator(client: Client) -> None:
 
 def test_a_link_expires_when_the_study_ends(client: Client) -> None:
     study = make_study()
-    link = services.link_issue(panelist=study.panelists.first())
+    link = links.link_issue(panelist=study.panelists.first())
     Study.objects.filter(pk=study.pk).update(status=Study.Status.FINISHED)
     response = client.get(_path(link))
     assert response.status_code == 410
@@ -75,9 +75,9 @@ def test_a_link_expires_when_the_study_ends(client: Client) -> None:
 
 def test_a_reissued_link_works_and_the_revoked_one_does_not(client: Client) -> None:
     panelist = make_study().panelists.first()
-    old = services.link_issue(panelist=panelist)
-    services.link_revoke_all(panelist=panelist)
-    new = services.link_issue(panelist=panelist)
+    old = links.link_issue(panelist=panelist)
+    links.link_revoke_all(panelist=panelist)
+    new = links.link_issue(panelist=panelist)
     assert client.get(_path(old)).status_code == 410
     assert client.get(_path(new)).status_code == 302
 

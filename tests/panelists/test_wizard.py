@@ -11,8 +11,9 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from panelists import services
+from panelists import links, services
 from panelists.models import EmailMessage
+from rounds import answers
 from rounds import services as round_services
 from rounds.models import Panelist, Participation, Rating, Round, Study
 from tests.factories import make_study, run_round
@@ -32,7 +33,7 @@ def open_round(study: Study, *, closes_in: timedelta = timedelta(days=7)) -> Rou
 def login(client: Client, panelist: Panelist, language: str = "en") -> None:
     """Open a personal link, as the panelist would from the e-mail (in `language`)."""
     Panelist.objects.filter(pk=panelist.pk).update(language=language)
-    link = services.link_issue(panelist=panelist)
+    link = links.link_issue(panelist=panelist)
     response = client.get(urlsplit(link).path)
     assert response.status_code == 302
 
@@ -202,11 +203,11 @@ def test_another_studys_item_ids_are_refused(
     consent(client)
     round = study.rounds.get(number=1)
     foreign = other_round.round_items.first()
-    with pytest.raises(services.InvalidAnswerError):
-        services.ratings_save(
+    with pytest.raises(answers.InvalidAnswerError):
+        answers.ratings_save(
             panelist=panelist,
             round=round,
-            answers=[services.Answer(foreign.pk, study.criteria.first().pk, 5)],
+            answers=[answers.Answer(foreign.pk, study.criteria.first().pk, 5)],
         )
     assert not Rating.objects.filter(panelist=panelist).exists()
 
@@ -342,8 +343,7 @@ def test_invitations_go_out_in_each_panelists_language(
         round_services.round_open(round=round)
     emails = EmailMessage.objects.filter(kind="invitation").order_by("panelist__pseudonym")
     assert [e.status for e in emails] == ["queued"] * 3
-    for email in emails:
-        services.email_send(email_id=email.pk)
+    services.emails_send_batch()
     subjects = {m.to[0]: m.subject for m in mailoutbox}
     by_language = {p.language: subjects[p.email] for p in study.panelists.all()}
     assert by_language["en"].startswith("Round 1 of the Delphi study")

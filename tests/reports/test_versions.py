@@ -123,13 +123,16 @@ def test_a_version_left_running_by_a_dead_worker_is_taken_over(
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         version = services.report_request(study=team.study, by=team.coordinator)
-    long_ago = timezone.now() - timedelta(hours=2)
-    ReportVersion.objects.filter(pk=version.pk).update(status="running", started_at=long_ago)
+    expired = timezone.now() - timedelta(seconds=1)
+    ReportVersion.objects.filter(pk=version.pk).update(
+        status="running", attempts=1, lease_owner="dead-host:1", lease_until=expired
+    )
 
-    with django_capture_on_commit_callbacks(execute=True):
-        assert services.report_request(study=team.study).pk == version.pk
-    assert sent == [version.pk, version.pk]  # its task sent again
-    assert services.report_build(version_id=version.pk).status == "done"
+    assert services.report_request(study=team.study).pk == version.pk  # no duplicate
+    assert services.reports_sweep() == 1
+    assert sent == [version.pk, version.pk]  # its task sent again by the tick
+    built = services.report_build(version_id=version.pk)
+    assert (built.status, built.attempts) == ("done", 2)
 
 
 def test_a_version_no_worker_took_is_sent_again_not_duplicated(
@@ -137,20 +140,41 @@ def test_a_version_no_worker_took_is_sent_again_not_duplicated(
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         version = services.report_request(study=team.study, by=team.coordinator)
+    assert services.reports_sweep() == 0  # just sent: give the workers time
     ReportVersion.objects.filter(pk=version.pk).update(
-        created_at=timezone.now() - timedelta(minutes=10)
+        dispatched_at=timezone.now() - timedelta(minutes=10)
     )
 
-    with django_capture_on_commit_callbacks(execute=True):
-        again = services.report_request(study=team.study, by=team.coordinator)
+    again = services.report_request(study=team.study, by=team.coordinator)
+    assert services.reports_sweep() == 1
 
     assert again.pk == version.pk and sent == [version.pk, version.pk]
     assert ReportVersion.objects.filter(study=team.study).count() == 1
 
 
+def test_a_version_whose_worker_died_too_often_is_failed_with_a_reason(
+    team: Team, sent: list[int]
+) -> None:
+    version = services.report_request(study=team.study, by=team.coordinator)
+    ReportVersion.objects.filter(pk=version.pk).update(
+        status="running", attempts=services.report_policy().max_attempts,
+        lease_owner="dead-host:1", lease_until=timezone.now() - timedelta(seconds=1),
+    )  # fmt: skip
+
+    services.reports_sweep()
+
+    failed = ReportVersion.objects.get(pk=version.pk)
+    assert failed.status == "failed"
+    assert "The worker stopped 3 times" in failed.error
+    again = services.report_retry(version=failed, by=team.coordinator)
+    assert (again.status, again.attempts, again.version) == ("queued", 0, version.version)
+
+
 def test_a_version_running_now_is_left_alone(team: Team, sent: list[int]) -> None:
     version = services.report_request(study=team.study, by=team.coordinator)
-    ReportVersion.objects.filter(pk=version.pk).update(status="running", started_at=timezone.now())
+    ReportVersion.objects.filter(pk=version.pk).update(
+        status="running", lease_until=timezone.now() + timedelta(minutes=1)
+    )
 
     assert services.report_build(version_id=version.pk).status == "running"
 
@@ -164,8 +188,7 @@ def test_a_failed_build_is_marked_failed_with_its_error(
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(services, "build_files", boom)
-    with pytest.raises(RuntimeError):
-        services.report_build(version_id=version.pk)
+    services.report_build(version_id=version.pk)
 
     failed = ReportVersion.objects.get(pk=version.pk)
     assert failed.status == "failed" and "disk full" in failed.error

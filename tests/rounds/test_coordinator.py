@@ -9,7 +9,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from panelists import services as panel_services
+from panelists import links
 from panelists.models import EmailMessage
 from rounds import services
 from rounds.models import (
@@ -93,7 +93,7 @@ def test_every_coordinator_url_refuses_everyone_without_a_role(client: Client) -
         "staff without a role": as_user(User.objects.create_user("staff", is_staff=True)),
     }
     panelist_client = Client()
-    link = panel_services.link_issue(panelist=study.panelists.first())
+    link = links.link_issue(panelist=study.panelists.first())
     panelist_client.get(urlsplit(link).path)
     outsiders["panelist"] = panelist_client
     downloads = [
@@ -199,7 +199,7 @@ def test_closing_queues_the_analysis_and_the_page_shows_progress(
         coordinator.post(reverse("round-action", args=[study.slug, 1, "close"]))
     assert len(callbacks) == 1
     page = coordinator.get(reverse("round-detail", args=[study.slug, 1])).content.decode()
-    assert "The analysis is running" in page
+    assert "The analysis is waiting for a worker" in page
     status = coordinator.get(reverse("round-status", args=[study.slug, 1])).json()
     assert (status["state"], status["analysis_version"], status["invited"]) == ("closed", 0, 6)
 

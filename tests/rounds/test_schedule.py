@@ -8,7 +8,8 @@ import pytest
 import time_machine
 
 from panelists.models import EmailMessage
-from rounds import services
+from panelists import services as panel_services
+from rounds import answers, services
 from rounds.errors import TransitionError
 from rounds.models import Participation, Round
 from tests.factories import make_study
@@ -69,7 +70,7 @@ def test_reminders_go_out_7_and_2_days_before_the_deadline_once_each(
     django_capture_on_commit_callbacks,
 ) -> None:
     round = scheduled_round(timedelta(0), timedelta(days=14))
-    services.reminders_schedule(round=round, days_before=[7, 2])
+    panel_services.reminders_schedule(round=round, days_before=[7, 2])
     with time_machine.travel(T0, tick=False), django_capture_on_commit_callbacks(execute=False):
         services.rounds_tick()
     Participation.objects.filter(round=round, panelist__pseudonym="P001").update(
@@ -82,7 +83,8 @@ def test_reminders_go_out_7_and_2_days_before_the_deadline_once_each(
             time_machine.travel(moment, tick=False),
             django_capture_on_commit_callbacks(execute=False),
         ):
-            if services.rounds_tick()["reminders"]:
+            services.rounds_tick()
+            if panel_services.reminders_due():
                 sent_on.append(day)
     assert sent_on == [7, 12]
     reminders = EmailMessage.objects.filter(round=round, kind="reminder")
@@ -100,21 +102,19 @@ def test_a_schedule_with_the_deadline_before_the_opening_is_refused() -> None:
 
 
 def test_a_rating_after_the_deadline_is_refused_politely() -> None:
-    from panelists import services as panel_services
-
     round = scheduled_round(timedelta(0), timedelta(days=1))
     with time_machine.travel(T0, tick=False):
         services.round_open(round=round, notify=False)
     panelist = round.study.panelists.first()
     criterion = round.study.criteria.first()
     ri = round.round_items.first()
-    answer = panel_services.Answer(ri.pk, criterion.pk, 7)
+    answer = answers.Answer(ri.pk, criterion.pk, 7)
     with time_machine.travel(T0 + timedelta(hours=23), tick=False):
-        panel_services.ratings_save(panelist=panelist, round=round, answers=[answer])
-    late = panel_services.Answer(ri.pk, criterion.pk, 2)
+        answers.ratings_save(panelist=panelist, round=round, answers=[answer])
+    late = answers.Answer(ri.pk, criterion.pk, 2)
     with (
         time_machine.travel(T0 + timedelta(days=1, seconds=1), tick=False),
-        pytest.raises(panel_services.RoundClosedError, match="What you saved before is kept"),
+        pytest.raises(answers.RoundClosedError, match="What you saved before is kept"),
     ):
-        panel_services.ratings_save(panelist=panelist, round=round, answers=[late])
+        answers.ratings_save(panelist=panelist, round=round, answers=[late])
     assert list(panelist.ratings.values_list("value", flat=True)) == [7]

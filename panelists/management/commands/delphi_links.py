@@ -4,14 +4,15 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from panelists import services
+from panelists import links
 from rounds.models import Panelist, Study
 
 
 class Command(BaseCommand):
     help = (
-        "Print pseudonym, e-mail and a new personal link for each panelist of a study "
-        "(tab-separated). Earlier links stay valid; revoke them in the admin if needed."
+        "Print pseudonym, e-mail and personal link of each panelist of a study "
+        "(tab-separated): the live link the e-mails carry, or a new one where there is none. "
+        "The output opens the panelists' questionnaires: keep it private."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -33,5 +34,5 @@ class Command(BaseCommand):
         if study.status == Study.Status.FINISHED:
             raise CommandError(f"Study {study.slug} is finished: its links no longer open.")
         for panelist in panel:
-            link = services.link_issue(panelist=panelist)
+            link = links.link_for(panelist)
             self.stdout.write(f"{panelist.pseudonym}\t{panelist.email}\t{link}")

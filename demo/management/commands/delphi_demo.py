@@ -12,9 +12,9 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from panelists.services import link_issue
+from demo import kce as demo
+from panelists.links import link_for
 from reports import exports
-from rounds import demo
 from rounds.errors import DomainError
 from rounds.models import StudyMembership
 
@@ -61,7 +61,7 @@ class Command(BaseCommand):
         StudyMembership.objects.get_or_create(
             study=result.kce, user=viewer, defaults={"role": StudyMembership.Role.VIEWER}
         )
-        link = link_issue(panelist=result.visitor)
+        link = link_for(result.visitor)
         info = {
             "username": DEMO_USER,
             "password": DEMO_PASSWORD,

@@ -1,6 +1,6 @@
 """The demo study's recommendation sheets: 14, as in KCE Reports 165.
 
-Each sheet groups action items of `rounds/fixtures/kce165_action_items.csv` by theme
+Each sheet groups action items of `demo/data/kce165_action_items.csv` by theme
 (prevention: value conflicts, professional protections, peer support, control over one's
 work, recognition, overwork, out-of-hours care; care: low-threshold access, specialised
 help, return to work). The actors of a sheet are those of its items. The texts are written

@@ -8,7 +8,7 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from reports.charts import (
+from rounds.charts import (
     DASH,
     compact_histogram_svg,
     flow_svg,
@@ -170,7 +170,7 @@ def test_the_flow_diagram_has_a_box_per_round_and_arrows_between() -> None:
 
 def test_the_chart_module_loads_no_django() -> None:
     code = (
-        "import sys, reports.charts; "
+        "import sys, rounds.charts; "
         "loaded = sorted(m for m in sys.modules if m == 'django' or m.startswith('django.')); "
         "print(','.join(loaded)); sys.exit(1 if loaded else 0)"
     )
@@ -178,7 +178,7 @@ def test_the_chart_module_loads_no_django() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False
     )
 
-    assert done.returncode == 0, f"reports.charts imported Django: {done.stdout}{done.stderr}"
+    assert done.returncode == 0, f"rounds.charts imported Django: {done.stdout}{done.stderr}"
 
 
 def test_the_flow_diagram_notes_drop_outs_since_the_previous_round() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reports.anonymise import Scrubber
+from rounds.anonymise import Scrubber
 
 
 def test_it_removes_e_mail_addresses() -> None:

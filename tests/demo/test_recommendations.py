@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from reports.demo import SHEETS, add_kce_recommendations
+from demo.kce import load_items
+from demo.recommendations import SHEETS, add_kce_recommendations
 from reports.models import Recommendation
-from rounds.demo import load_items
 from rounds.models import Item
 from tests.factories import make_study
 

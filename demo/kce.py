@@ -12,20 +12,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 from django.db import transaction
 from django.utils import timezone
 
+from demo.recommendations import add_kce_recommendations
+from reports import services as report_services
+from reports.models import ReportVersion
 from rounds import services
 from rounds.errors import DomainError
 from rounds.models import Criterion, Item, Panelist, Participation, Protocol, Rating, Round, Study
 
-if TYPE_CHECKING:
-    from reports.models import ReportVersion
-
-FIXTURE = Path(__file__).resolve().parent / "fixtures" / "kce165_action_items.csv"
+FIXTURE = Path(__file__).resolve().parent / "data" / "kce165_action_items.csv"
 KCE_SLUG = "kce-burnout-gp"
 LIVE_SLUG = "demo-live"
 VISITOR_EMAIL = "visitor@demo.invalid"
@@ -111,9 +110,6 @@ def build_demo(*, seed: int = 165, wait: Callable[[Round], None] | None = None) 
     stayers = [p for i, p in enumerate(gps) if i not in dropouts]
     _run_round(kce, stayers, profile, rng, previous=round1, wait=wait)
     kce.refresh_from_db()
-    from reports import services as report_services  # reports builds on rounds, not back
-    from reports.demo import add_kce_recommendations
-
     add_kce_recommendations(kce)
     report = wait_for_report(report_services.report_request(study=kce))
     report_services.report_publish(version=report)
@@ -153,8 +149,6 @@ def wait_for_analysis(round: Round, timeout: float = 180.0) -> None:
 
 def wait_for_report(version: ReportVersion, timeout: float = 300.0) -> ReportVersion:
     """Poll until the worker has built the report version."""
-    from reports.models import ReportVersion
-
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         version.refresh_from_db()

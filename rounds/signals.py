@@ -1,0 +1,16 @@
+"""Events of the core that the layers above act on, without the core importing them.
+
+`invitations_requested` is sent inside the transaction that invites panelists to a round
+(the round opens, or panelists join an open round), so a receiver that records e-mails
+records them atomically with the invitation; the panelists app sends them.
+"""
+
+from __future__ import annotations
+
+from django.dispatch import Signal
+
+invitations_requested = Signal()
+"""sender=Round; kwargs: round (Round), panelist_ids (list[int])."""
+
+round_submitted = Signal()
+"""sender=Round; kwargs: round (Round), panelist (Panelist). Sent on a first submission."""
