@@ -136,9 +136,7 @@ def test_emails_go_out_once_the_server_accepts_again(mailoutbox) -> None:
     with time_machine.travel(timezone.now() + timedelta(minutes=5)):
         services.emails_send_batch()
     assert len(mailoutbox) == 2
-    assert set(EmailMessage.objects.filter(pk__in=ids).values_list("status", flat=True)) == {
-        "sent"
-    }
+    assert set(EmailMessage.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"sent"}
 
 
 @override_settings(EMAIL_BACKEND="tests.panelists.test_email.RefusingBackend")
@@ -195,7 +193,5 @@ def test_the_sweep_wakes_the_workers_for_emails_never_sent_to_them(monkeypatch) 
     monkeypatch.setattr(tasks.send_emails, "delay", lambda: woken.append(1))
     assert services.emails_sweep()["waiting"] == 2
     assert woken == [1]
-    assert all(
-        e.dispatched_at is not None for e in EmailMessage.objects.filter(pk__in=ids)
-    )
+    assert all(e.dispatched_at is not None for e in EmailMessage.objects.filter(pk__in=ids))
     assert services.emails_sweep()["waiting"] == 0  # published recently: not again yet

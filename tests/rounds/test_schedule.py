@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from panelists.models import EmailMessage
 from panelists import services as panel_services
+from panelists.models import EmailMessage
 from rounds import answers, services
 from rounds.errors import TransitionError
 from rounds.models import Participation, Round

@@ -1,65 +1,41 @@
-"""The study setup wizard: a coordinator creates a study in six steps.
-
-basics (languages, titles, contact) → criteria (scales, bands, anchor labels) → protocol
-(consensus rule per criterion, item decision rule, stopping rule, feedback, with a preview of
-how the rules classify example distributions) → items → panel → review; then `study_create`
-writes everything in one transaction.
-
-Each step is a form (the criteria step a formset) whose fields depend on earlier steps
-through `StudySetupWizard.get_form_kwargs`. The session keeps each step's raw POST data, as
-formtools does; an uploaded file is kept base64-encoded in its step's stored data (never in
-the page), so no file storage is needed and the final revalidation re-parses exactly the
-bytes the coordinator chose.
-"""
+"""The setup wizard's forms: basics, criteria, protocol (with its rule checks), items and
+panel uploads, review."""
 
 from __future__ import annotations
 
 import base64
 import binascii
-import copy
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
-import pandas as pd
 from django import forms
-from django.contrib import messages
-from django.contrib.auth.mixins import LoginRequiredMixin
-from django.contrib.auth.models import User
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import IntegrityError, transaction
 from django.forms.formsets import DELETION_FIELD_NAME, BaseFormSet
 from django.forms.utils import ErrorList
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, QueryDict
-from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils.datastructures import MultiValueDict
 from django.utils.functional import Promise
 from django.utils.text import slugify
-from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from formtools.wizard.forms import ManagementForm
-from formtools.wizard.views import NamedUrlSessionWizardView
+from django.utils.translation import gettext_lazy
 
 from rounds import consensus
-from rounds.errors import DomainError
 from rounds.imports import (
     MAX_UPLOAD_BYTES,
     PANEL_COLUMNS,
     ImportRejected,
     ItemRow,
     PanelRow,
-    import_items,
-    import_panel,
     parse_items,
     parse_panel,
 )
-from rounds.models import Criterion, Protocol, Study, StudyMembership, translated
-from rounds.services import audit_record
+from rounds.models import Protocol, Study
+from rounds.setup.preview import Preview, preview
+from rounds.studies import CriterionSpec, Upload, slug_taken_message
 
 LANGUAGES: tuple[tuple[str, Promise], ...] = (
     ("fr", gettext_lazy("French")),
@@ -107,7 +83,7 @@ class FieldErrors(ErrorList):
         super().__init__(initlist, error_class or "field-error", renderer, field_id)
 
 
-def _language_name(code: str) -> str:
+def language_name(code: str) -> str:
     return str(LANGUAGE_NAMES.get(code, code))
 
 
@@ -187,7 +163,7 @@ class BasicsForm(forms.Form):
 
     def per_language(self) -> list[tuple[str, str, list[forms.BoundField]]]:
         return [
-            (code, _language_name(code), [self[f"title_{code}"], self[f"description_{code}"]])
+            (code, language_name(code), [self[f"title_{code}"], self[f"description_{code}"]])
             for code, _name in LANGUAGES
         ]
 
@@ -214,7 +190,7 @@ class BasicsForm(forms.Form):
                 self.add_error(
                     f"title_{code}",
                     _("Give the title in %(language)s, or untick %(language)s under Languages.")
-                    % {"language": _language_name(code)},
+                    % {"language": language_name(code)},
                 )
         report = data.get("report_language")
         if languages and report and report not in languages:
@@ -225,8 +201,8 @@ class BasicsForm(forms.Form):
                     "%(language)s under Languages, or choose one of %(chosen)s."
                 )
                 % {
-                    "language": _language_name(report),
-                    "chosen": ", ".join(_language_name(code) for code in languages),
+                    "language": language_name(report),
+                    "chosen": ", ".join(language_name(code) for code in languages),
                 },
             )
         data["languages"] = languages
@@ -281,49 +257,7 @@ def _texts(data: Mapping[str, Any], field: str, languages: list[str]) -> dict[st
     return {code: text for code, text in texts.items() if text}
 
 
-def slug_taken_message(slug: str) -> str:
-    taken = set(Study.objects.filter(slug__startswith=slug).values_list("slug", flat=True))
-    base = slug[:75]
-    suggestion = next(f"{base}-{n}" for n in range(2, len(taken) + 3) if f"{base}-{n}" not in taken)
-    return _(
-        "A study with the short name “%(slug)s” already exists. Choose another, "
-        "e.g. “%(suggestion)s”."
-    ) % {"slug": slug, "suggestion": suggestion}
-
-
 # --------------------------------------------------------------------------- criteria
-
-
-@dataclass(frozen=True)
-class CriterionSpec:
-    """A criterion as the coordinator described it, before it is saved."""
-
-    code: str
-    name: dict[str, str]
-    question: dict[str, str]
-    scale: consensus.Scale
-    anchors: dict[str, dict[str, str]]
-
-    @property
-    def label(self) -> str:
-        return translated(self.name, get_language(), list(self.name)) or self.code
-
-    def criterion(self, study: Study, position: int, rule: str) -> Criterion:
-        return Criterion(
-            study=study,
-            code=self.code,
-            name=self.name,
-            question=self.question,
-            position=position,
-            scale_min=self.scale.min,
-            scale_max=self.scale.max,
-            low_max=self.scale.low[1],
-            high_min=self.scale.high[0],
-            rule=rule,
-            anchors=self.anchors,
-        )
-
-
 SCALES: tuple[tuple[str, Any], ...] = (
     ("1-9", "1–9"),
     ("1-7", "1–7"),
@@ -403,7 +337,7 @@ class CriterionForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.languages = list(languages)
         for code in self.languages:
-            language = _language_name(code)
+            language = language_name(code)
             self.fields[f"name_{code}"] = forms.CharField(
                 label=_("Name in %(language)s") % {"language": language}, max_length=200
             )
@@ -426,12 +360,12 @@ class CriterionForm(forms.Form):
 
     def texts(self) -> list[tuple[str, list[forms.BoundField]]]:
         return [
-            (_language_name(c), [self[f"name_{c}"], self[f"question_{c}"]]) for c in self.languages
+            (language_name(c), [self[f"name_{c}"], self[f"question_{c}"]]) for c in self.languages
         ]
 
     def anchor_fields(self) -> list[tuple[str, list[forms.BoundField]]]:
         return [
-            (_language_name(c), [self[f"anchor_min_{c}"], self[f"anchor_max_{c}"]])
+            (language_name(c), [self[f"anchor_min_{c}"], self[f"anchor_max_{c}"]])
             for c in self.languages
         ]
 
@@ -801,162 +735,7 @@ class ProtocolForm(forms.ModelForm):
         return rows
 
 
-# --------------------------------------------------------------------------- preview
-
-
-@dataclass(frozen=True)
-class Example:
-    """A fixed distribution of ratings, described by where each rating sits on a scale."""
-
-    key: str
-    label: Promise
-    points: tuple[str, ...]
-
-    def values(self, scale: consensus.Scale) -> list[int]:
-        at = {
-            "bottom": scale.min,
-            "low": (scale.low[0] + scale.low[1]) // 2,
-            "low_top": scale.low[1],
-            "mid_bottom": scale.mid[0],
-            "mid": (scale.mid[0] + scale.mid[1]) // 2,
-            "mid_top": scale.mid[1],
-            "high_bottom": scale.high[0],
-            "high": (scale.high[0] + scale.high[1] + 1) // 2,
-            "top": scale.max,
-        }
-        return sorted(at[point] for point in self.points)
-
-
-EXAMPLES: tuple[Example, ...] = (
-    Example(
-        "strong-high",
-        gettext_lazy("Strong agreement, high"),
-        ("mid", "high_bottom", "high_bottom", "high", "high", "high", "top", "top", "top"),
-    ),
-    Example(
-        "polarised",
-        gettext_lazy("Polarised"),
-        ("bottom", "bottom", "low", "low", "mid", "high", "high", "top", "top"),
-    ),
-    Example(
-        "lukewarm",
-        gettext_lazy("Lukewarm"),
-        ("low_top", "mid_bottom", "mid", "mid", "mid", "mid", "mid_top", "mid_top", "high_bottom"),
-    ),
-    Example(
-        "strong-low",
-        gettext_lazy("Strong agreement, low"),
-        ("mid", "low_top", "low_top", "low", "low", "low", "bottom", "bottom", "bottom"),
-    ),
-    Example(
-        "borderline",
-        gettext_lazy("Borderline: exactly 75% high"),
-        ("mid",) * 3 + ("high_bottom",) * 3 + ("high",) * 3 + ("top",) * 3,
-    ),
-)
-
-
-@dataclass(frozen=True)
-class PreviewCell:
-    values: list[int]
-    median: float
-    pct_low: float
-    pct_high: float
-    consensus: str  # in / out / none
-
-
-@dataclass(frozen=True)
-class PreviewRow:
-    example: Example
-    cells: list[PreviewCell | None]  # one per criterion; None while its rule is invalid
-    decision: str | None  # accepted / rejected / carried; None while a rule is invalid
-
-
-@dataclass(frozen=True)
-class Preview:
-    criteria: list[CriterionSpec]
-    rules: dict[str, str]  # criterion code -> rule label, for the criteria with a valid rule
-    rows: list[PreviewRow]
-
-    @property
-    def columns(self) -> list[tuple[CriterionSpec, str | None]]:
-        return [(spec, self.rules.get(spec.code)) for spec in self.criteria]
-
-
-def preview(
-    criteria: Sequence[CriterionSpec],
-    rules: Mapping[str, consensus.Rule],
-    *,
-    quantile: int,
-    rand_half_points: bool = False,
-    decision: consensus.DecisionRule | None = None,
-) -> Preview:
-    """Classify every example on every criterion's scale with the engine itself."""
-    rated = [spec for spec in criteria if spec.code in rules]
-    settings = {
-        spec.code: consensus.CriterionSettings(
-            scale=spec.scale,
-            rule=_with_half_points(rules[spec.code], rand_half_points),
-            quantile=quantile,
-        )
-        for spec in rated
-    }
-    records = [
-        (1, example.key, spec.code, value)
-        for example in EXAMPLES
-        for spec in rated
-        for value in example.values(spec.scale)
-    ]
-    stats: dict[tuple[str, str], tuple[float, float, float, str]] = {}
-    decisions: dict[str, str] = {}
-    if records:
-        ratings = pd.DataFrame(records, columns=["round", "item", "criterion", "value"])
-        results = consensus.describe(ratings, settings)
-        columns = ["item", "criterion", "median", "pct_low", "pct_high", "consensus"]
-        for item, code, median, low, high, verdict in results[columns].itertuples(index=False):
-            stats[(str(item), str(code))] = (float(median), float(low), float(high), str(verdict))
-        if decision is not None and len(rated) == len(criteria):
-            decided = consensus.decide_items(results, decision)
-            decisions = dict(zip(decided["item"].astype(str), decided["decision"], strict=True))
-    rows = [
-        PreviewRow(
-            example=example,
-            cells=[_cell(stats, example, spec) for spec in criteria],
-            decision=decisions.get(example.key),
-        )
-        for example in EXAMPLES
-    ]
-    labels = {code: rule.label for code, rule in rules.items()}
-    return Preview(criteria=list(criteria), rules=labels, rows=rows)
-
-
-def _cell(
-    stats: Mapping[tuple[str, str], tuple[float, float, float, str]],
-    example: Example,
-    spec: CriterionSpec,
-) -> PreviewCell | None:
-    found = stats.get((example.key, spec.code))
-    if found is None:
-        return None
-    median, pct_low, pct_high, verdict = found
-    return PreviewCell(example.values(spec.scale), median, pct_low, pct_high, verdict)
-
-
-def _with_half_points(rule: consensus.Rule, rand_half_points: bool) -> consensus.Rule:
-    if rand_half_points and rule.kind == "rand":
-        return consensus.Rule("rand", rand_half_points=True)
-    return rule
-
-
 # --------------------------------------------------------------------------- items and panel
-
-
-@dataclass(frozen=True)
-class Upload:
-    data: bytes
-    filename: str
-
-
 def _unsaved_study(languages: Sequence[str]) -> Study:
     """A stand-in for the study being set up, for `parse_items` and `parse_panel`.
 
@@ -1141,342 +920,3 @@ class PanelForm(ImportForm):
 
 class ReviewForm(forms.Form):
     """Nothing to fill in: the review step only confirms."""
-
-
-# --------------------------------------------------------------------------- creating
-
-
-class SetupError(DomainError):
-    """The study could not be created; `step` is where the coordinator can fix it."""
-
-    def __init__(self, step: str, message: str) -> None:
-        super().__init__(message)
-        self.step = step
-
-
-@dataclass(frozen=True)
-class StudySetup:
-    slug: str
-    title: dict[str, str]
-    description: dict[str, str]
-    languages: list[str]
-    report_language: str
-    time_zone: str
-    contact_name: str
-    contact_email: str
-    minutes_per_round: int
-    criteria: list[CriterionSpec]
-    rules: dict[str, str]  # criterion code -> rule label
-    protocol: dict[str, Any]  # Protocol field values
-    items: Upload | None
-    panel: Upload | None
-
-
-def study_create(*, setup: StudySetup, by: User) -> Study:
-    """Create the study with its protocol, criteria, items and panel, all or nothing;
-    `by` becomes its owner. Raises SetupError naming the step to fix."""
-    try:
-        with transaction.atomic():
-            return _study_create(setup, by)
-    except IntegrityError:
-        if Study.objects.filter(slug=setup.slug).exists():
-            raise SetupError("basics", slug_taken_message(setup.slug)) from None
-        raise
-
-
-def _study_create(setup: StudySetup, by: User) -> Study:
-    if Study.objects.filter(slug=setup.slug).exists():
-        raise SetupError("basics", slug_taken_message(setup.slug))
-    study = Study.objects.create(
-        slug=setup.slug,
-        title=setup.title,
-        description=setup.description,
-        languages=setup.languages,
-        report_language=setup.report_language,
-        time_zone=setup.time_zone,
-        contact_name=setup.contact_name,
-        contact_email=setup.contact_email,
-        minutes_per_round=setup.minutes_per_round,
-    )
-    protocol = Protocol.objects.create(study=study, **setup.protocol)
-    Criterion.objects.bulk_create(
-        spec.criterion(study, position, setup.rules[spec.code])
-        for position, spec in enumerate(setup.criteria)
-    )
-    StudyMembership.objects.create(study=study, user=by, role=StudyMembership.Role.OWNER)
-    after = {"slug": study.slug, "languages": study.languages, "protocol": protocol.as_dict()}
-    audit_record(study=study, action="study.created", target=study.slug, by=by, after=after)
-    for step, upload, importer in (
-        ("items", setup.items, import_items),
-        ("panel", setup.panel, import_panel),
-    ):
-        if upload is None:
-            continue
-        try:
-            importer(study=study, data=upload.data, filename=upload.filename, by=by)
-        except ImportRejected as rejected:
-            raise SetupError(step, str(rejected)) from rejected
-    return study
-
-
-# --------------------------------------------------------------------------- the wizard
-
-StepForm = forms.BaseForm | BaseFormSet
-
-
-def error_summary(form: StepForm) -> list[tuple[str, str]]:
-    """(anchor, message) for every error of a step, for the summary at the top of the page."""
-    entries: list[tuple[str, str]] = []
-    if isinstance(form, BaseFormSet):
-        entries += [("#step-fields", str(error)) for error in form.non_form_errors()]
-        for number, sub in enumerate(form.forms, start=1):
-            if not (form.can_delete and getattr(sub, "cleaned_data", {}).get(DELETION_FIELD_NAME)):
-                entries += _form_errors(sub, _("Criterion %(n)d") % {"n": number})
-        return entries
-    return _form_errors(form, "")
-
-
-def _form_errors(form: forms.BaseForm, context: str) -> list[tuple[str, str]]:
-    entries = []
-    for name, errors in form.errors.items():
-        if name == NON_FIELD_ERRORS:
-            entries += [("#step-fields", f"{context}: {e}" if context else str(e)) for e in errors]
-            continue
-        field = form[name]
-        anchor = "#" + (field.id_for_label or f"{field.auto_id}_0")
-        label = f"{context}, {field.label}" if context else str(field.label)
-        entries += [(anchor, f"{label}: {error}") for error in errors]
-    return entries
-
-
-class StudySetupWizard(LoginRequiredMixin, NamedUrlSessionWizardView):
-    """Staff create a study here; see the module docstring for the steps."""
-
-    form_list = [
-        ("basics", BasicsForm),
-        ("criteria", CriteriaFormSet),
-        ("protocol", ProtocolForm),
-        ("items", ItemsForm),
-        ("panel", PanelForm),
-        ("review", ReviewForm),
-    ]
-    template_name = "rounds/setup/step.html"
-    file_storage = None  # uploads are kept base64 in the step data (ImportForm.step_data)
-
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        user = request.user
-        if user.is_authenticated and not (user.is_staff or user.is_superuser):
-            return render(request, "rounds/setup/forbidden.html", status=403)
-        return super().dispatch(request, *args, **kwargs)
-
-    def get_prefix(self, request: HttpRequest, *args: Any, **kwargs: Any) -> str:
-        return f"study-setup-{request.user.pk}"
-
-    # Forms ---------------------------------------------------------------------------
-
-    def get_form_initial(self, step: str) -> Any:
-        if step == "criteria":
-            return copy.deepcopy(CRITERIA_INITIAL)
-        return super().get_form_initial(step)
-
-    def get_form_kwargs(self, step: str | None = None) -> dict[str, Any]:
-        step = step or self.steps.current
-        kwargs: dict[str, Any] = {"error_class": FieldErrors}
-        if step == "criteria":
-            kwargs["form_kwargs"] = {"languages": self._languages()}
-        elif step == "protocol":
-            kwargs["criteria"] = self._criteria()
-        elif step in ("items", "panel"):
-            kept = kept_upload(self.storage.get_step_data(step), self.get_form_prefix(step))
-            kwargs.update(languages=self._languages(), kept=kept)
-        return kwargs
-
-    def _languages(self) -> list[str]:
-        basics = self.get_cleaned_data_for_step("basics")
-        return list(basics["languages"]) if basics else [code for code, _name in LANGUAGES]
-
-    def _criteria(self) -> list[CriterionSpec]:
-        return criteria_specs(self.get_cleaned_data_for_step("criteria"))
-
-    def process_step(self, form: StepForm) -> Any:
-        data = super().process_step(form)
-        return form.step_data(data) if isinstance(form, ImportForm) else data
-
-    def process_step_files(self, form: StepForm) -> dict[str, Any]:
-        return {}  # kept in the step data instead; see ImportForm.step_data
-
-    # Requests ------------------------------------------------------------------------
-
-    def get(self, *args: Any, **kwargs: Any) -> HttpResponse:
-        step = kwargs.get("step")
-        if isinstance(step, str) and step in self.get_form_list():
-            missing = self._first_incomplete(before=step)
-            if missing is not None:
-                messages.info(
-                    self.request,
-                    _("Complete “%(step)s” first: the later steps depend on it.")
-                    % {"step": STEP_TITLES[missing]},
-                )
-                self.storage.current_step = missing
-                return redirect(self.get_step_url(missing))
-        return super().get(*args, **kwargs)
-
-    def post(self, *args: Any, **kwargs: Any) -> HttpResponse:
-        """Besides formtools' "next": "preview" and "add_criterion" re-render the step with
-        what was typed; "wizard_goto_step" leaves it. All three keep what was typed, even
-        when it is not valid yet."""
-        post = self.request.POST
-        leaving = post.get("wizard_goto_step") in self.get_form_list()
-        if not (leaving or "preview" in post or "add_criterion" in post):
-            return super().post(*args, **kwargs)
-        management = ManagementForm(post, prefix=self.prefix)
-        if not management.is_valid() or management.cleaned_data["current_step"] not in (
-            self.get_form_list()
-        ):
-            return super().post(*args, **kwargs)
-        self.storage.current_step = management.cleaned_data["current_step"]
-        data = post
-        if "add_criterion" in post and self.steps.current == "criteria":
-            data = _with_another_criterion(post, self.get_form_prefix("criteria"))
-        form = self.get_form(data=data, files=self.request.FILES)
-        self._keep(form)
-        if leaving:
-            return super().post(*args, **kwargs)
-        return self.render(form)
-
-    def _keep(self, form: StepForm) -> None:
-        data = form.step_data(form.data) if isinstance(form, ImportForm) else form.data
-        self.storage.set_step_data(self.steps.current, data)
-        for name in [name for name in vars(self) if name.startswith("_cleaned_data_cache_")]:
-            delattr(self, name)
-
-    def _first_incomplete(self, before: str) -> str | None:
-        for step in self.get_form_list():
-            if step == before:
-                return None
-            if self.get_cleaned_data_for_step(step) is None:
-                return str(step)
-        return None
-
-    def render_revalidation_failure(self, failed_step: str, form: StepForm, **kwargs: Any) -> Any:
-        messages.error(
-            self.request,
-            _(
-                "“%(step)s” needs another look: something it depends on changed after you "
-                "filled it in. Correct the fields marked below, then continue."
-            )
-            % {"step": STEP_TITLES[failed_step]},
-        )
-        return super().render_revalidation_failure(failed_step, form, **kwargs)
-
-    def render_done(self, form: StepForm, **kwargs: Any) -> HttpResponse:
-        try:
-            return super().render_done(form, **kwargs)
-        except SetupError as error:  # the wizard's data is kept: done() did not finish
-            messages.error(self.request, str(error))
-            self.storage.current_step = error.step
-            return redirect(self.get_step_url(error.step))
-
-    def done(self, form_list: list[StepForm], form_dict: dict[str, Any], **kwargs: Any) -> Any:
-        user = self.request.user
-        assert isinstance(user, User)
-        study = study_create(setup=_setup(form_dict), by=user)
-        messages.success(
-            self.request,
-            _("The study “%(title)s” is created. Prepare round 1 when you are ready.")
-            % {"title": study.display_title},
-        )
-        return redirect(reverse("study-detail", args=[study.slug]))
-
-    # Pages ---------------------------------------------------------------------------
-
-    def get_context_data(self, form: StepForm, **kwargs: Any) -> dict[str, Any]:
-        context: dict[str, Any] = super().get_context_data(form=form, **kwargs)
-        current = self.steps.current
-        partial = "upload" if current in ("items", "panel") else current
-        context.update(
-            step_title=STEP_TITLES[current],
-            step_template=f"rounds/setup/_{partial}.html",
-            step_list=list(self._step_list()),
-            error_summary=error_summary(form),
-        )
-        if isinstance(form, ProtocolForm):
-            context.update(preview=form.preview(), rule_suggestions=RULE_SUGGESTIONS)
-        elif isinstance(form, ImportForm):
-            required, optional = form.columns()
-            rows = form.cleaned_data.get("rows") if form.is_bound and form.is_valid() else None
-            table = form.table(rows) if rows else None
-            context.update(required_columns=required, optional_columns=optional, table=table)
-        elif current == "review":
-            context["summary"] = self._summary()
-        return context
-
-    def _step_list(self) -> Iterator[dict[str, Any]]:
-        reachable = True
-        for number, step in enumerate(self.get_form_list(), start=1):
-            complete = step != "review" and self.get_cleaned_data_for_step(step) is not None
-            yield {
-                "name": step,
-                "title": STEP_TITLES[step],
-                "number": number,
-                "current": step == self.steps.current,
-                "complete": complete,
-                "reachable": reachable,
-            }
-            reachable = reachable and complete
-
-    def _summary(self) -> dict[str, Any]:
-        basics = self.get_cleaned_data_for_step("basics") or {"title": {}}
-        protocol = self.get_form("protocol", data=self.storage.get_step_data("protocol"))
-        protocol.is_valid()
-        rules = protocol.cleaned_data.get("rules", {})
-        items = self.get_cleaned_data_for_step("items") or {}
-        panel = self.get_cleaned_data_for_step("panel") or {}
-        return {
-            "basics": basics,
-            "languages": [_language_name(code) for code in basics.get("languages", [])],
-            "report_language": _language_name(basics.get("report_language", "")),
-            "criteria": [
-                (spec, rules[spec.code].label if spec.code in rules else "")
-                for spec in self._criteria()
-            ],
-            "protocol": protocol.summary(),
-            "titles": [(_language_name(code), text) for code, text in basics["title"].items()],
-            "items": items_table(items.get("rows", []), basics.get("languages", [])),
-            "panel": panel_table(panel.get("rows", [])),
-            "groups": sorted({row.group for row in panel.get("rows", []) if row.group}),
-        }
-
-
-def _with_another_criterion(post: QueryDict, prefix: str) -> QueryDict:
-    data = post.copy()
-    total = f"{prefix}-TOTAL_FORMS"
-    try:
-        count = int(data.get(total, "0"))
-    except ValueError:
-        return data
-    if count < MAX_CRITERIA:
-        data[total] = str(count + 1)
-        data[f"{prefix}-{count}-scale"] = "1-9"  # the field's initial, so the form is "empty"
-    return data
-
-
-def _setup(form_dict: Mapping[str, Any]) -> StudySetup:
-    basics = form_dict["basics"].cleaned_data
-    protocol: ProtocolForm = form_dict["protocol"]
-    return StudySetup(
-        slug=basics["slug"],
-        title=basics["title"],
-        description=basics["description"],
-        languages=basics["languages"],
-        report_language=basics["report_language"],
-        time_zone=basics["time_zone"],
-        contact_name=basics["contact_name"],
-        contact_email=basics["contact_email"],
-        minutes_per_round=basics["minutes_per_round"],
-        criteria=form_dict["criteria"].specs(),
-        rules={code: rule.label for code, rule in protocol.cleaned_data["rules"].items()},
-        protocol=protocol.settings(),
-        items=form_dict["items"].cleaned_data["source"],
-        panel=form_dict["panel"].cleaned_data["source"],
-    )
