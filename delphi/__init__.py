@@ -1,4 +1,4 @@
 from delphi.celery import app as celery_app
+from rounds.version import __version__
 
-__all__ = ["celery_app"]
-__version__ = "0.1.0"
+__all__ = ["__version__", "celery_app"]

@@ -17,9 +17,9 @@ from typing import Any
 
 from django.utils import timezone
 
-import delphi
 from rounds.models import Study
 from rounds.services import protocol_hash
+from rounds.version import __version__
 
 Stamp = dict[str, Any]
 SOFTWARE = "Delphi consensus platform"
@@ -38,7 +38,7 @@ def build_stamp(
         "study": study.slug,
         "report_version": version,
         "software": SOFTWARE,
-        "software_version": delphi.__version__,
+        "software_version": __version__,
         "protocol_hash": protocol_hash(protocol),
         "data_checksum": hashlib.sha256(ratings_csv).hexdigest(),
         "quantile_method": protocol.quantile_type,

@@ -23,7 +23,6 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-import delphi
 from rounds import consensus, jobs, selectors, signals
 from rounds.errors import (
     AnalysisImpossibleError,
@@ -44,6 +43,7 @@ from rounds.models import (
     RoundItem,
     Study,
 )
+from rounds.version import __version__
 
 logger = logging.getLogger(__name__)
 
@@ -373,7 +373,7 @@ def round_analyse(*, round_id: int, force: bool = False) -> Round:
                 "kendall": _records(analysis.kendall[analysis.kendall["round"] == round.number]),
                 "protocol_hash": protocol_hash(study.protocol),
                 "data_checksum": data_checksum(ratings[ratings["round"] == round.number]),
-                "software_version": delphi.__version__,
+                "software_version": __version__,
             },
         )
         audit_record(study=study, action="round.analysed", target=str(round))
