@@ -7,21 +7,27 @@ actions (open, close, schedule, analyse) stay in `rounds.views`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from panelists import selectors, services
+from panelists import links, selectors, services
+from panelists.models import EmailMessage
 from rounds import access
 from rounds.errors import DomainError
 from rounds.forms import DeadlineForm, ReminderScheduleForm, ReopenForm, ScheduleForm
-from rounds.models import Round
+from rounds.models import Panelist, Participation, Round
+from rounds.services import audit_record
+from rounds.setup import checks
+from rounds.templatetags.delphi_format import when
 
 
 def _round(request: HttpRequest, slug: str, number: int) -> Round:
@@ -51,6 +57,7 @@ def round_detail(request: HttpRequest, slug: str, number: int) -> HttpResponse:
         ),
         "reminders": round.reminders.all(),
         "statuses": selectors.STATUSES,
+        "warnings": checks.study_warnings(study) if round.state == Round.State.DRAFT else [],
     }
     return render(request, "panelists/round_detail.html", context)
 
@@ -80,12 +87,28 @@ def round_status(request: HttpRequest, slug: str, number: int) -> JsonResponse:
             "counts": _counts(overall),
             "rate": int(overall.rate + 0.5),
             "groups": {g.label: {**_counts(g), "rate": int(g.rate + 0.5)} for g in groups},
+            "panelists": _panelist_states(round),
         }
     )
 
 
 def _counts(progress: selectors.Progress) -> dict[str, int]:
-    return {status: progress.get(status) for status in selectors.STATUSES}
+    counts = {status: progress.get(status) for status in selectors.STATUSES}
+    counts["opened"] = progress.opened
+    return counts
+
+
+def _panelist_states(round: Round) -> dict[str, dict[str, str]]:
+    """Each panelist's status and last activity, as the table shows them."""
+    rows = Participation.objects.filter(round=round).select_related("panelist")
+    return {
+        p.panelist.pseudonym: {
+            "status": p.status,
+            "label": str(p.get_status_display()),
+            "last_activity": when(p.last_activity_at, round.study.time_zone) or "—",
+        }
+        for p in rows.only("status", "last_activity_at", "panelist__pseudonym")
+    }
 
 
 @login_required
@@ -114,3 +137,80 @@ def round_reminder_schedule(request: HttpRequest, slug: str, number: int) -> Htt
     else:
         messages.error(request, " ".join(str(e) for e in form.errors.get("days_before", [])))
     return redirect("round-detail", slug=slug, number=number)
+
+
+# --------------------------------------------------------------------- one panelist
+
+
+def _panelist(round: Round, pseudonym: str) -> Panelist:
+    return get_object_or_404(Panelist, study=round.study, pseudonym=pseudonym)
+
+
+def _resend(request: HttpRequest, round: Round, panelist: Panelist) -> HttpResponse | None:
+    invitation = (
+        EmailMessage.objects.filter(round=round, panelist=panelist, kind="invitation")
+        .order_by("-created_at")
+        .first()
+    )
+    if invitation is None:
+        raise DomainError(_("%(p)s has no invitation in this round yet.") % {"p": panelist})
+    services.email_resend(email=invitation, by=request.user)
+    messages.success(request, _("The invitation to %(p)s is sent again.") % {"p": panelist})
+    return None
+
+
+def _show_link(request: HttpRequest, round: Round, panelist: Panelist) -> HttpResponse | None:
+    """The live link, computed on an explicit request only, and recorded."""
+    url = links.link_for(panelist)
+    audit_record(study=round.study, action="link.shown", target=panelist.pseudonym, by=request.user)
+    context = {"study": round.study, "round": round, "panelist": panelist, "url": url}
+    response = render(request, "panelists/panelist_link.html", context)
+    response["Cache-Control"] = "no-store"
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _reissue(request: HttpRequest, round: Round, panelist: Panelist) -> HttpResponse | None:
+    links.link_reissue(panelist=panelist, by=request.user, reason=request.POST.get("reason", ""))
+    messages.success(
+        request,
+        _("%(p)s has a new link; the old one no longer works. Resend the invitation to send it.")
+        % {"p": panelist},
+    )
+    return None
+
+
+def _revoke(request: HttpRequest, round: Round, panelist: Panelist) -> HttpResponse | None:
+    links.link_revoke_all(panelist=panelist, by=request.user, reason=request.POST.get("reason", ""))
+    messages.success(request, _("The links of %(p)s no longer work.") % {"p": panelist})
+    return None
+
+
+PanelistAction = Callable[[HttpRequest, Round, Panelist], HttpResponse | None]
+PANELIST_ACTIONS: dict[str, PanelistAction] = {
+    "resend": _resend,
+    "link": _show_link,
+    "reissue": _reissue,
+    "revoke": _revoke,
+}
+
+
+@login_required
+@require_POST
+def panelist_action(
+    request: HttpRequest, slug: str, number: int, pseudonym: str, action: str
+) -> HttpResponse:
+    round = _round(request, slug, number)
+    panelist = _panelist(round, pseudonym)
+    handler = PANELIST_ACTIONS.get(action)
+    if handler is None:
+        raise Http404("No such action")
+    try:
+        response = handler(request, round, panelist)
+    except DomainError as exc:
+        messages.error(request, str(exc))
+        response = None
+    if response is not None:
+        return response
+    url = reverse("round-detail", kwargs={"slug": slug, "number": number})
+    return redirect(f"{url}#panelist-{panelist.pseudonym}")

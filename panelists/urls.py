@@ -14,6 +14,11 @@ urlpatterns = [
     path(f"{R}/status.json", coordinator.round_status, name="round-status"),
     path(f"{R}/remind/", coordinator.round_remind, name="round-remind"),
     path(f"{R}/reminders/", coordinator.round_reminder_schedule, name="round-reminder-schedule"),
+    path(
+        f"{R}/panelists/<str:pseudonym>/<str:action>/",
+        coordinator.panelist_action,
+        name="panelist-action",
+    ),
     # The panelist's pages.
     path("p/", views.home, name="panelist-home"),
     path("p/consent/", views.consent, name="panelist-consent"),

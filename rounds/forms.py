@@ -38,6 +38,12 @@ class ScheduleForm(StudyTimeForm):
     closes_at = LocalDateTimeField(label=_("Deadline"), required=False)
 
 
+class OpenForm(StudyTimeForm):
+    """ "Open now": the deadline typed beside the button goes with it (optional)."""
+
+    closes_at = LocalDateTimeField(label=_("Deadline"), required=False)
+
+
 class DeadlineForm(StudyTimeForm):
     closes_at = LocalDateTimeField(label=_("New deadline"))
 

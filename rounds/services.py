@@ -151,9 +151,15 @@ def round_create(
 
 
 def round_open(
-    *, round: Round, by: Actor = None, now: datetime | None = None, notify: bool = True
+    *,
+    round: Round,
+    by: Actor = None,
+    now: datetime | None = None,
+    notify: bool = True,
+    closes_at: datetime | None = None,
 ) -> Round:
-    """Open a draft round to the panel; opening round 1 locks the protocol.
+    """Open a draft round to the panel; opening round 1 locks the protocol. A `closes_at`
+    given here sets the deadline in the same step (else the scheduled one stays).
 
     Every panelist of the study takes part. With ``notify``, each is invited: the
     invitations are recorded in this transaction (`signals.invitations_requested`) and
@@ -162,13 +168,15 @@ def round_open(
     with transaction.atomic():
         round = Round.objects.select_for_update().select_related("study").get(pk=round.pk)
         study = round.study
+        if closes_at is not None:
+            round.closes_at = closes_at
         _check_can_open(round, now)
         if round.number == 1:
             Protocol.objects.filter(study=study, locked_at__isnull=True).update(locked_at=now)
             Study.objects.filter(pk=study.pk).update(status=Study.Status.RUNNING)
         round.state = Round.State.OPEN
         round.opened_at = now
-        round.save(update_fields=["state", "opened_at"])
+        round.save(update_fields=["state", "opened_at", "closes_at"])
         panel = list(Panelist.objects.filter(study=study).values_list("pk", flat=True))
         Participation.objects.bulk_create(
             [Participation(panelist_id=pk, round=round) for pk in panel], ignore_conflicts=True

@@ -19,6 +19,7 @@ from rounds.errors import DomainError
 from rounds.forms import (
     DeadlineForm,
     NewItemForm,
+    OpenForm,
     OverrideForm,
     ProtocolForm,
     ReopenForm,
@@ -27,6 +28,7 @@ from rounds.forms import (
     WordingForm,
 )
 from rounds.models import ItemDecision, Round, RoundItem, Study
+from rounds.setup import checks
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -150,7 +152,11 @@ def _form_errors(form: Any) -> DomainError:
 
 
 def _open(request: HttpRequest, round: Round) -> str:
-    services.round_open(round=round, by=request.user)
+    form = OpenForm(request.POST, study=round.study)
+    if not form.is_valid():
+        raise _form_errors(form)
+    closes_at = form.aware(form.cleaned_data["closes_at"])
+    services.round_open(round=round, by=request.user, closes_at=closes_at)
     return _("Round %(n)d is open; the invitations are on their way.") % {"n": round.number}
 
 
@@ -215,7 +221,31 @@ def round_action(request: HttpRequest, slug: str, number: int, action: str) -> H
     if handler is None:
         messages.error(request, _("Unknown action."))
         return _back(round)
+    if action in CONFIRMED_ACTIONS and request.POST.get("confirmed") != "yes":
+        return _confirm(request, round, action)
     return _run(request, round, handler, "round-detail")
+
+
+# Actions that cannot be undone: the page asks once more, saying what will happen.
+CONFIRMED_ACTIONS = ("open", "close")
+
+
+def _confirm(request: HttpRequest, round: Round, action: str) -> HttpResponse:
+    form = OpenForm(request.POST, study=round.study)
+    closes_at = form.aware(form.cleaned_data["closes_at"]) if form.is_valid() else round.closes_at
+    participations = round.participations.all()
+    context = {
+        "study": round.study,
+        "round": round,
+        "action": action,
+        "closes_at": closes_at,
+        "typed_closes_at": request.POST.get("closes_at", ""),
+        "n_panelists": round.study.panelists.count(),
+        "n_submitted": participations.filter(status="submitted").count(),
+        "n_invited": participations.count(),
+        "warnings": checks.study_warnings(round.study) if action == "open" else [],
+    }
+    return render(request, "rounds/round_confirm.html", context)
 
 
 @login_required

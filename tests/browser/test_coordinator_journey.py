@@ -264,6 +264,11 @@ def test_a_coordinator_sets_up_a_study_runs_round_1_and_opens_round_2(
     assert round_1.closes_at == deadline.replace(microsecond=0)
     shot(page, "07-round-1-draft")
     page.get_by_role("button", name="Open now and send the invitations").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Open round 1 now?")
+    expect(page.get_by_text("The invitation e-mail goes to 5 panelists at once.")).to_be_visible()
+    shot(page, "07b-open-confirmation")
+    assert_accessible(page, "open confirmation")
+    page.get_by_role("button", name="Open now and send the invitations").click()
     expect(page.locator(".messages")).to_contain_text(
         "Round 1 is open; the invitations are on their way."
     )
@@ -318,6 +323,8 @@ def test_a_coordinator_sets_up_a_study_runs_round_1_and_opens_round_2(
         _submit_through_services(round_1, panelist, column)
     statuses = Participation.objects.filter(round=round_1).values_list("status", flat=True)
     assert set(statuses) == {Participation.Status.SUBMITTED}
+    page.get_by_role("button", name="Close now and analyse").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Close round 1 now?")
     page.get_by_role("button", name="Close now and analyse").click()
     expect(page.get_by_role("link", name="See the results")).to_be_visible(timeout=15_000)
     expect(page.locator("#round-state")).to_have_text("Analysed")
@@ -377,6 +384,7 @@ def test_a_coordinator_sets_up_a_study_runs_round_1_and_opens_round_2(
     expect(page.get_by_role("heading", level=1)).to_have_text("Round 2 Draft")
     expect(page.get_by_role("link", name="1 item in this round")).to_be_visible()
     before = len(mailoutbox)
+    page.get_by_role("button", name="Open now and send the invitations").click()
     page.get_by_role("button", name="Open now and send the invitations").click()
     expect(page.locator(".messages")).to_contain_text(
         "Round 2 is open; the invitations are on their way."

@@ -1,0 +1,101 @@
+"""What a coordinator should know before the panel sees a study: texts missing in a language
+of the study (the panelist would read them in another language) and no contact e-mail (the
+panel's replies would reach nobody). Shown on the setup's review, the study page and the
+confirmation before a round opens."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from rounds.models import Study
+from rounds.setup.forms import language_name
+
+Texts = dict[str, str]
+
+ITEM_TEXT = gettext_lazy("item texts")
+ITEM_DOMAIN = gettext_lazy("domain headings")
+CRITERION_NAME = gettext_lazy("criterion names")
+CRITERION_QUESTION = gettext_lazy("criterion questions")
+ANCHOR = gettext_lazy("scale end labels")
+TITLE = gettext_lazy("study titles")
+
+
+@dataclass(frozen=True)
+class Gap:
+    """`count` texts of one kind lack the language `language`."""
+
+    language: str
+    kind: Promise
+    count: int
+
+
+def translation_gaps(languages: Sequence[str], texts: Iterable[tuple[Promise, Texts]]) -> list[Gap]:
+    """Texts written in some language but not in every language of the study. A text empty
+    in every language is not a gap (e.g. a criterion without a question)."""
+    counts: dict[tuple[str, Promise], int] = {}
+    kinds: list[Promise] = []
+    for kind, by_language in texts:
+        if kind not in kinds:
+            kinds.append(kind)
+        if not any((v or "").strip() for v in (by_language or {}).values()):
+            continue
+        for code in languages:
+            if not (by_language or {}).get(code, "").strip():
+                counts[(code, kind)] = counts.get((code, kind), 0) + 1
+    return [
+        Gap(code, kind, counts[(code, kind)])
+        for code in languages
+        for kind in kinds
+        if (code, kind) in counts
+    ]
+
+
+def describe(gaps: list[Gap]) -> list[str]:
+    """One sentence per language, e.g. "Nederlands: 3 domain headings, 2 criterion questions
+    are missing; panelists reading Nederlands see them in another language."""
+    out = []
+    for code in dict.fromkeys(g.language for g in gaps):
+        parts = ", ".join(f"{g.count} {g.kind}" for g in gaps if g.language == code)
+        name = language_name(code)
+        out.append(
+            _(
+                "%(language)s: missing %(parts)s; panelists who read %(language)s "
+                "see these in another language."
+            )
+            % {"language": name, "parts": parts}
+        )
+    return out
+
+
+def study_texts(study: Study) -> list[tuple[Promise, Texts]]:
+    texts: list[tuple[Promise, Texts]] = [(TITLE, study.title)]
+    for domain, text in study.items.values_list("domain", "text"):
+        texts += [(ITEM_TEXT, text), (ITEM_DOMAIN, domain)]
+    for criterion in study.criteria.all():
+        texts += [(CRITERION_NAME, criterion.name), (CRITERION_QUESTION, criterion.question)]
+        anchors = criterion.anchors or {}
+        for end in ("min", "max"):
+            texts.append((ANCHOR, {c: labels.get(end, "") for c, labels in anchors.items()}))
+    return texts
+
+
+def contact_warning(contact_email: str) -> list[str]:
+    if contact_email:
+        return []
+    return [
+        _(
+            "No contact e-mail: the panel's e-mails have no address to reply to, and "
+            "panelists with a question or an expired link cannot reach you. Add one under "
+            "“Contact” on the study page."
+        )
+    ]
+
+
+def study_warnings(study: Study) -> list[str]:
+    gaps = translation_gaps(list(study.languages), study_texts(study))
+    return contact_warning(study.contact_email) + describe(gaps)
