@@ -150,6 +150,15 @@ class ProtocolForm(forms.ModelForm):
         return cleaned
 
 
+class ContactForm(forms.Form):
+    contact_name = forms.CharField(label=_("Contact name"), max_length=200, required=False)
+    contact_email = forms.EmailField(
+        label=_("Contact e-mail"),
+        required=False,
+        help_text=_("Panelists' replies to the study's e-mails go to this address."),
+    )
+
+
 class UploadForm(forms.Form):
     file = forms.FileField(
         label=_("CSV or XLSX file"),

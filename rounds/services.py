@@ -643,3 +643,33 @@ def _sync_next_round(decision: ItemDecision, next_round: Round) -> None:
             )
     else:
         present.delete()
+
+
+def study_end_after_round(*, study: Study, by: Actor = None, reason: str = "") -> Study:
+    """End a study by the coordinators' decision once its last round is analysed (e.g. the
+    remaining items will not converge): no further round; the draft the analysis prepared
+    for the next round, never shown to the panel, is removed. Items still carried over
+    stay undecided. The study is then finished, like `study_finish`."""
+    if not reason.strip():
+        raise DomainError(_("Give the reason for ending the study; the report states it."))
+    with transaction.atomic():
+        study = Study.objects.select_for_update().get(pk=study.pk)
+        if study.status == Study.Status.FINISHED:
+            raise TransitionError(_("The study is already finished."))
+        rounds = list(study.rounds.order_by("number"))
+        drafts = [r for r in rounds if r.state == Round.State.DRAFT]
+        ran = [r for r in rounds if r.state != Round.State.DRAFT]
+        if not ran or any(r.state != Round.State.ANALYSED for r in ran):
+            raise TransitionError(
+                _("A study can end only once its last round is closed and analysed.")
+            )
+        for draft in drafts:
+            draft.delete()
+        study.status = Study.Status.FINISHED
+        study.finished_at = timezone.now()
+        study.save(update_fields=["status", "finished_at"])
+        audit_record(
+            study=study, action="study.ended", target=study.slug, by=by, reason=reason,
+            after={"after_round": ran[-1].number, "drafts_removed": len(drafts)},
+        )  # fmt: skip
+    return study

@@ -139,3 +139,16 @@ def _study_create(setup: StudySetup, by: User) -> Study:
         except ImportRejected as rejected:
             raise SetupError(step, str(rejected)) from rejected
     return study
+
+
+def study_contact_update(*, study: Study, name: str, email: str, by: User) -> Study:
+    """Who the panel's e-mails come from and whom replies reach."""
+    before = {"contact_name": study.contact_name, "contact_email": study.contact_email}
+    with transaction.atomic():
+        study.contact_name, study.contact_email = name, email
+        study.save(update_fields=["contact_name", "contact_email"])
+        audit_record(
+            study=study, action="study.contact_changed", target=study.slug, by=by,
+            before=before, after={"contact_name": name, "contact_email": email},
+        )  # fmt: skip
+    return study

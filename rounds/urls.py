@@ -7,6 +7,8 @@ from rounds import views
 urlpatterns = [
     path("studies/<slug:slug>/", views.study_detail, name="study-detail"),
     path("studies/<slug:slug>/audit/", views.audit_log, name="audit-log"),
+    path("studies/<slug:slug>/contact/", views.study_contact, name="study-contact"),
+    path("studies/<slug:slug>/end/", views.study_end, name="study-end"),
     path("studies/<slug:slug>/protocol/", views.protocol_edit, name="protocol-edit"),
     path("studies/<slug:slug>/import/<str:kind>/", views.import_upload, name="import-upload"),
     path("studies/<slug:slug>/rounds/new/", views.round_create, name="round-create"),

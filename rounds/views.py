@@ -9,14 +9,16 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from rounds import access, imports, item_services, services
+from rounds import access, imports, item_services, services, studies
 from rounds.errors import DomainError
 from rounds.forms import (
+    ContactForm,
     DeadlineForm,
     NewItemForm,
     OpenForm,
@@ -62,8 +64,59 @@ def study_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "n_items": study.items.count(),
         "n_panelists": study.panelists.count(),
         "can_create_round": _can_create_round(study),
+        "can_end": _can_end(study),
+        "warnings": checks.study_warnings(study) if study.status != Study.Status.FINISHED else [],
+        "contact_form": ContactForm(
+            initial={"contact_name": study.contact_name, "contact_email": study.contact_email}
+        ),
     }
     return render(request, "rounds/study_detail.html", context)
+
+
+@login_required
+@require_POST
+def study_contact(request: HttpRequest, slug: str) -> HttpResponse:
+    study = access.get_study_for_user(request.user, slug, access.RUN)
+    form = ContactForm(request.POST)
+    if form.is_valid():
+        assert isinstance(request.user, User)
+        studies.study_contact_update(
+            study=study,
+            name=form.cleaned_data["contact_name"],
+            email=form.cleaned_data["contact_email"],
+            by=request.user,
+        )
+        messages.success(request, _("The contact is saved."))
+    else:
+        messages.error(request, str(_form_errors(form)))
+    return redirect("study-detail", slug=slug)
+
+
+def _can_end(study: Study) -> bool:
+    """Ending by decision is offered between rounds: the last round that ran is analysed."""
+    ran = study.rounds.exclude(state=Round.State.DRAFT).order_by("-number").first()
+    return (
+        study.status != Study.Status.FINISHED
+        and ran is not None
+        and ran.state == Round.State.ANALYSED
+    )
+
+
+@login_required
+@require_POST
+def study_end(request: HttpRequest, slug: str) -> HttpResponse:
+    study = access.get_study_for_user(request.user, slug, access.RUN)
+    try:
+        services.study_end_after_round(
+            study=study, by=request.user, reason=request.POST.get("reason", "")
+        )
+    except DomainError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request, _("The study is finished. Its next report version is the final report.")
+        )
+    return redirect("study-detail", slug=slug)
 
 
 def _can_create_round(study: Study) -> bool:

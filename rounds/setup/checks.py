@@ -56,11 +56,11 @@ def translation_gaps(languages: Sequence[str], texts: Iterable[tuple[Promise, Te
 
 
 def describe(gaps: list[Gap]) -> list[str]:
-    """One sentence per language, e.g. "Nederlands: 3 domain headings, 2 criterion questions
-    are missing; panelists reading Nederlands see them in another language."""
+    """One sentence per language, e.g. "Nederlands: missing domain headings (3), criterion
+    questions (2); panelists who read Nederlands see these in another language."""
     out = []
     for code in dict.fromkeys(g.language for g in gaps):
-        parts = ", ".join(f"{g.count} {g.kind}" for g in gaps if g.language == code)
+        parts = ", ".join(f"{g.kind} ({g.count})" for g in gaps if g.language == code)
         name = language_name(code)
         out.append(
             _(
@@ -72,16 +72,53 @@ def describe(gaps: list[Gap]) -> list[str]:
     return out
 
 
-def study_texts(study: Study) -> list[tuple[Promise, Texts]]:
-    texts: list[tuple[Promise, Texts]] = [(TITLE, study.title)]
-    for domain, text in study.items.values_list("domain", "text"):
+def _texts(
+    title: Texts,
+    items: Iterable[tuple[Texts, Texts]],
+    criteria: Iterable[tuple[Texts, Texts, dict[str, dict[str, str]]]],
+) -> list[tuple[Promise, Texts]]:
+    texts: list[tuple[Promise, Texts]] = [(TITLE, title)]
+    for domain, text in items:
         texts += [(ITEM_TEXT, text), (ITEM_DOMAIN, domain)]
-    for criterion in study.criteria.all():
-        texts += [(CRITERION_NAME, criterion.name), (CRITERION_QUESTION, criterion.question)]
-        anchors = criterion.anchors or {}
+    for name, question, anchors in criteria:
+        texts += [(CRITERION_NAME, name), (CRITERION_QUESTION, question)]
         for end in ("min", "max"):
-            texts.append((ANCHOR, {c: labels.get(end, "") for c, labels in anchors.items()}))
+            by_language = {c: labels.get(end, "") for c, labels in (anchors or {}).items()}
+            texts.append((ANCHOR, by_language))
     return texts
+
+
+def untranslated_domains(languages: Sequence[str], domains: Iterable[Texts]) -> list[str]:
+    """Domain headings written once for every language (a single `domain` column)."""
+    if len(languages) < 2:
+        return []
+    same = {
+        next(iter(d.values()))
+        for d in domains
+        if d and len(set(d.values())) == 1 and all(d.get(c) for c in languages)
+    }
+    if not same:
+        return []
+    return [
+        _(
+            "Domain headings have the same text in every language (%(domains)s): give a "
+            "domain_<language> column per language in the items file to translate them."
+        )
+        % {"domains": ", ".join(sorted(same)[:5]) + ("…" if len(same) > 5 else "")}
+    ]
+
+
+def warnings_for(
+    *,
+    languages: Sequence[str],
+    contact_email: str,
+    title: Texts,
+    items: list[tuple[Texts, Texts]],
+    criteria: list[tuple[Texts, Texts, dict[str, dict[str, str]]]],
+) -> list[str]:
+    gaps = translation_gaps(languages, _texts(title, items, criteria))
+    domains = untranslated_domains(languages, [domain for domain, _text in items])
+    return contact_warning(contact_email) + describe(gaps) + domains
 
 
 def contact_warning(contact_email: str) -> list[str]:
@@ -97,5 +134,10 @@ def contact_warning(contact_email: str) -> list[str]:
 
 
 def study_warnings(study: Study) -> list[str]:
-    gaps = translation_gaps(list(study.languages), study_texts(study))
-    return contact_warning(study.contact_email) + describe(gaps)
+    return warnings_for(
+        languages=list(study.languages),
+        contact_email=study.contact_email,
+        title=study.title,
+        items=list(study.items.values_list("domain", "text")),
+        criteria=[(c.name, c.question, c.anchors) for c in study.criteria.all()],
+    )

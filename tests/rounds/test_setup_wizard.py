@@ -384,3 +384,29 @@ def test_the_preview_leaves_out_a_criterion_whose_rule_is_wrong(wizard: Wizard) 
 
     assert verdicts(html, "strong-high") == ["in"]
     assert decision(html, "strong-high") is None
+
+
+def test_the_review_warns_about_missing_translations(wizard: Wizard) -> None:
+    assert redirects_to(wizard.basics(), "criteria")
+    assert redirects_to(wizard.criteria(ACCEPTABILITY, PRIORITY), "protocol")
+    assert redirects_to(wizard.protocol(), "items")
+    assert redirects_to(wizard.upload("items", ITEMS_CSV, "items.csv"), "panel")
+    assert redirects_to(wizard.upload("panel", PANEL_CSV, "panel.csv"), "review")
+    html = page(wizard.get("review"))
+    # ACCEPTABILITY has its question and end labels in English only.
+    assert "French: missing criterion questions (1), scale end labels (2)" in html
+    assert "Domain headings have the same text in every language (Accès, Équipe)" in html
+
+
+def test_the_review_has_no_warning_when_everything_is_translated(wizard: Wizard) -> None:
+    full = {**ACCEPTABILITY, "question_fr": "Acceptable ?", "anchor_min_fr": "Pas du tout",
+            "anchor_max_fr": "Tout à fait"}  # fmt: skip
+    items = (
+        "code;domain_fr;domain_en;text_fr;text_en\r\nA01;Accès;Access;Améliorer;Improve\r\n"
+    ).encode()
+    assert redirects_to(wizard.basics(), "criteria")
+    assert redirects_to(wizard.criteria(full, PRIORITY), "protocol")
+    assert redirects_to(wizard.protocol(), "items")
+    assert redirects_to(wizard.upload("items", items, "items.csv"), "panel")
+    assert redirects_to(wizard.upload("panel", PANEL_CSV, "panel.csv"), "review")
+    assert "Check before you create the study" not in page(wizard.get("review"))
