@@ -21,12 +21,11 @@ from django.views.decorators.http import require_POST
 
 from panelists import links, selectors, services
 from panelists.models import EmailMessage
-from rounds import access
+from rounds import access, checks
 from rounds.errors import DomainError
 from rounds.forms import DeadlineForm, ReminderScheduleForm, ReopenForm, ScheduleForm
 from rounds.models import Panelist, Participation, Round
 from rounds.services import audit_record
-from rounds.setup import checks
 from rounds.templatetags.delphi_format import when
 
 

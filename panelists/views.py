@@ -19,7 +19,7 @@ from formtools.wizard.storage.base import BaseStorage
 from formtools.wizard.views import NamedUrlSessionWizardView
 
 from panelists import links, questionnaire
-from panelists.forms import StepForm
+from panelists.forms import StepForm, comment_name, rating_name
 from rounds import answers
 from rounds.models import Panelist, Participation, Round, Study
 
@@ -264,14 +264,33 @@ class RatingWizard(NamedUrlSessionWizardView):
     def get_context_data(self, form: forms.Form, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(form=form, **kwargs)
         q = self.questionnaire
+        step = q.step(self.steps.current)
         context.update(
             study=self.panelist.study,
             round=self.round,
             questionnaire=q,
-            step=q.step(self.steps.current),
+            step=step,
             protocol=self.panelist.study.protocol,
+            error_summary=_error_summary(form, step) if form.is_bound and step else [],
         )
         return context
+
+
+def _error_summary(form: forms.Form, step: questionnaire.Step) -> list[tuple[str, str]]:
+    """(anchor, message) for each problem of the step, in page order: the page opens on
+    this list, so the panelist sees at once what is missing and can jump to it."""
+    out = []
+    for entry in step.entries:
+        code = entry.round_item.item.code
+        for cell in entry.cells:
+            for name in (rating_name(entry, cell), comment_name(entry, cell)):
+                if name not in form.errors:
+                    continue
+                field = form[name]
+                anchor = f"{field.auto_id}_0" if name == rating_name(entry, cell) else field.auto_id
+                message = " ".join(str(e) for e in form.errors[name])
+                out.append((f"#{anchor}", f"{code} – {cell.criterion.text()}: {message}"))
+    return out
 
 
 @never_cache

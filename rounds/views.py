@@ -15,7 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from rounds import access, imports, item_services, services, studies
+from rounds import access, checks, imports, item_services, overview, services, studies
 from rounds.errors import DomainError
 from rounds.forms import (
     ContactForm,
@@ -30,7 +30,6 @@ from rounds.forms import (
     WordingForm,
 )
 from rounds.models import ItemDecision, Round, RoundItem, Study
-from rounds.setup import checks
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -129,26 +128,15 @@ def _can_create_round(study: Study) -> bool:
 @login_required
 def round_results(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     round = _round_for(request, slug, number)
-    results = round.results.select_related("round_item__item", "criterion").order_by(
-        "round_item__position", "round_item__item__code", "criterion__position"
-    )
-    decisions = {d.round_item_id: d for d in round.decisions.select_related("overridden_by")}
-    rows: dict[int, dict[str, Any]] = {}
-    for result in results:
-        row = rows.setdefault(
-            result.round_item_id,
-            {
-                "round_item": result.round_item,
-                "results": [],
-                "decision": decisions.get(result.round_item_id),
-            },
-        )
-        row["results"].append(result)
+    filters = overview.Filters.from_query(request.GET)
     next_round = round.study.rounds.filter(number=round.number + 1).first()
     context = {
         "study": round.study,
         "round": round,
-        "rows": list(rows.values()),
+        "overview": overview.overview(round, filters),
+        "filters": filters,
+        "sorts": overview.SORTS,
+        "decisions": ItemDecision.Decision.choices,
         "override_form": OverrideForm(),
         "next_round": next_round,
         "kendall": getattr(round, "analysis", None),
@@ -172,10 +160,11 @@ def round_items(request: HttpRequest, slug: str, number: int) -> HttpResponse:
         )
         for ri in round.round_items.select_related("item").prefetch_related("item__derived_from")
     ]
+    previous = overview.previous_rows(round)
     context = {
         "study": round.study,
         "round": round,
-        "entries": entries,
+        "entries": [(ri, form, previous.get(ri.item_id)) for ri, form in entries],
         "new_form": NewItemForm(languages=languages, prefix="new"),
         "split_form": NewItemForm(languages=languages, prefix="split"),
     }

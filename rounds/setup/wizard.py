@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from formtools.wizard.forms import ManagementForm
 from formtools.wizard.views import NamedUrlSessionWizardView
 
-from rounds.setup import checks
+from rounds import checks
 from rounds.setup.forms import (
     CRITERIA_INITIAL,
     LANGUAGES,

@@ -16,6 +16,11 @@ from zoneinfo import ZoneInfo
 from django import template
 from django.utils import formats
 from django.utils.dateparse import parse_datetime
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
+
+from rounds import charts
+from rounds.models import Result
 
 register = template.Library()
 
@@ -63,3 +68,33 @@ def _plain(value: Any, tz: str) -> str:
         if parsed is not None:
             return when(parsed, tz)
     return str(value)
+
+
+@register.simple_tag
+def mini_histogram(result: Result) -> SafeString:
+    """A small distribution of one (item, criterion) for the coordinator's overview."""
+    c = result.criterion
+    svg = charts.compact_histogram_svg(
+        result.counts, scale_min=c.scale_min, median=result.median, q1=result.q1, q3=result.q3,
+        bands=(c.low_max, c.high_min), width=150, height=46,
+        title=f"{result.round_item.item.code} – {c.text()}",
+        labels={"median": _("median"), "iqr": _("IQR"), "ratings": _("ratings"),
+                "distribution": _("Distribution of ratings")},
+        key=f"ov-{result.pk}",
+    )  # fmt: skip
+    return mark_safe(svg)  # built from numbers and escaped labels by rounds.charts
+
+
+@register.filter
+def plain_result(result: Result) -> str:
+    """A statistic in words for readers who are not statisticians."""
+    if result.median is None:
+        return str(_("no ratings"))
+    return _(
+        "median %(median)s on %(min)s–%(max)s; half of the panel between %(q1)s and %(q3)s; "
+        "%(high)s%% rated it high"
+    ) % {
+        "median": stat(result.median), "min": result.criterion.scale_min,
+        "max": result.criterion.scale_max, "q1": stat(result.q1), "q3": stat(result.q3),
+        "high": stat(round(result.pct_high or 0)),
+    }  # fmt: skip

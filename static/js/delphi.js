@@ -140,31 +140,6 @@
     });
   }
 
-  /* Results overview: filter the rows in place. */
-  function resultFilters() {
-    var form = document.querySelector("[data-result-filters]");
-    if (!form) { return; }
-    var rows = document.querySelectorAll("[data-result-row]");
-    var count = document.getElementById("filter-count");
-    function apply() {
-      var domain = form.elements.domain.value, decision = form.elements.decision.value;
-      var fragile = form.elements.fragile.checked, unstable = form.elements.unstable.checked;
-      var shown = 0;
-      rows.forEach(function (row) {
-        var ok = (!domain || row.dataset.domain === domain) &&
-          (!decision || row.dataset.decision === decision) &&
-          (!fragile || row.dataset.fragile === "1") &&
-          (!unstable || row.dataset.unstable === "1");
-        row.hidden = !ok;
-        if (ok) { shown += 1; }
-      });
-      if (count) { count.textContent = String(shown); }
-    }
-    form.addEventListener("change", apply);
-    form.addEventListener("submit", function (event) { event.preventDefault(); apply(); });
-    apply();
-  }
-
   function start() {
     var box = document.getElementById("analysis-progress");
     if (box && box.dataset.statusUrl) { analysisProgress(box); }
@@ -177,7 +152,6 @@
     focusErrors();
     customScaleFields();
     rulePickers();
-    resultFilters();
   }
 
   if (document.readyState === "loading") {

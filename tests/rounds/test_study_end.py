@@ -50,7 +50,9 @@ def test_the_study_page_ends_the_study() -> None:
     client = as_user(member(study, "coordinator"))
     page = client.get(reverse("study-detail", args=[study.slug])).content.decode()
     assert "End the study after this round" in page
-    response = client.post(reverse("study-end", args=[study.slug]), {"reason": "Done."}, follow=True)
+    response = client.post(
+        reverse("study-end", args=[study.slug]), {"reason": "Done."}, follow=True
+    )
     assert b"The study is finished." in response.content
     assert b"End the study after this round" not in response.content
     study.refresh_from_db()

@@ -8,12 +8,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from rounds.models import Study
-from rounds.setup.forms import language_name
+
+
+def language_name(code: str) -> str:
+    return str(dict(settings.LANGUAGES).get(code, code))
+
 
 Texts = dict[str, str]
 
