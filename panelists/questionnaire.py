@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
+from datetime import datetime
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +48,7 @@ class Cell:
     answered: bool = False
     comment: str = ""
     feedback: Feedback | None = None
+    updated_at: datetime | None = None
 
 
 @dataclass
@@ -65,6 +67,12 @@ class Step:
     @property
     def complete(self) -> bool:
         return all(cell.answered for entry in self.entries for cell in entry.cells)
+
+    @property
+    def newest(self) -> datetime | None:
+        """When this step's stored answers last changed (None: nothing stored yet)."""
+        times = [c.updated_at for e in self.entries for c in e.cells if c.updated_at]
+        return max(times) if times else None
 
 
 @dataclass
@@ -129,6 +137,7 @@ def build(
                     value=rating.value if rating else None,
                     answered=rating is not None,
                     comment=rating.comment if rating else "",
+                    updated_at=rating.updated_at if rating else None,
                     feedback=by_cell.get((ri.item_id, criterion.pk)),
                 )
             )

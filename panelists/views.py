@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import wraps
 from typing import Any
 
 from django import forms
 from django.contrib import messages
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils import timezone, translation
@@ -19,9 +23,11 @@ from formtools.wizard.storage.base import BaseStorage
 from formtools.wizard.views import NamedUrlSessionWizardView
 
 from panelists import links, questionnaire
-from panelists.forms import StepForm, comment_name, rating_name
+from panelists.forms import DONT_KNOW, StepForm, comment_name, rating_name
 from rounds import answers
 from rounds.models import Panelist, Participation, Round, Study
+
+logger = logging.getLogger(__name__)
 
 SESSION_KEY = "panelist_id"
 LINK_KEY = "panelist_link_id"
@@ -228,6 +234,7 @@ class RatingWizard(NamedUrlSessionWizardView):
                 round=self.round,
                 answers=form.answers(partial=True),  # type: ignore[attr-defined]
                 questions=questions,
+                expected=_seen(self.request.POST.get(SEEN_FIELD)),
             )
         except answers.InvalidAnswerError as exc:
             messages.error(self.request, str(exc))
@@ -235,6 +242,12 @@ class RatingWizard(NamedUrlSessionWizardView):
         except answers.RoundClosedError as exc:
             messages.error(self.request, str(exc))
             return redirect("panelist-home")
+        except answers.StaleAnswersError as exc:
+            # The typed answers stay in the (bound) form; the page shows the stored ones.
+            return self.render(form, conflict=exc)
+        except DatabaseError:
+            logger.exception("Saving a step failed")
+            return self.render(form, save_failed=True)
         if self.request.POST.get("wizard_goto_step") == step.name:
             messages.success(self.request, _("Your answers are saved."))
         return super().post(*args, **kwargs)
@@ -249,8 +262,8 @@ class RatingWizard(NamedUrlSessionWizardView):
         return super().get_form(step, data, files)
 
     def render(self, form: forms.Form | None = None, **kwargs: Any) -> HttpResponse:
-        if not self.questionnaire.with_feedback:  # a POST that shows the step again
-            q = self.questionnaire
+        if not self.questionnaire.with_feedback and not kwargs.get("save_failed"):
+            q = self.questionnaire  # a POST that shows the step again: read it afresh
             self.questionnaire = questionnaire.build(self.panelist, self.round, q.participation)
         return super().render(form, **kwargs)
 
@@ -272,8 +285,68 @@ class RatingWizard(NamedUrlSessionWizardView):
             step=step,
             protocol=self.panelist.study.protocol,
             error_summary=_error_summary(form, step) if form.is_bound and step else [],
+            seen_field=SEEN_FIELD,
+            seen=self.request.POST.get(SEEN_FIELD, "")
+            if kwargs.get("save_failed")
+            else _seen_value(step),
+            save_failed=kwargs.get("save_failed", False),
+            conflict=_conflict(form, step) if step and kwargs.get("conflict") else None,
         )
         return context
+
+
+SEEN_FIELD = "answers_seen"
+NOTHING_STORED = "none"
+
+
+def _seen_value(step: questionnaire.Step | None) -> str:
+    """The hidden field's value: when the step's stored answers last changed as shown."""
+    newest = step.newest if step else None
+    return newest.isoformat() if newest else NOTHING_STORED
+
+
+def _seen(raw: str | None) -> datetime | None:
+    """`expected` for the save: None (no check) for a page sent without the field."""
+    if not raw:
+        return None
+    if raw == NOTHING_STORED:
+        return datetime.min.replace(tzinfo=UTC)
+    try:
+        parsed = datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class ConflictCell:
+    code: str
+    criterion: str
+    stored: str
+    typed: str
+
+
+def _conflict(form: forms.Form, step: questionnaire.Step) -> list[ConflictCell]:
+    """Each question whose stored answer differs from the one typed on this page."""
+    out = []
+    for entry in step.entries:
+        for cell in entry.cells:
+            typed = str(form.data.get(form.add_prefix(rating_name(entry, cell)), "") or "")
+            stored = "" if not cell.answered else DONT_KNOW if cell.value is None else str(cell.value)
+            if typed != stored:
+                out.append(
+                    ConflictCell(
+                        entry.round_item.item.code, cell.criterion.text(),
+                        _answer_label(stored), _answer_label(typed),
+                    )
+                )  # fmt: skip
+    return out
+
+
+def _answer_label(value: str) -> str:
+    if not value:
+        return "—"
+    return _("Don't know") if value == DONT_KNOW else value
 
 
 def _error_summary(form: forms.Form, step: questionnaire.Step) -> list[tuple[str, str]]:
