@@ -129,13 +129,24 @@
       var value = picker.querySelector("[data-rule-value]");
       if (!target || !kind) { return; }
       picker.hidden = false;
-      function write() {
+      var current = (target.value || "").split(":");
+      if (current[0]) { kind.value = current[0]; }
+      if (current[1]) { value.value = current[1]; }
+      function sync() {
         var option = kind.options[kind.selectedIndex];
-        var needs = option && option.dataset.needsValue === "1";
-        value.parentNode.hidden = !needs;
-        if (kind.value) { target.value = needs ? kind.value + ":" + value.value : kind.value; }
+        value.parentNode.hidden = !(option && option.dataset.needsValue === "1");
       }
-      kind.addEventListener("change", write);
+      function write() {
+        sync();
+        if (!kind.value) { return; }
+        target.value = value.parentNode.hidden ? kind.value : kind.value + ":" + value.value;
+      }
+      kind.addEventListener("change", function () {
+        if (kind.value === "iqr" && Number(value.value) > 4) { value.value = "1"; }
+        if (kind.value === "percent" && Number(value.value) < 50) { value.value = "75"; }
+        write();
+      });
+      sync();
       value.addEventListener("input", write);
     });
   }

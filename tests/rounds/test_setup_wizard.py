@@ -410,3 +410,12 @@ def test_the_review_has_no_warning_when_everything_is_translated(wizard: Wizard)
     assert redirects_to(wizard.upload("items", items, "items.csv"), "panel")
     assert redirects_to(wizard.upload("panel", PANEL_CSV, "panel.csv"), "review")
     assert "Check before you create the study" not in page(wizard.get("review"))
+
+
+def test_a_long_title_gives_a_short_name_of_whole_words(wizard: Wizard) -> None:
+    from rounds.setup.forms import short_slug
+
+    title = "Burnout of general practitioners: priorities for action in Belgium, 2026 edition"
+    assert short_slug(title) == "burnout-of-general"
+    assert len(short_slug(title)) <= 30
+    assert short_slug("Priorités en médecine générale") == "priorites-en-medecine-generale"
