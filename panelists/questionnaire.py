@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from datetime import datetime
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from rounds.models import (

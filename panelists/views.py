@@ -332,7 +332,9 @@ def _conflict(form: forms.Form, step: questionnaire.Step) -> list[ConflictCell]:
     for entry in step.entries:
         for cell in entry.cells:
             typed = str(form.data.get(form.add_prefix(rating_name(entry, cell)), "") or "")
-            stored = "" if not cell.answered else DONT_KNOW if cell.value is None else str(cell.value)
+            stored = (
+                "" if not cell.answered else DONT_KNOW if cell.value is None else str(cell.value)
+            )
             if typed != stored:
                 out.append(
                     ConflictCell(

@@ -177,8 +177,29 @@ def report_version(request: HttpRequest, slug: str, number: int) -> HttpResponse
         "version": version,
         "is_published": published is not None and published.pk == version.pk,
         "files": _files(version),
+        "publish_warnings": _publish_warnings(study),
     }
     return render(request, "reports/version_detail.html", context)
+
+
+def _publish_warnings(study: Study) -> list[str]:
+    """What the coordinator must know before publishing: an interim report, no reader."""
+    out = []
+    if study.status != Study.Status.FINISHED:
+        out.append(
+            _(
+                "The study is still running: this is an interim report, and it says so on "
+                "its title page. End the study on its page to make the next version final."
+            )
+        )
+    if not study.memberships.filter(role=StudyMembership.Role.VIEWER).exists():
+        out.append(
+            _(
+                "Nobody can see it yet: the study has no viewer. Invite the policy team on "
+                "the study's Team page."
+            )
+        )
+    return out
 
 
 @login_required
@@ -203,6 +224,9 @@ def report_status(request: HttpRequest, slug: str, number: int) -> JsonResponse:
 def report_publish(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     study = _run(request, slug)
     version = get_object_or_404(ReportVersion, study=study, version=number)
+    if _publish_warnings(study) and request.POST.get("confirmed") != "yes":
+        messages.error(request, _("Tick the box to confirm that you read the warnings."))
+        return redirect("report-version", slug=study.slug, number=version.version)
     try:
         services.report_publish(version=version, by=request.user)
     except DomainError as exc:

@@ -63,7 +63,7 @@ def test_a_save_from_an_older_page_shows_the_newer_answers_and_saves_nothing(
     assert response.status_code == 200
     html = response.content.decode()
     assert "Newer answers were saved elsewhere" in html
-    assert re.search(r'<td>3</td><td>5</td>', html)  # saved elsewhere, on this page
+    assert re.search(r"<td>3</td><td>5</td>", html)  # saved elsewhere, on this page
     assert re.search(r'value="5"[^>]*checked', html)  # the typed answers stay in the form
     assert values(panelist) == {3}
 
@@ -101,7 +101,9 @@ def test_a_database_error_keeps_the_typed_answers_and_says_nothing_was_saved(
 def test_the_check_costs_one_query(study: Study, panelist: Panelist) -> None:
     round = open_round(study)
     questions = answers.Questions.of(round)
-    cells = [answers.Answer(ri, c, 5) for ri in questions.round_item_ids for c in questions.criteria]
+    cells = [
+        answers.Answer(ri, c, 5) for ri in questions.round_item_ids for c in questions.criteria
+    ]
     answers.ratings_save(panelist=panelist, round=round, answers=cells, questions=questions)
     with CaptureQueriesContext(connection) as plain:
         answers.ratings_save(panelist=panelist, round=round, answers=cells, questions=questions)
