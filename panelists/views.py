@@ -345,6 +345,12 @@ def _conflict(form: forms.Form, step: questionnaire.Step) -> list[ConflictCell]:
     return out
 
 
+def _stored(cell: questionnaire.Cell) -> str:
+    if not cell.answered:
+        return ""
+    return DONT_KNOW if cell.value is None else str(cell.value)
+
+
 def _answer_label(value: str) -> str:
     if not value:
         return "—"
