@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from rounds.models import ItemDecision, Protocol, Study
+from rounds.models import ItemDecision, Protocol, Study, StudyMembership
 
 
 class LocalDateTimeField(forms.DateTimeField):
@@ -156,6 +156,15 @@ class ContactForm(forms.Form):
         label=_("Contact e-mail"),
         required=False,
         help_text=_("Panelists' replies to the study's e-mails go to this address."),
+    )
+
+
+class InviteForm(forms.Form):
+    email = forms.EmailField(label=_("E-mail"))
+    role = forms.ChoiceField(
+        label=_("Role"),
+        choices=StudyMembership.Role.choices,
+        initial=StudyMembership.Role.COORDINATOR,
     )
 
 

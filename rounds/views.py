@@ -8,18 +8,21 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import login as auth_login
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import UserCreationForm
 from django.contrib.auth.models import User
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from rounds import access, checks, imports, item_services, overview, services, studies
+from rounds import access, checks, imports, item_services, overview, services, studies, team
 from rounds.errors import DomainError
 from rounds.forms import (
     ContactForm,
     DeadlineForm,
+    InviteForm,
     NewItemForm,
     OpenForm,
     OverrideForm,
@@ -29,7 +32,14 @@ from rounds.forms import (
     UploadForm,
     WordingForm,
 )
-from rounds.models import ItemDecision, Round, RoundItem, Study
+from rounds.models import (
+    ItemDecision,
+    Round,
+    RoundItem,
+    Study,
+    StudyInvitation,
+    StudyMembership,
+)
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -449,3 +459,112 @@ def import_upload(request: HttpRequest, slug: str, kind: str) -> HttpResponse:
     columns = imports.item_columns(study) if kind == "items" else list(imports.PANEL_COLUMNS)
     context = {"study": study, "form": form, "problems": problems, "kind": kind, "columns": columns}
     return render(request, "rounds/import.html", context)
+
+
+# --------------------------------------------------------------------------- the team
+
+
+@login_required
+def team_page(request: HttpRequest, slug: str) -> HttpResponse:
+    """Who may run or read the study; invite colleagues and the policy team by e-mail."""
+    study = access.get_study_for_user(request.user, slug, access.RUN)
+    form = InviteForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        assert isinstance(request.user, User)
+        try:
+            url = team.team_invite(
+                study=study,
+                email=form.cleaned_data["email"],
+                role=form.cleaned_data["role"],
+                by=request.user,
+            )
+        except DomainError as exc:
+            form.add_error("email", str(exc))
+        else:
+            messages.success(
+                request,
+                _("The invitation is on its way to %(email)s.")
+                % {"email": form.cleaned_data["email"]},
+            )
+            request.session["invitation_url"] = url
+            return redirect("team", slug=slug)
+    context = {
+        "study": study,
+        "form": form,
+        "members": study.memberships.select_related("user").order_by("role", "user__username"),
+        "invitations": study.invitations.filter(accepted_at__isnull=True, revoked_at__isnull=True),
+        "roles": StudyMembership.Role.choices,
+        "new_url": request.session.pop("invitation_url", None),
+    }
+    return render(request, "rounds/team.html", context)
+
+
+@login_required
+@require_POST
+def team_member(request: HttpRequest, slug: str, pk: int, action: str) -> HttpResponse:
+    study = access.get_study_for_user(request.user, slug, access.RUN)
+    membership = get_object_or_404(
+        StudyMembership.objects.select_related("user"), study=study, pk=pk
+    )
+    assert isinstance(request.user, User)
+    try:
+        if action == "role":
+            team.membership_change(
+                membership=membership, role=request.POST.get("role", ""), by=request.user
+            )
+            messages.success(request, _("The role is changed."))
+        elif action == "remove":
+            team.membership_remove(membership=membership, by=request.user)
+            messages.success(
+                request, _("%(user)s is removed from the team.") % {"user": membership.user}
+            )
+        else:
+            raise Http404("No such action")
+    except DomainError as exc:
+        messages.error(request, str(exc))
+    return redirect("team", slug=slug)
+
+
+@login_required
+@require_POST
+def team_invitation_revoke(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    study = access.get_study_for_user(request.user, slug, access.RUN)
+    invitation = get_object_or_404(StudyInvitation, study=study, pk=pk)
+    assert isinstance(request.user, User)
+    team.invitation_revoke(invitation=invitation, by=request.user)
+    messages.success(
+        request, _("The invitation to %(email)s is withdrawn.") % {"email": invitation.email}
+    )
+    return redirect("team", slug=slug)
+
+
+def team_accept(request: HttpRequest, token: str) -> HttpResponse:
+    """A colleague opens the invitation: joins with their account or creates one."""
+    invitation = team.invitation_for(token)
+    if invitation is None:
+        response = render(request, "rounds/team_accept.html", {"invalid": True}, status=404)
+        response["Referrer-Policy"] = "no-referrer"
+        return response
+    signup = UserCreationForm(request.POST if request.POST.get("create") else None)
+    if request.method == "POST":
+        user = request.user if request.user.is_authenticated else None
+        if user is None and signup.is_valid():
+            user = signup.save(commit=False)
+            user.email = invitation.email
+            user.save()
+            auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        if isinstance(user, User):
+            try:
+                team.invitation_accept(token=token, user=user)
+            except DomainError as exc:
+                messages.error(request, str(exc))
+                return redirect("home")
+            messages.success(
+                request,
+                _("You have joined “%(study)s”.") % {"study": invitation.study.display_title},
+            )
+            return redirect("home")
+    context = {"invitation": invitation, "signup": signup, "study": None}
+    response = render(request, "rounds/team_accept.html", context)
+    response["Referrer-Policy"] = "no-referrer"
+    return response
