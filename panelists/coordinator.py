@@ -11,20 +11,25 @@ from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.mail import send_mail
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from panelists import links, selectors, services
-from panelists.models import EmailMessage
+from panelists import links, selectors, services, texts
+from panelists.models import EmailMessage, EmailTemplate
 from rounds import access, checks
 from rounds.errors import DomainError
 from rounds.forms import DeadlineForm, ReminderScheduleForm, ReopenForm, ScheduleForm
-from rounds.models import Panelist, Participation, Round
+from rounds.models import Panelist, Participation, Round, Study
 from rounds.services import audit_record
 from rounds.templatetags.delphi_format import when
 
@@ -213,3 +218,113 @@ def panelist_action(
         return response
     url = reverse("round-detail", kwargs={"slug": slug, "number": number})
     return redirect(f"{url}#panelist-{panelist.pseudonym}")
+
+
+# --------------------------------------------------------------------- e-mail texts
+
+
+class EmailTextForm(forms.Form):
+    subject = forms.CharField(label=gettext_lazy("Subject"), max_length=300)
+    body = forms.CharField(
+        label=gettext_lazy("Text"), widget=forms.Textarea(attrs={"rows": 14}), max_length=10000
+    )
+
+    def __init__(self, *args: Any, kind: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.kind = kind
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        for problem in texts.problems(self.kind, data.get("subject", ""), data.get("body", "")):
+            self.add_error("body", problem)
+        return data
+
+
+def _example_panelist(study: Study, language: str) -> Panelist:
+    """A panelist that exists only in this preview (never saved)."""
+    return Panelist(study=study, pseudonym="P000", name=_("Dr Example"), language=language)
+
+
+def _preview(study: Study, kind: str, language: str, subject: str, body: str) -> dict[str, str]:
+    round = study.rounds.order_by("-number").first()
+    with translation.override(language):
+        values = services.placeholder_values(
+            _example_panelist(study, language), round, settings.SITE_URL + "/p/EXAMPLE-LINK/"
+        )
+        return {"subject": texts.fill(subject, values), "body": texts.fill(body, values)}
+
+
+@login_required
+def email_templates(request: HttpRequest, slug: str) -> HttpResponse:
+    """The panel's e-mails per kind and language: edit with placeholders, preview, test."""
+    study = access.get_study_for_user(request.user, slug, access.RUN)
+    kind = request.GET.get("kind", EmailMessage.Kind.INVITATION)
+    language = request.GET.get("language", study.languages[0])
+    if kind not in EmailMessage.Kind.values or language not in study.languages:
+        raise Http404("No such e-mail")
+    current = texts.text_for(study, kind, language)
+    form = EmailTextForm(
+        request.POST or None, kind=kind, initial={"subject": current.subject, "body": current.body}
+    )
+    preview = None
+    action = request.POST.get("action", "")
+    if request.method == "POST":
+        result = _email_template_post(request, study, kind, language, form, action)
+        if isinstance(result, HttpResponse):
+            return result
+        preview = result
+    context = {
+        "study": study,
+        "kind": kind,
+        "language": language,
+        "kinds": EmailMessage.Kind.choices,
+        "study_languages": [(code, checks.language_name(code)) for code in study.languages],
+        "form": form,
+        "custom": current.custom,
+        "preview": preview,
+        "placeholders": texts.PLACEHOLDERS,
+    }
+    return render(request, "panelists/email_templates.html", context)
+
+
+def _email_template_post(
+    request: HttpRequest, study: Study, kind: str, language: str, form: EmailTextForm, action: str
+) -> HttpResponse | dict[str, str] | None:
+    back = f"{reverse('email-templates', args=[study.slug])}?kind={kind}&language={language}"
+    if action == "reset":
+        EmailTemplate.objects.filter(study=study, kind=kind, language=language).delete()
+        audit_record(study=study, action="email_text.reset", target=f"{kind}/{language}",
+                     by=request.user)  # fmt: skip
+        messages.success(request, _("The built-in text is used again."))
+        return redirect(back)
+    if not form.is_valid():
+        return None
+    subject, body = form.cleaned_data["subject"], form.cleaned_data["body"]
+    if action == "preview":
+        return _preview(study, kind, language, subject, body)
+    if action == "test":
+        return _send_test(request, study, language, _preview(study, kind, language, subject, body))
+    EmailTemplate.objects.update_or_create(
+        study=study, kind=kind, language=language, defaults={"subject": subject, "body": body}
+    )
+    audit_record(study=study, action="email_text.saved", target=f"{kind}/{language}",
+                 by=request.user, after={"subject": subject})  # fmt: skip
+    messages.success(request, _("The text is saved; the next e-mails of this kind use it."))
+    return redirect(back)
+
+
+def _send_test(
+    request: HttpRequest, study: Study, language: str, preview: dict[str, str]
+) -> dict[str, str]:
+    to = getattr(request.user, "email", "")
+    if not to:
+        messages.error(request, _("Your account has no e-mail address to send the test to."))
+        return preview
+    subject = _("[Test] %(subject)s") % {"subject": preview["subject"].strip()}
+    try:
+        send_mail(subject, preview["body"], settings.DEFAULT_FROM_EMAIL, [to])
+    except Exception as exc:  # shown to the coordinator, who asked for this send
+        messages.error(request, _("The test could not be sent: %(error)s") % {"error": exc})
+    else:
+        messages.success(request, _("A test is on its way to %(email)s.") % {"email": to})
+    return preview

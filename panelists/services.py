@@ -29,8 +29,8 @@ from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from panelists import links
-from panelists.models import EmailMessage
+from panelists import links, texts
+from panelists.models import EmailMessage, EmailTemplate
 from rounds import jobs
 from rounds.errors import TransitionError
 from rounds.models import Panelist, Participation, Round, ScheduledReminder, Study
@@ -229,9 +229,18 @@ def compose(email: EmailMessage, url: str | None) -> EmailMultiAlternatives:
             "title": study.text("title", panelist.language),
             "purpose": study.text("description", panelist.language),
         }
-        subject = render_to_string(f"panelists/email/{email.kind}_subject.txt", context)
-        text = render_to_string(f"panelists/email/{email.kind}.txt", context)
-        html = render_to_string(f"panelists/email/{email.kind}.html", context)
+        custom = EmailTemplate.objects.filter(
+            study=study, kind=email.kind, language=panelist.language
+        ).first()
+        if custom is None:
+            subject = str(render_to_string(f"panelists/email/{email.kind}_subject.txt", context))
+            text = str(render_to_string(f"panelists/email/{email.kind}.txt", context))
+            html = str(render_to_string(f"panelists/email/{email.kind}.html", context))
+        else:
+            values = placeholder_values(panelist, round, url)
+            subject = texts.fill(custom.subject, values)
+            text = texts.fill(custom.body, values)
+            html = str(texts.as_html(text, url or "", panelist.language))
     message = EmailMultiAlternatives(
         subject=" ".join(subject.split()),
         body=text,
@@ -242,6 +251,25 @@ def compose(email: EmailMessage, url: str | None) -> EmailMultiAlternatives:
     )
     message.attach_alternative(html, "text/html")
     return message
+
+
+def placeholder_values(panelist: Panelist, round: Round | None, url: str | None) -> dict[str, str]:
+    """The values of a study's own e-mail text, in the active language."""
+    study = panelist.study
+    contact = ""
+    if study.contact_email:
+        contact = _("Questions: %(name)s <%(email)s>") % {
+            "name": study.contact_name,
+            "email": study.contact_email,
+        }
+    return {
+        "name": panelist.name or panelist.pseudonym,
+        "study": study.text("title", panelist.language),
+        "round": str(round.number) if round else "",
+        "link": url or "",
+        "deadline": _deadline_text(round, study),
+        "contact": contact,
+    }
 
 
 def _sender(study: Study) -> str:

@@ -19,6 +19,7 @@ urlpatterns = [
         coordinator.panelist_action,
         name="panelist-action",
     ),
+    path("studies/<slug:slug>/emails/", coordinator.email_templates, name="email-templates"),
     # The panelist's pages.
     path("p/", views.home, name="panelist-home"),
     path("p/consent/", views.consent, name="panelist-consent"),

@@ -545,7 +545,9 @@ def team_accept(request: HttpRequest, token: str) -> HttpResponse:
         response = render(request, "rounds/team_accept.html", {"invalid": True}, status=404)
         response["Referrer-Policy"] = "no-referrer"
         return response
-    signup = UserCreationForm(request.POST if request.POST.get("create") else None)
+    signup: UserCreationForm[User] = UserCreationForm(
+        request.POST if request.POST.get("create") else None
+    )
     if request.method == "POST":
         user = request.user if request.user.is_authenticated else None
         if user is None and signup.is_valid():
