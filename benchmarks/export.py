@@ -192,7 +192,7 @@ def measure(study: Any, repeats: int) -> dict[str, Any]:
 
     from reports import exports, services
     from reports.stamp import build_stamp
-    from rounds import selectors
+    from rounds import csvio, selectors
 
     with count_queries() as queries:
         services.build_files(study, with_pdf=False)
@@ -200,11 +200,11 @@ def measure(study: Any, repeats: int) -> dict[str, Any]:
     whole, built = _best(repeats, lambda: services.build_files(study, with_pdf=False))
 
     tables = exports.collect_tables(study)
-    stamp = build_stamp(study, exports.ratings_csv(tables.ratings))
+    stamp = build_stamp(study, csvio.ratings_csv(tables.ratings))
 
     def csvs() -> int:
         frame = selectors.ratings_frame(study=study)
-        files = [exports.ratings_csv(frame),
+        files = [csvio.ratings_csv(frame),
                  exports.table_csv(tables.results, exports.RESULTS_COLUMNS),
                  exports.table_csv(tables.comments, exports.COMMENTS_COLUMNS)]  # fmt: skip
         return sum(map(len, files))

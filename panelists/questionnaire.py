@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from rounds import selectors
 from rounds.models import (
     Criterion,
     Panelist,
@@ -19,6 +20,7 @@ from rounds.models import (
     Result,
     Round,
     RoundItem,
+    Study,
     translated,
 )
 
@@ -173,26 +175,26 @@ def _feedback(
     protocol = round.study.protocol
     results = {
         (r.round_item.item_id, r.criterion_id): r
-        for r in Result.objects.filter(round=previous).select_related("round_item", "criterion")
+        for r in Result.objects.filter(round=previous).select_related(
+            "round_item__item", "criterion"
+        )
     }
     texts = dict(RoundItem.objects.filter(round=previous).values_list("item_id", "text"))
-    rows = Rating.objects.filter(
-        round_item__round=previous,
-        panelist__participations__round=previous,
-        panelist__participations__status=Participation.Status.SUBMITTED,
-    ).values_list("round_item__item_id", "criterion_id", "panelist_id", "panelist__group",
-                  "value", "comment")  # fmt: skip
+    rows = (
+        Rating.objects.counted()
+        .filter(round_item__round=previous)
+        .values_list("round_item__item_id", "criterion_id", "panelist_id", "panelist__group",
+                     "value")
+    )  # fmt: skip
     own: dict[tuple[int, int], int | None] = {}
-    comments: dict[tuple[int, int], list[str]] = defaultdict(list)
     groups: dict[tuple[int, int], dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
-    for item_id, criterion_id, panelist_id, group, value, comment in rows:
+    for item_id, criterion_id, panelist_id, group, value in rows:
         key = (item_id, criterion_id)
         if panelist_id == panelist.pk:
             own[key] = value
-        if comment and protocol.show_comments:
-            comments[key].append(comment)
         if value is not None:
             groups[key][group or ""].append(value)
+    comments = _comments(round.study, previous, results) if protocol.show_comments else {}
     feedback = {}
     for key, result in results.items():
         group_feedback, hidden = _groups(groups.get(key, {}), result, protocol.min_group_size)
@@ -204,6 +206,21 @@ def _feedback(
             groups_hidden=hidden and protocol.show_groups,
         )
     return feedback, texts
+
+
+def _comments(
+    study: Study, previous: Round, results: dict[tuple[int, int], Result]
+) -> dict[tuple[int, int], list[str]]:
+    """The previous round's comments by (item id, criterion id), scrubbed as in the exports."""
+    keys = {(r.round_item.item.code, r.criterion.code): key for key, r in results.items()}
+    frame = selectors.comments_frame(study=study, rounds=[previous.number])
+    comments: dict[tuple[int, int], list[str]] = defaultdict(list)
+    columns = (frame["item"], frame["criterion"], frame["comment"])
+    for item, criterion, text in zip(*columns, strict=True):
+        key = keys.get((item, criterion))
+        if key is not None:
+            comments[key].append(text)
+    return comments
 
 
 def _groups(

@@ -12,7 +12,6 @@ import csv
 import hashlib
 import io
 import json
-import math
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -80,7 +79,7 @@ def collect_tables(study: Study, *, ratings: pd.DataFrame | None = None) -> Tabl
     if ratings is None:
         ratings = round_selectors.ratings_frame(study=study)
     results, stability, rules = _result_tables(study)
-    comments = selectors.comments_frame(study)
+    comments = round_selectors.comments_frame(study=study)
     return Tables(
         ratings=ratings,
         results=results,
@@ -154,33 +153,6 @@ def protocol_rows(study: Study) -> list[tuple[str, Any]]:
 # --------------------------------------------------------------------------- CSV
 
 
-def ratings_csv(ratings: pd.DataFrame) -> bytes:
-    """ratings.csv: the §6 columns, value empty for don't know; byte for byte what
-    `rounds.csvio.write_ratings_csv` writes, built column by column (each distinct value
-    formatted once) and joined in C."""
-    frame = ratings if "group" in ratings.columns else ratings.assign(group="")
-    columns = [_csv_cells(frame[c].tolist()) for c in RATINGS_COLUMNS]
-    body = "\n".join(map(",".join, zip(*columns, strict=True)))
-    return (",".join(RATINGS_COLUMNS) + "\n" + body + ("\n" if body else "")).encode("utf-8")
-
-
-def _csv_cells(values: list[Any]) -> list[str]:
-    formatted: dict[Any, str] = {}
-    for value in set(values):
-        if isinstance(value, float):
-            formatted[value] = "" if math.isnan(value) else str(int(value))
-        else:
-            formatted[value] = _quote("" if value is None else str(value))
-    return list(map(formatted.get, values, [""] * len(values)))
-
-
-def _quote(text: str) -> str:
-    """A CSV field as the csv module writes it (minimal quoting)."""
-    if any(ch in text for ch in ',"\r\n'):
-        return '"' + text.replace('"', '""') + '"'
-    return text
-
-
 def table_csv(frame: pd.DataFrame, columns: Sequence[str]) -> bytes:
     """A CSV of ``columns``, cells formatted as `rounds.csvio` does (booleans true/false,
     numbers with 10 significant digits, empty for missing)."""
@@ -193,15 +165,11 @@ def table_csv(frame: pd.DataFrame, columns: Sequence[str]) -> bytes:
 
 
 def write_ratings_csv(study: Study, path: Path) -> None:
-    path.write_bytes(ratings_csv(round_selectors.ratings_frame(study=study)))
+    path.write_bytes(csvio.ratings_csv(round_selectors.ratings_frame(study=study)))
 
 
 def write_results_csv(study: Study, path: Path) -> None:
     path.write_bytes(table_csv(selectors.results_frame(study), RESULTS_COLUMNS))
-
-
-def results_frame(study: Study) -> pd.DataFrame:
-    return selectors.results_frame(study)
 
 
 # --------------------------------------------------------------------------- codebook
@@ -374,7 +342,7 @@ def data_files(
     """The data files of a report version, by file name (without README and stamp);
     ``ratings`` is ratings.csv when already written."""
     return {
-        "ratings.csv": ratings if ratings is not None else ratings_csv(tables.ratings),
+        "ratings.csv": ratings if ratings is not None else csvio.ratings_csv(tables.ratings),
         "results.csv": table_csv(tables.results, RESULTS_COLUMNS),
         "comments.csv": table_csv(tables.comments, COMMENTS_COLUMNS),
         "stability.csv": table_csv(tables.stability, STABILITY_COLUMNS),

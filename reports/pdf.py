@@ -33,11 +33,11 @@ from weasyprint import CSS, HTML
 from weasyprint.urls import URLFetcher
 
 from reports import methods
-from reports.exports import ratings_csv
 from reports.markup import render_markdown
 from reports.selectors import ReportData, report_data
 from reports.stamp import Stamp, build_stamp
 from rounds import charts, consensus
+from rounds.csvio import ratings_csv
 from rounds.models import Criterion, Item, ItemDecision, Result, Round, RoundItem, Study
 
 FRAGILE_MARGIN = 2  # METHODS.md §5: reports flag verdicts that hang on one or two votes
@@ -501,31 +501,22 @@ class _Report:
     # ------------------------------------------------------------------ attrition
 
     def attrition(self) -> dict[str, Any]:
-        groups = _attrition_groups(self.data.participation)
-        if groups is None:
+        found = self.data.attrition
+        if found is None:
             return {"applicable": False}
-        first, last, stayers, dropouts = groups
         base = {
             "applicable": True,
-            "first": first,
-            "last": last,
-            "n_stayers": len(stayers),
-            "n_dropouts": len(dropouts),
+            "first": found.first,
+            "last": found.last,
+            "n_stayers": len(found.stayers),
+            "n_dropouts": len(found.dropouts),
         }
-        if not dropouts or not stayers:
+        if found.overall is None or found.per_item is None:
             return {**base, "criteria": [], "items": []}
-        ratings = self.data.ratings
-        ratings = ratings[
-            (ratings["round"] == first) & ratings["panelist"].isin(stayers | dropouts)
-        ]
-        tagged = ratings.assign(round=ratings["panelist"].isin(dropouts).astype("int64") + 1)
-        settings = {c.code: c.settings(self.data.protocol) for c in self.criteria}
-        per_item = consensus.describe(tagged, settings)
-        overall = consensus.describe(tagged.assign(item="*"), settings)
         return {
             **base,
-            "criteria": self._attrition_rows(overall, by="criterion"),
-            "items": self._attrition_rows(per_item, by="item")[:MAX_ATTRITION_ITEMS],
+            "criteria": self._attrition_rows(found.overall, by="criterion"),
+            "items": self._attrition_rows(found.per_item, by="item")[:MAX_ATTRITION_ITEMS],
         }
 
     def _attrition_rows(self, frame: pd.DataFrame, *, by: str) -> list[dict[str, Any]]:
@@ -845,19 +836,6 @@ def _group_comments(comments: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
         row["value"] = None if value is None or value != value else int(value)
         grouped[str(row["item"])].append(row)
     return grouped
-
-
-def _attrition_groups(part: pd.DataFrame) -> tuple[int, int, set[str], set[str]] | None:
-    """First and last round put to the panel, and who of round 1's respondents answered
-    the last one (stayers) or not (drop-outs). None with fewer than two rounds."""
-    rounds = sorted(set(part["round"].tolist()))
-    if len(rounds) < 2:
-        return None
-    first, last = rounds[0], rounds[-1]
-    submitted = part[part["status"] == "submitted"]
-    answered_first = set(submitted.loc[submitted["round"] == first, "panelist"])
-    answered_last = set(submitted.loc[submitted["round"] == last, "panelist"])
-    return first, last, answered_first & answered_last, answered_first - answered_last
 
 
 def _float(value: Any) -> float:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
-from django.db.models import Exists, OuterRef
 
 from reports.models import Recommendation, RecommendationItem
-from rounds import csvio, selectors
+from rounds import consensus, csvio, selectors
 from rounds.anonymise import Scrubber
 from rounds.models import (
     AuditEntry,
@@ -24,7 +24,6 @@ from rounds.models import (
     Panelist,
     Participation,
     Protocol,
-    Rating,
     Result,
     Round,
     RoundAnalysis,
@@ -32,7 +31,7 @@ from rounds.models import (
     Study,
 )
 
-COMMENT_COLUMNS = ["round", "panelist", "item", "criterion", "comment"]
+COMMENT_COLUMNS = selectors.COMMENT_COLUMNS
 PARTICIPATION_COLUMNS = ["round", "panelist", "group", "status"]
 
 
@@ -44,42 +43,6 @@ def results_frame(study: Study) -> pd.DataFrame:
     return frame.sort_values(["round", "item", "criterion"], ignore_index=True)
 
 
-def panel_scrubber(study: Study) -> Scrubber:
-    """A scrubber for this study's comments: e-mail addresses and the panelists' names."""
-    names = Panelist.objects.filter(study=study).exclude(name="").values_list("name", flat=True)
-    return Scrubber(names)
-
-
-def comments_frame(study: Study, scrub: Scrubber | None = None) -> pd.DataFrame:
-    """Comments of submitted ratings, pseudonymous and scrubbed, with the rating given.
-
-    Columns: round, panelist (pseudonym), item, criterion, comment, value. One query (two
-    when no scrubber is given)."""
-    scrub = scrub or panel_scrubber(study)
-    submitted = Participation.objects.filter(
-        panelist=OuterRef("panelist"),
-        round=OuterRef("round_item__round"),
-        status=Participation.Status.SUBMITTED,
-    )
-    rows = (
-        Rating.objects.filter(round_item__round__study=study)
-        .exclude(comment="")
-        .filter(Exists(submitted))
-        .values_list(
-            "round_item__round__number",
-            "panelist__pseudonym",
-            "round_item__item__code",
-            "criterion__code",
-            "comment",
-            "value",
-        )
-    )
-    frame = pd.DataFrame.from_records(list(rows), columns=[*COMMENT_COLUMNS, "value"])
-    frame["comment"] = [scrub(text).strip() for text in frame["comment"]]
-    frame = frame[frame["comment"] != ""]
-    return frame.sort_values(["round", "item", "criterion", "panelist"], ignore_index=True)
-
-
 def participation_frame(study: Study) -> pd.DataFrame:
     """Who was invited to which round and whether they submitted; one query."""
     rows = Participation.objects.filter(round__study=study).values_list(
@@ -88,6 +51,44 @@ def participation_frame(study: Study) -> pd.DataFrame:
     frame = pd.DataFrame.from_records(list(rows), columns=PARTICIPATION_COLUMNS)
     frame["round"] = frame["round"].astype("int64")
     return frame
+
+
+@dataclass
+class Attrition:
+    """Round-1 ratings of the panelists who answered the last round (stayers) against those
+    who did not (drop-outs): `overall` and `per_item` are the engine's statistics with
+    round 1 = stayers and round 2 = drop-outs (none when either group is empty)."""
+
+    first: int
+    last: int
+    stayers: set[str]
+    dropouts: set[str]
+    overall: pd.DataFrame | None = None
+    per_item: pd.DataFrame | None = None
+
+
+def attrition(
+    ratings: pd.DataFrame, participation: pd.DataFrame, settings: dict[str, Any]
+) -> Attrition | None:
+    """Who dropped out between the first and the last round, and how they had rated in the
+    first. None with fewer than two rounds."""
+    rounds = sorted(set(participation["round"].tolist()))
+    if len(rounds) < 2:
+        return None
+    first, last = rounds[0], rounds[-1]
+    submitted = participation[participation["status"] == "submitted"]
+    answered_first = set(submitted.loc[submitted["round"] == first, "panelist"])
+    answered_last = set(submitted.loc[submitted["round"] == last, "panelist"])
+    found = Attrition(first, last, answered_first & answered_last, answered_first - answered_last)
+    if not found.stayers or not found.dropouts:
+        return found
+    rows = ratings[
+        (ratings["round"] == first) & ratings["panelist"].isin(found.stayers | found.dropouts)
+    ]
+    tagged = rows.assign(round=rows["panelist"].isin(found.dropouts).astype("int64") + 1)
+    found.per_item = consensus.describe(tagged, settings)
+    found.overall = consensus.describe(tagged.assign(item="*"), settings)
+    return found
 
 
 @dataclass
@@ -110,6 +111,7 @@ class ReportData:
     recommendations: list[Recommendation]
     recommendation_items: dict[int, list[Item]] = field(default_factory=dict)
     protocol_changes: list[AuditEntry] = field(default_factory=list)
+    attrition: Attrition | None = None
 
     @property
     def items_by_id(self) -> dict[int, Item]:
@@ -160,6 +162,9 @@ def report_data(study: Study, *, ratings: pd.DataFrame | None = None) -> ReportD
     audit = list(
         AuditEntry.objects.filter(study=study, action__in=["protocol.changed"]).order_by("at")
     )
+    ratings = selectors.ratings_frame(study=study) if ratings is None else ratings
+    participation = participation_frame(study)
+    settings = {c.code: c.settings(protocol) for c in criteria}
     return ReportData(
         study=study,
         protocol=protocol,
@@ -170,13 +175,14 @@ def report_data(study: Study, *, ratings: pd.DataFrame | None = None) -> ReportD
         results=results,
         decisions=decisions,
         analyses=analyses,
-        ratings=selectors.ratings_frame(study=study) if ratings is None else ratings,
-        participation=participation_frame(study),
+        ratings=ratings,
+        participation=participation,
         panel=panel,
-        comments=comments_frame(study, scrub),
+        comments=selectors.comments_frame(study=study, scrub=scrub),
         recommendations=recommendations,
         recommendation_items=dict(linked),
         protocol_changes=audit,
+        attrition=attrition(ratings, participation, settings),
     )
 
 

@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 from reports import exports, pdf, selectors
 from reports.models import Actor, Recommendation, RecommendationItem, ReportVersion
 from reports.stamp import Stamp, build_stamp
-from rounds import jobs
+from rounds import csvio, jobs
 from rounds import selectors as round_selectors
 from rounds.errors import DomainError, TransitionError
 from rounds.models import Item, Study
@@ -346,7 +346,7 @@ def build_files(
     with translation.override(study.report_language):
         progress(3, _("Reading the ratings"))
         ratings = round_selectors.ratings_frame(study=study)
-        ratings_file = exports.ratings_csv(ratings)
+        ratings_file = csvio.ratings_csv(ratings)
         stamp = build_stamp(study, ratings_file, version=version)
         report = None
         if with_pdf:

@@ -31,7 +31,7 @@ from reports import exports, selectors, services
 from reports.forms import RecommendationForm
 from reports.models import Recommendation, ReportVersion
 from reports.pdf import overview
-from rounds import access
+from rounds import access, csvio
 from rounds import selectors as round_selectors
 from rounds.errors import DomainError
 from rounds.models import ItemDecision, Study, StudyMembership
@@ -414,7 +414,7 @@ def _live_or_published(request: HttpRequest, slug: str, filename: str) -> HttpRe
             raise Http404("No published report")
         return _serve(published, filename)
     if filename == "ratings.csv":
-        body = exports.ratings_csv(round_selectors.ratings_frame(study=study))
+        body = csvio.ratings_csv(round_selectors.ratings_frame(study=study))
     else:
         body = exports.table_csv(selectors.results_frame(study), exports.RESULTS_COLUMNS)
     stem = filename.rsplit(".", 1)[0]

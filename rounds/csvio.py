@@ -232,13 +232,49 @@ def write_results_csv(results: pd.DataFrame, path: str | os.PathLike[str]) -> No
     write_csv(results, path, [*RESULTS_COLUMNS, *extra])
 
 
-def write_ratings_csv(ratings: pd.DataFrame, path: str | os.PathLike[str]) -> None:
-    """ratings.csv with the §6 columns; value empty for don't know, group empty if absent."""
+def ratings_csv(ratings: pd.DataFrame) -> bytes:
+    """ratings.csv, the one writer: the public columns, values as whole numbers (empty for
+    "don't know"), group empty if absent; the export, the data checksums and
+    `write_ratings_csv` all use these bytes. Built column by column: each distinct value is
+    formatted once, and the rows are joined in C."""
     frame = ratings if "group" in ratings.columns else ratings.assign(group="")
-    frame = frame.assign(value=pd.Series(_whole(frame["value"]), index=frame.index, dtype=object))
-    write_csv(frame, path, RATINGS_COLUMNS)
+    columns = [_cells(frame[c].tolist()) for c in RATINGS_COLUMNS]
+    body = "\n".join(map(",".join, zip(*columns, strict=True)))
+    return (",".join(RATINGS_COLUMNS) + "\n" + body + ("\n" if body else "")).encode("utf-8")
 
 
-def _whole(values: pd.Series[Any]) -> list[int | None]:
-    floats = pd.to_numeric(values).to_numpy(dtype=float, na_value=np.nan)
-    return [None if math.isnan(v) else int(v) for v in floats]
+def _cells(values: list[Any]) -> list[str]:
+    formatted: dict[Any, str] = {}
+    for value in set(values):
+        if isinstance(value, (float, np.floating)):
+            formatted[value] = "" if math.isnan(value) else str(int(value))
+        elif isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+            formatted[value] = str(int(value))
+        else:
+            formatted[value] = _quote("" if value is None or value is pd.NA else str(value))
+    return list(map(formatted.get, values, [""] * len(values)))
+
+
+def _quote(text: str) -> str:
+    """A CSV field as the csv module writes it (minimal quoting)."""
+    if any(ch in text for ch in ',"\r\n'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def write_ratings_csv(ratings: pd.DataFrame, path: str | os.PathLike[str]) -> None:
+    """Write `ratings_csv` to ``path`` atomically."""
+    write_bytes(ratings_csv(ratings), path)
+
+
+def write_bytes(data: bytes, path: str | os.PathLike[str]) -> None:
+    """Write ``data`` atomically (a temporary file, then os.replace)."""
+    target = Path(path)
+    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise

@@ -414,6 +414,19 @@ class Participation(models.Model):
         return f"{self.panelist} in {self.round}: {self.status}"
 
 
+class RatingQuerySet(models.QuerySet["Rating"]):
+    def counted(self) -> RatingQuerySet:
+        """The ratings that count: those of panelists who submitted the round. Answers saved
+        in a questionnaire that was never submitted are kept, but no statistic, feedback or
+        export uses them. The one definition, used everywhere."""
+        submitted = Participation.objects.filter(
+            panelist=models.OuterRef("panelist"),
+            round=models.OuterRef("round_item__round"),
+            status=Participation.Status.SUBMITTED,
+        )
+        return self.filter(models.Exists(submitted))
+
+
 class Rating(models.Model):
     """One panelist's rating of one item on one criterion in one round; empty = don't know."""
 
@@ -423,6 +436,8 @@ class Rating(models.Model):
     value = models.SmallIntegerField(_("value"), null=True, blank=True)
     comment = models.TextField(_("comment"), blank=True, max_length=4000)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = RatingQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("rating")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 
 import pandas as pd
-from django.db.models import Exists, OuterRef
 
-from rounds import consensus
-from rounds.models import Participation, Rating, Round, Study
+from rounds import consensus, csvio
+from rounds.anonymise import Scrubber
+from rounds.models import Panelist, Rating, Round, Study
 
 RATING_COLUMNS = ["round", "panelist", "group", "item", "criterion", "value"]
 
@@ -21,16 +22,10 @@ def ratings_frame(
     Only ratings of panelists who submitted the round count (``submitted_only``): answers
     saved in a wizard that was never submitted are kept but not analysed.
     """
-    qs = Rating.objects.filter(round_item__round__study=study)
+    qs = Rating.objects.counted() if submitted_only else Rating.objects.all()
+    qs = qs.filter(round_item__round__study=study)
     if rounds is not None:
         qs = qs.filter(round_item__round__number__in=list(rounds))
-    if submitted_only:
-        submitted = Participation.objects.filter(
-            panelist=OuterRef("panelist"),
-            round=OuterRef("round_item__round"),
-            status=Participation.Status.SUBMITTED,
-        )
-        qs = qs.filter(Exists(submitted))
     rows = qs.values_list(
         "round_item__round__number",
         "panelist__pseudonym",
@@ -52,3 +47,46 @@ def criterion_settings(study: Study) -> dict[str, consensus.CriterionSettings]:
 
 def latest_round(study: Study) -> Round | None:
     return study.rounds.order_by("-number").first()
+
+
+def data_checksum(ratings: pd.DataFrame) -> str:
+    """SHA-256 of these ratings as `ratings.csv` writes them (the one writer, so anyone can
+    check it with `sha256sum` on the file)."""
+    return hashlib.sha256(csvio.ratings_csv(ratings)).hexdigest()
+
+
+COMMENT_COLUMNS = ["round", "panelist", "item", "criterion", "comment"]
+
+
+def panel_scrubber(study: Study) -> Scrubber:
+    """A scrubber for this study's comments: e-mail addresses and the panelists' names."""
+    names = Panelist.objects.filter(study=study).exclude(name="").values_list("name", flat=True)
+    return Scrubber(names)
+
+
+def comments_frame(
+    *,
+    study: Study,
+    rounds: Iterable[int] | None = None,
+    scrub: Scrubber | None = None,
+) -> pd.DataFrame:
+    """The comments that count (submitted ratings), pseudonymous and scrubbed of names and
+    e-mail addresses, with the rating given: what the panel's feedback and every export show.
+
+    Columns: round, panelist (pseudonym), item (code), criterion (code), comment, value."""
+    scrub = scrub or panel_scrubber(study)
+    qs = Rating.objects.counted().filter(round_item__round__study=study).exclude(comment="")
+    if rounds is not None:
+        qs = qs.filter(round_item__round__number__in=list(rounds))
+    rows = qs.values_list(
+        "round_item__round__number",
+        "panelist__pseudonym",
+        "round_item__item__code",
+        "criterion__code",
+        "comment",
+        "value",
+    )
+    frame = pd.DataFrame.from_records(list(rows), columns=[*COMMENT_COLUMNS, "value"])
+    frame["comment"] = [scrub(text).strip() for text in frame["comment"]]
+    frame = frame[frame["comment"] != ""]
+    return frame.sort_values(["round", "item", "criterion", "panelist"], ignore_index=True)

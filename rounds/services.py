@@ -77,11 +77,6 @@ def protocol_hash(protocol: Protocol) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def data_checksum(ratings: pd.DataFrame) -> str:
-    payload = ratings.to_csv(index=False, lineterminator="\n")
-    return hashlib.sha256(payload.encode()).hexdigest()
-
-
 def protocol_update(
     *, protocol: Protocol, changes: dict[str, Any], by: Actor = None, reason: str = ""
 ) -> Protocol:
@@ -380,7 +375,7 @@ def round_analyse(*, round_id: int, force: bool = False) -> Round:
                 "computed_at": now,
                 "kendall": _records(analysis.kendall[analysis.kendall["round"] == round.number]),
                 "protocol_hash": protocol_hash(study.protocol),
-                "data_checksum": data_checksum(ratings[ratings["round"] == round.number]),
+                "data_checksum": selectors.data_checksum(ratings[ratings["round"] == round.number]),
                 "software_version": __version__,
             },
         )

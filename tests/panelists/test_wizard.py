@@ -368,3 +368,22 @@ def test_the_panelist_can_switch_language_and_items_follow(
     assert "Weet ik niet" in page
     panelist.refresh_from_db()
     assert panelist.language == "nl"  # later e-mails follow the choice
+
+
+def test_round_2_feedback_shows_comments_scrubbed_like_the_exports(client: Client) -> None:
+    study = make_study(n_items=4, n_panelists=6)
+    Panelist.objects.filter(pseudonym="P002", study=study).update(name="Jan Peeters")
+    round1 = run_round(study)  # I03 and I04 are carried over to round 2
+    Rating.objects.filter(
+        round_item__round=round1,
+        round_item__item__code="I03",
+        panelist__pseudonym="P003",
+        criterion__code="acceptability",
+    ).update(comment="Ask Jan Peeters (jan.peeters@example.org) about this.")
+    open_round(study)
+    login(client, study.panelists.get(pseudonym="P001"))
+    text = client.get(f"/p/rate/{step_names(client)[0]}/").content.decode()
+    assert "Ask Jan Peeters" not in text, "unscrubbed"
+    assert "Ask [name removed] ([e-mail removed]) about this." in text
+    assert "Jan Peeters" not in text
+    assert "jan.peeters@example.org" not in text

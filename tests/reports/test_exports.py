@@ -54,8 +54,8 @@ def test_ratings_csv_quotes_a_group_with_commas_and_quotes_as_the_csv_module_doe
     frame = selectors.ratings_frame(study=study)
     csvio.write_ratings_csv(frame, tmp_path / "ratings.csv")
 
-    assert exports.ratings_csv(frame) == (tmp_path / "ratings.csv").read_bytes()
-    assert b'"solo, ""rural""\nwest"' in exports.ratings_csv(frame)
+    assert csvio.ratings_csv(frame) == (tmp_path / "ratings.csv").read_bytes()
+    assert b'"solo, ""rural""\nwest"' in csvio.ratings_csv(frame)
 
 
 def test_results_csv_has_the_methods_columns_then_the_margin(study: Study) -> None:
