@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from panelists import links, selectors, services, texts
+from panelists import links, selectors, services, texts, views
 from panelists.models import EmailMessage, EmailTemplate
 from rounds import access, checks
 from rounds.errors import DomainError
@@ -62,6 +62,9 @@ def round_detail(request: HttpRequest, slug: str, number: int) -> HttpResponse:
         "reminders": round.reminders.all(),
         "statuses": selectors.STATUSES,
         "warnings": checks.study_warnings(study) if round.state == Round.State.DRAFT else [],
+        "preview_url": reverse("round-preview", args=[study.slug, round.number])
+        if round.state in (Round.State.DRAFT, Round.State.OPEN)
+        else None,
     }
     return render(request, "panelists/round_detail.html", context)
 
@@ -328,3 +331,14 @@ def _send_test(
     else:
         messages.success(request, _("A test is on its way to %(email)s.") % {"email": to})
     return preview
+
+
+@login_required
+def round_preview(request: HttpRequest, slug: str, number: int, step: str = "") -> HttpResponse:
+    """The round's rating pages as a panelist sees them, in a language of the study; the
+    preview records nothing (no answer, no participation)."""
+    round = _round(request, slug, number)
+    language = request.GET.get("language") or round.study.languages[0]
+    if language not in round.study.languages:
+        raise Http404("Not a language of this study")
+    return views.preview_step(request, round, language, step or None)

@@ -20,6 +20,8 @@ urlpatterns = [
         name="panelist-action",
     ),
     path("studies/<slug:slug>/emails/", coordinator.email_templates, name="email-templates"),
+    path(f"{R}/preview/", coordinator.round_preview, name="round-preview"),
+    path(f"{R}/preview/<str:step>/", coordinator.round_preview, name="round-preview-step"),
     # The panelist's pages.
     path("p/", views.home, name="panelist-home"),
     path("p/consent/", views.consent, name="panelist-consent"),

@@ -15,6 +15,7 @@ from django.contrib import messages
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -409,3 +410,72 @@ def thanks(request: HttpRequest) -> HttpResponse:
     )
     context = {"study": panelist.study, "round": round, "participation": participation}
     return render(request, "panelists/thanks.html", context)
+
+
+# ------------------------------------------------------------ preview as a panelist
+
+
+def preview_panelist(round: Round, language: str) -> Panelist:
+    """A panelist that exists only for this page: never saved, with no answers, so the
+    preview reads the real questionnaire and writes nothing."""
+    panelist = Panelist(
+        pk=-1, study=round.study, pseudonym="P000", name=_("Preview"), language=language
+    )
+    panelist._state.adding = False  # lets the questionnaire's queries filter on pk -1
+    return panelist
+
+
+@dataclass(frozen=True)
+class _PreviewSteps:
+    """What the step template reads from formtools' `wizard.steps`."""
+
+    current: str
+    step1: int
+    count: int
+    prev: str | None
+    next: str | None
+
+
+def preview_step(
+    request: HttpRequest, round: Round, language: str, step_name: str | None
+) -> HttpResponse:
+    """The rating step `step_name` as a panelist in `language` sees it. A POST only moves
+    between steps or shows the form's errors: a preview records nothing."""
+    panelist = preview_panelist(round, language)
+    participation = Participation(panelist=panelist, round=round)
+    with translation.override(language):
+        q = questionnaire.build(panelist, round, participation)
+        if not q.steps:
+            messages.error(request, _("This round has no items to preview."))
+            return redirect("round-detail", slug=round.study.slug, number=round.number)
+        names = [s.name for s in q.steps]
+        step = q.step(step_name or names[0]) or q.steps[0]
+        index = names.index(step.name)
+        steps = _PreviewSteps(
+            step.name, index + 1, len(names),
+            names[index - 1] if index else None,
+            names[index + 1] if index + 1 < len(names) else None,
+        )  # fmt: skip
+        data = request.POST if request.method == "POST" else None
+        form = StepForm(data, step=step, protocol=round.study.protocol,
+                        prefix=step.name)  # fmt: skip
+        if request.method == "POST":
+            target = request.POST.get("wizard_goto_step") or (steps.next if form.is_valid() else "")
+            if target == "" and form.is_valid():
+                messages.success(request, _("End of the preview: nothing was saved."))
+                return redirect("round-detail", slug=round.study.slug, number=round.number)
+            if target:
+                return redirect(_preview_url(round, language, target))
+        context = {
+            "study": round.study, "round": round, "questionnaire": q, "step": step,
+            "form": form, "wizard": {"steps": steps, "management_form": ""},
+            "protocol": round.study.protocol, "preview": True, "preview_language": language,
+            "error_summary": _error_summary(form, step) if form.is_bound else [],
+            "seen_field": SEEN_FIELD, "seen": NOTHING_STORED, "conflict": None,
+        }  # fmt: skip
+        return render(request, "panelists/step.html", context)
+
+
+def _preview_url(round: Round, language: str, step: str) -> str:
+    path = reverse("round-preview-step", args=[round.study.slug, round.number, step])
+    return f"{path}?language={language}"
