@@ -107,6 +107,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "questionnaire": q,
         "needs_consent": round.number == 1 and participation.consented_at is None,
         "purpose": study.text("description"),
+        "changes": questionnaire.changes(round, panelist.language),
     }
     return render(request, "panelists/welcome.html", context)
 

@@ -7,6 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django import forms
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from rounds.models import ItemDecision, Protocol, Study, StudyMembership
@@ -157,6 +158,25 @@ class ContactForm(forms.Form):
         required=False,
         help_text=_("Panelists' replies to the study's e-mails go to this address."),
     )
+
+
+class TextsForm(forms.Form):
+    """One optional text per study language."""
+
+    def __init__(self, *args: Any, languages: list[str], label: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.languages = languages
+        names = dict(settings.LANGUAGES)
+        for code in languages:
+            self.fields[f"text_{code}"] = forms.CharField(
+                label=f"{label} ({names.get(code, code)})",
+                required=False,
+                max_length=5000,
+                widget=forms.Textarea(attrs={"rows": 5}),
+            )
+
+    def texts(self) -> dict[str, str]:
+        return {code: self.cleaned_data[f"text_{code}"] for code in self.languages}
 
 
 class InviteForm(forms.Form):

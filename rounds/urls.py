@@ -10,6 +10,12 @@ urlpatterns = [
     path("studies/<slug:slug>/contact/", views.study_contact, name="study-contact"),
     path("studies/<slug:slug>/end/", views.study_end, name="study-end"),
     path("studies/<slug:slug>/team/", views.team_page, name="team"),
+    path("studies/<slug:slug>/texts/", views.study_texts, name="study-texts"),
+    path(
+        "studies/<slug:slug>/rounds/<int:number>/introduction/",
+        views.round_introduction,
+        name="round-introduction",
+    ),
     path(
         "studies/<slug:slug>/team/<int:pk>/<str:action>/",
         views.team_member,

@@ -29,6 +29,7 @@ from rounds.forms import (
     ProtocolForm,
     ReopenForm,
     ScheduleForm,
+    TextsForm,
     UploadForm,
     WordingForm,
 )
@@ -176,6 +177,11 @@ def round_items(request: HttpRequest, slug: str, number: int) -> HttpResponse:
         "round": round,
         "entries": [(ri, form, previous.get(ri.item_id)) for ri, form in entries],
         "new_form": NewItemForm(languages=languages, prefix="new"),
+        "intro_form": TextsForm(
+            languages=languages,
+            label=_("Introduction for the panel"),
+            initial={f"text_{c}": (round.introduction or {}).get(c, "") for c in languages},
+        ),
         "split_form": NewItemForm(languages=languages, prefix="split"),
     }
     return render(request, "rounds/round_items.html", context)
@@ -570,3 +576,35 @@ def team_accept(request: HttpRequest, token: str) -> HttpResponse:
     response = render(request, "rounds/team_accept.html", context)
     response["Referrer-Policy"] = "no-referrer"
     return response
+
+
+# --------------------------------------------------------------------------- texts
+
+
+@login_required
+def study_texts(request: HttpRequest, slug: str) -> HttpResponse:
+    """The summary for policy readers, written apart from what the panel reads."""
+    study = access.get_study_for_user(request.user, slug, access.RUN)
+    languages = list(study.languages)
+    initial = {f"text_{c}": (study.policy_summary or {}).get(c, "") for c in languages}
+    form = TextsForm(request.POST or None, languages=languages, initial=initial,
+                     label=_("Summary for policy readers"))  # fmt: skip
+    if request.method == "POST" and form.is_valid():
+        assert isinstance(request.user, User)
+        studies.study_policy_summary_update(study=study, texts=form.texts(), by=request.user)
+        messages.success(request, _("The summary for policy readers is saved."))
+        return redirect("study-detail", slug=slug)
+    return render(request, "rounds/study_texts.html", {"study": study, "form": form})
+
+
+@login_required
+@require_POST
+def round_introduction(request: HttpRequest, slug: str, number: int) -> HttpResponse:
+    round = _round_for(request, slug, number)
+    form = TextsForm(request.POST, languages=list(round.study.languages),
+                     label=_("Introduction for the panel"))  # fmt: skip
+    if form.is_valid():
+        assert isinstance(request.user, User)
+        studies.round_introduction_update(round=round, texts=form.texts(), by=request.user)
+        messages.success(request, _("The introduction for the panel is saved."))
+    return redirect("round-items", slug=slug, number=number)
