@@ -29,12 +29,14 @@ from django.views.decorators.http import require_POST
 
 from reports import exports, selectors, services
 from reports.forms import RecommendationForm
+from reports.markup import render_markdown
 from reports.models import Recommendation, ReportVersion
 from reports.pdf import overview
 from rounds import access, csvio
 from rounds import selectors as round_selectors
 from rounds.errors import DomainError
 from rounds.models import ItemDecision, Study, StudyMembership
+from rounds.templatetags.delphi_format import stat
 
 # Files a version offers for download, by the name used in its URL.
 DOWNLOADS: dict[str, str] = {
@@ -348,8 +350,53 @@ def policy_space(request: HttpRequest, slug: str) -> HttpResponse:
         "summary": _labelled(version.summary) if version else {},
         "files": _files(version) if version else [],
         "can_run": _can_run(request, study),
+        "policy_summary": study.text("policy_summary"),
     }
+    if version:
+        context["sheets"] = _sheets(context["summary"])
     return render(request, "reports/policy.html", context)
+
+
+def _sheets(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """The published recommendation sheets with the items behind each, in plain words."""
+    items = {item["code"]: item for item in summary.get("items", [])}
+    names = [c["name"] for c in summary.get("criteria", [])]
+    sheets = []
+    for rec in summary.get("recommendations", []):
+        sheets.append(
+            {
+                **rec,
+                "text_html": render_markdown(rec.get("text", "")),
+                "items": [
+                    {**items[code], "words": _plain_cells(items[code], names)}
+                    for code in rec.get("items", [])
+                    if code in items
+                ],
+            }
+        )
+    return sheets
+
+
+def _plain_cells(item: dict[str, Any], names: list[str]) -> list[str]:
+    verdicts = {
+        "in": _("the panel agreed it is high"),
+        "out": _("the panel agreed it is low"),
+        "none": _("no agreement"),
+    }
+    out = []
+    for name, cell in zip(names, item.get("cells", []), strict=False):
+        if not cell or cell.get("median") is None:
+            continue
+        out.append(
+            _("%(criterion)s: median %(median)s, half of the panel between %(q1)s and %(q3)s, "
+              "%(high)s%% rated it high; %(verdict)s.")
+            % {
+                "criterion": name, "median": stat(cell["median"]), "q1": stat(cell["q1"]),
+                "q3": stat(cell["q3"]), "high": stat(round(cell.get("pct_high") or 0)),
+                "verdict": verdicts.get(cell.get("consensus", ""), cell.get("consensus", "")),
+            }
+        )  # fmt: skip
+    return out
 
 
 def _labelled(summary: dict[str, Any]) -> dict[str, Any]:
