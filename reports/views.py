@@ -353,7 +353,7 @@ def policy_space(request: HttpRequest, slug: str) -> HttpResponse:
         "policy_summary": study.text("policy_summary"),
     }
     if version:
-        context["sheets"] = _sheets(context["summary"])
+        context["sheets"] = _sheets(_labelled(version.summary))
     return render(request, "reports/policy.html", context)
 
 
