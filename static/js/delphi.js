@@ -151,6 +151,12 @@
     });
   }
 
+  /* Round-2 feedback: one line on a phone, the charts open on a wide screen. */
+  function openWideFeedback() {
+    if (!window.matchMedia || !window.matchMedia("(min-width: 48rem)").matches) { return; }
+    document.querySelectorAll("details[data-open-wide]").forEach(function (d) { d.open = true; });
+  }
+
   function start() {
     var box = document.getElementById("analysis-progress");
     if (box && box.dataset.statusUrl) { analysisProgress(box); }
@@ -163,6 +169,7 @@
     focusErrors();
     customScaleFields();
     rulePickers();
+    openWideFeedback();
   }
 
   if (document.readyState === "loading") {

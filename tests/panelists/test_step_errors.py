@@ -38,3 +38,15 @@ def test_save_and_next_with_ratings_missing_lists_them_at_the_top(
     field_id = "id_" + missing
     assert f'href="#{field_id}_0"' in html  # the link lands on the first point of the scale
     assert f'id="{field_id}_0"' in html
+
+
+def test_round_2_feedback_is_one_line_with_the_chart_one_tap_away(client: Client) -> None:
+    from tests.factories import run_round
+
+    study = make_study(n_items=2, n_panelists=6)
+    run_round(study, lambda p, ri, c: 5)  # all carried over
+    open_round(study)
+    login(client, study.panelists.get(pseudonym="P001"))
+    html = client.get(f"/p/rate/{step_names(client)[0]}/").content.decode()
+    assert '<details class="feedback" data-open-wide>' in html  # closed until tapped
+    assert "Last round: median 5 · you 5 · " in html
