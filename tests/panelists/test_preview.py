@@ -50,7 +50,7 @@ def test_round_two_previews_with_last_rounds_feedback(study: Study) -> None:
     before = counts()
     url = reverse("round-preview", args=[study.slug, 2])
     html = client.get(url, {"language": "en"}).content.decode()
-    assert "How the panel rated this last round" in html
+    assert "Last round: median" in html
     assert counts() == before
 
 
