@@ -92,7 +92,7 @@ def test_preview_fills_the_placeholders_with_an_example(study: Study, coordinato
     response = coordinator.post(url(study), {"subject": "Ronde {round}", "body": BODY,
                                              "action": "preview"})  # fmt: skip
     html = response.content.decode()
-    assert "Beste Dr Example" in html
+    assert "Beste Dr. Voorbeeld" in html  # an example panelist of that language
     assert "/p/EXAMPLE-LINK/" in html
     assert not EmailTemplate.objects.exists()
 

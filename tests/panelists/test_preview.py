@@ -31,7 +31,7 @@ def test_a_draft_round_previews_in_dutch_and_records_nothing(study: Study) -> No
     page = client.get(reverse("round-preview", args=[study.slug, 1]), {"language": "nl"})
     assert page.status_code == 200
     html = page.content.decode()
-    assert "Preview as a panelist (nl)" in html
+    assert "Voorvertoning als panellid (nl)" in html  # the page as a Dutch panelist sees it
     assert "Action item 1 (nl)" in html
     step = page.context["step"].name
     form = page.context["form"]
