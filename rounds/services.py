@@ -640,10 +640,18 @@ def _sync_next_round(decision: ItemDecision, next_round: Round) -> None:
         present.delete()
 
 
+def _unanswered(round: Round) -> bool:
+    """A closed round that nobody submitted: it cannot be analysed, and need not be."""
+    return (
+        round.state == Round.State.CLOSED
+        and not round.participations.filter(status=Participation.Status.SUBMITTED).exists()
+    )
+
+
 def study_end_after_round(*, study: Study, by: Actor = None, reason: str = "") -> Study:
     """End a study by the coordinators' decision once its last round is analysed (e.g. the
-    remaining items will not converge): no further round; the draft the analysis prepared
-    for the next round, never shown to the panel, is removed. Items still carried over
+    remaining items will not converge), or closed unanswered: no further round; the draft
+    the analysis prepared for the next round, never shown to the panel, is removed. Items still carried over
     stay undecided. The study is then finished, like `study_finish`."""
     if not reason.strip():
         raise DomainError(_("Give the reason for ending the study; the report states it."))
@@ -653,7 +661,7 @@ def study_end_after_round(*, study: Study, by: Actor = None, reason: str = "") -
             raise TransitionError(_("The study is already finished."))
         rounds = list(study.rounds.order_by("number"))
         drafts = [r for r in rounds if r.state == Round.State.DRAFT]
-        ran = [r for r in rounds if r.state != Round.State.DRAFT]
+        ran = [r for r in rounds if r.state != Round.State.DRAFT and not _unanswered(r)]
         if not ran or any(r.state != Round.State.ANALYSED for r in ran):
             raise TransitionError(
                 _("A study can end only once its last round is closed and analysed.")

@@ -105,10 +105,11 @@ def study_contact(request: HttpRequest, slug: str) -> HttpResponse:
 def _can_end(study: Study) -> bool:
     """Ending by decision is offered between rounds: the last round that ran is analysed."""
     ran = study.rounds.exclude(state=Round.State.DRAFT).order_by("-number").first()
-    return (
-        study.status != Study.Status.FINISHED
-        and ran is not None
-        and ran.state == Round.State.ANALYSED
+    if study.status == Study.Status.FINISHED or ran is None:
+        return False
+    return ran.state == Round.State.ANALYSED or (
+        ran.state == Round.State.CLOSED
+        and not ran.participations.filter(status="submitted").exists()
     )
 
 

@@ -29,7 +29,7 @@ LINK = re.compile(r"https?://\S+/p/[\w-]+/")
 PASSWORD = "a long coordinator passphrase"
 TITLE_EN = "Supporting general practitioners"
 TITLE_FR = "Soutenir les médecins généralistes"
-SLUG = "soutenir-les-medecins-generalistes"  # derived from the first language's title
+SLUG = "soutenir-les-medecins"  # whole words of the first language's title, at most 30 characters
 
 # A duplicate code on line 3 and a missing French text on line 4.
 ITEMS_WITH_ERRORS = (

@@ -57,3 +57,16 @@ def test_the_study_page_ends_the_study() -> None:
     assert b"End the study after this round" not in response.content
     study.refresh_from_db()
     assert study.status == Study.Status.FINISHED
+
+
+def test_it_ends_after_a_round_that_nobody_answered() -> None:
+    study = make_study()
+    run_round(study)
+    round_2 = study.rounds.get(number=2)
+    services.round_open(round=round_2, notify=False)
+    services.round_close(round=round_2)
+    services.study_end_after_round(study=study, reason="Nobody answered round 2.")
+    study.refresh_from_db()
+    assert study.status == Study.Status.FINISHED
+    entry = AuditEntry.objects.get(study=study, action="study.ended")
+    assert entry.after["after_round"] == 1
