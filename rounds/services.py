@@ -651,8 +651,8 @@ def _unanswered(round: Round) -> bool:
 def study_end_after_round(*, study: Study, by: Actor = None, reason: str = "") -> Study:
     """End a study by the coordinators' decision once its last round is analysed (e.g. the
     remaining items will not converge), or closed unanswered: no further round; the draft
-    the analysis prepared for the next round, never shown to the panel, is removed. Items still carried over
-    stay undecided. The study is then finished, like `study_finish`."""
+    the analysis prepared for the next round, never shown to the panel, is removed. Items
+    still carried over stay undecided. The study is then finished, like `study_finish`."""
     if not reason.strip():
         raise DomainError(_("Give the reason for ending the study; the report states it."))
     with transaction.atomic():

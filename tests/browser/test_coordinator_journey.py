@@ -338,7 +338,7 @@ def test_a_coordinator_sets_up_a_study_runs_round_1_and_opens_round_2(
     results = page.locator("section.result")
     expect(results).to_have_count(4)
     medians = {"W01": "8", "W02": "5", "S01": "2", "S02": "8"}
-    pct_high = {"W01": "100.0", "W02": "40.0", "S01": "0.0", "S02": "100.0"}
+    pct_high = {"W01": "100%", "W02": "40%", "S01": "0%", "S02": "100%"}
     verdicts = {"W01": "in", "W02": "none", "S01": "out", "S02": "in"}
     for code, decision in DECISIONS.items():
         section = results.filter(has=page.locator("h2 .code", has_text=code))
@@ -346,11 +346,12 @@ def test_a_coordinator_sets_up_a_study_runs_round_1_and_opens_round_2(
         expect(rows).to_have_count(2)
         for row, criterion in zip(rows.all(), CRITERIA, strict=True):
             expect(row.locator("th")).to_have_text(criterion)
-            cells = row.locator("td")
-            expect(cells.nth(0)).to_have_text("5")  # n
-            expect(cells.nth(1)).to_have_text(medians[code])
-            expect(cells.nth(3)).to_have_text(pct_high[code])
-            expect(cells.nth(4).locator(".badge")).to_have_text(verdicts[code])
+            cells = row.locator("td")  # the first is the small chart
+            expect(cells.nth(0).locator("svg[role=img]")).to_have_count(1)
+            expect(cells.nth(1)).to_have_text("5")  # n
+            expect(cells.nth(2)).to_have_text(medians[code])
+            expect(cells.nth(4)).to_have_text(pct_high[code])
+            expect(cells.nth(5).locator(".badge")).to_have_text(verdicts[code])
         expect(section.locator("strong.badge")).to_have_text(decision)
     shot(page, "12-results")
     assert_accessible(page, "results")

@@ -35,7 +35,8 @@ DESKTOP = {"width": 1280, "height": 900}
 WIDE_JS = """() => [...document.querySelectorAll('body *')].filter(el => {
   const box = el.getBoundingClientRect();
   return box.right > innerWidth + 1 && !el.closest('.table-scroll, .visually-hidden');
-}).slice(0, 5).map(el => el.tagName + '.' + el.className + ' ' + Math.round(el.getBoundingClientRect().right))"""
+}).slice(0, 5).map(el => `${el.tagName}.${el.className} ${el.getBoundingClientRect().right}`)
+"""
 
 
 class Looker:

@@ -123,3 +123,12 @@ def test_a_viewer_cannot_act_on_a_panelist(study: Study, round: Round) -> None:
     viewer = as_user(member(study, "viewer"))
     assert viewer.post(action(study, "P001", "link")).status_code == 404
     assert not AuditEntry.objects.filter(action="link.shown").exists()
+
+
+def test_the_invalid_link_page_promises_no_reply_path_that_does_not_exist(
+    study: Study, client: Client
+) -> None:
+    Study.objects.filter(pk=study.pk).update(contact_email="")
+    html = client.get("/p/not-a-real-token/").content.decode()
+    assert "reply to the invitation e-mail" not in html
+    assert "write to the person who invited you" in html
