@@ -115,7 +115,7 @@ def _stats(counts: Ints, missing: Ints, settings: CriterionSettings) -> dict[str
     out.update(
         n=n,
         n_missing=missing,
-        rule=np.full(len(n), rule.label, dtype=object),
+        rule=np.full(len(n), settings.rule_label, dtype=object),
         consensus=LABELS[code + 1],
         quantile_method=np.full(len(n), qtype, dtype=np.int64),
         counts=[tuple(row) for row in counts.tolist()],

@@ -16,16 +16,16 @@ import numpy as np
 from rounds.consensus.counting import Bools, Floats, Ints
 from rounds.consensus.quantiles import lerp, order_stat, positions
 from rounds.consensus.rules import MedianRule, band_counts
-from rounds.consensus.settings import CriterionSettings, Rule
+from rounds.consensus.settings import PPM, CriterionSettings, Rule
 
 
 def _ceil_div(a: Ints, b: int) -> Ints:
     return -(-a // b)
 
 
-def _margin_percent(high: Ints, low: Ints, n: Ints, t: int, code: Any) -> Ints:
+def _margin_percent(high: Ints, low: Ints, n: Ints, ppm: int, code: Any) -> Ints:
     """Exact: each changed rating moves a band count by at most one."""
-    need = _ceil_div(t * n, 100)  # fewest ratings in a band that reach the threshold
+    need = _ceil_div(ppm * n, PPM)  # fewest ratings in a band that reach the threshold
     leave_in = high - need + 1
     leave_out = np.minimum(low - need + 1, need - high)  # drop below, or reach `in`
     reach = np.minimum(need - high, need - low)
@@ -51,7 +51,7 @@ def margins(counts: Ints, settings: CriterionSettings, rule: Rule, code: Any) ->
     n = counts.sum(axis=-1)
     low, _, high = band_counts(counts, settings.scale)
     if rule.kind == "percent":
-        margin = _margin_percent(high, low, n, rule.threshold, code)
+        margin = _margin_percent(high, low, n, rule.threshold_ppm, code)
     elif rule.kind == "comet":
         margin = _margin_comet(high, low, n, code)
     else:

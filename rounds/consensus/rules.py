@@ -15,7 +15,7 @@ import numpy.typing as npt
 
 from rounds.consensus.counting import Bools, Floats, Ints
 from rounds.consensus.quantiles import quantile
-from rounds.consensus.settings import TOLERANCE, CriterionSettings, Rule, Scale
+from rounds.consensus.settings import PPM, TOLERANCE, CriterionSettings, Rule, Scale
 
 LABELS = np.array(["out", "none", "in"], dtype=object)  # indexed by verdict code + 1
 _RAND_CLASSES = np.array(["inappropriate", "uncertain", "appropriate"], dtype=object)
@@ -84,9 +84,10 @@ def band_counts(counts: Ints, scale: Scale) -> tuple[Ints, Ints, Ints]:
     return band(scale.low), band(scale.mid), band(scale.high)
 
 
-def _percent_verdict(high: Ints, low: Ints, n: Ints, threshold: int) -> npt.NDArray[np.int8]:
-    is_in = high * 100 >= threshold * n
-    is_out = ~is_in & (low * 100 >= threshold * n)
+def _percent_verdict(high: Ints, low: Ints, n: Ints, ppm: int) -> npt.NDArray[np.int8]:
+    """``ppm``: the threshold in parts per million, so decimals compare exactly."""
+    is_in = high * PPM >= ppm * n
+    is_out = ~is_in & (low * PPM >= ppm * n)
     return _code(is_in, is_out, n)
 
 
@@ -106,7 +107,7 @@ def verdicts(counts: Ints, settings: CriterionSettings, rule: Rule) -> npt.NDArr
     n = counts.sum(axis=-1)
     low, _, high = band_counts(counts, settings.scale)
     if rule.kind == "percent":
-        return _percent_verdict(high, low, n, rule.threshold)
+        return _percent_verdict(high, low, n, rule.threshold_ppm)
     if rule.kind == "comet":
         return _comet_verdict(high, low, n)
     code = MedianRule.of(settings, rule).verdict_of_counts(counts)

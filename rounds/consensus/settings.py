@@ -12,6 +12,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import ROUND_FLOOR, Decimal
 from typing import Literal
 
 QUANTILE_TYPES: dict[int, str] = {5: "hazen", 6: "weibull", 7: "linear", 8: "median_unbiased"}
@@ -104,33 +105,71 @@ def _parse_span(text: str, *, what: str, example: str) -> tuple[int, int]:
 
 
 RuleKind = Literal["percent", "comet", "rand", "iqr"]
-_RULE_FORMS = "percent:T (T an integer 1-100, default 75), comet, rand, rand:half, iqr, iqr:K"
+_RULE_FORMS = (
+    "percent:T (T above 50 and at most 100, up to 4 decimals, e.g. 66.7; default 75), comet, "
+    "rand, rand:half, iqr, iqr:K"
+)
+_THRESHOLD_TEXT = re.compile(r"\d+(?:\.\d{1,4})?")
+PPM = 1_000_000  # a share of 1 in parts per million: thresholds have at most 4 decimals of a %
+
+
+def _exact_threshold(value: Decimal | float) -> Decimal:
+    exact = value if isinstance(value, Decimal) else Decimal(str(value))
+    if not (exact.is_finite() and 0 < exact <= 100):
+        raise ValueError(f"percent threshold {value} must be above 0 and at most 100")
+    if exact != exact.quantize(Decimal("0.0001"), rounding=ROUND_FLOOR):
+        raise ValueError(f"percent threshold {value} has more than 4 decimals")
+    return exact
+
+
+def _parse_threshold(text: str) -> Decimal:
+    if not _THRESHOLD_TEXT.fullmatch(text):
+        raise ValueError(f"percent threshold {text!r} is not a number such as 75 or 66.7")
+    threshold = Decimal(text)
+    if threshold <= 50:
+        raise ValueError(
+            f"a percent threshold must be above 50, not {text}: at 50 or below, both "
+            "'in' and 'out' could hold"
+        )
+    return threshold
+
+
+def _plain(number: Decimal) -> str:
+    """Shortest plain decimal text: 75, 66.7, 0.0001 (never 7.5E+1)."""
+    return f"{number.normalize():f}"
 
 
 @dataclass(frozen=True)
 class Rule:
-    """A consensus rule of METHODS §3 with its parameters."""
+    """A consensus rule of METHODS §3 with its parameters.
+
+    ``threshold`` is stored as an exact ``Decimal`` (an int or float is converted through
+    its shortest text, so 66.7 means 66.7). Built directly, a rule accepts any threshold
+    above 0 and at most 100; ``parse``, which reads the rules studies are set up with (the
+    protocol, the command line, results files), also requires it to be above 50, as METHODS
+    §3 does: at 50 or below, ``in`` and ``out`` could both hold.
+    """
 
     kind: RuleKind
-    threshold: int = 75
+    threshold: Decimal | int | float = 75
     k: float | None = None
     rand_half_points: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in ("percent", "comet", "rand", "iqr"):
             raise ValueError(f"unknown rule {self.kind!r}; valid forms: {_RULE_FORMS}")
-        if not 1 <= self.threshold <= 100:
-            raise ValueError(f"percent threshold {self.threshold} must be from 1 to 100")
+        object.__setattr__(self, "threshold", _exact_threshold(self.threshold))
         if self.k is not None and not (math.isfinite(self.k) and self.k >= 0):
             raise ValueError(f"IQR k {self.k} must be a finite number >= 0")
 
     @classmethod
     def parse(cls, text: str) -> Rule:
-        """Read ``percent:75``, ``comet``, ``rand``, ``rand:half``, ``iqr`` or ``iqr:2``."""
+        """Read ``percent:75``, ``percent:66.7``, ``comet``, ``rand``, ``rand:half``, ``iqr``
+        or ``iqr:2`` (case and surrounding spaces do not matter)."""
         kind, _, arg = text.strip().lower().partition(":")
         try:
             if kind == "percent":
-                return cls("percent", threshold=int(arg) if arg else 75)
+                return cls("percent", threshold=_parse_threshold(arg) if arg else 75)
             if kind == "iqr":
                 return cls("iqr", k=float(arg) if arg else None)
             if kind == "rand" and arg in ("", "half"):
@@ -144,13 +183,26 @@ class Rule:
 
     @property
     def label(self) -> str:
+        """The rule as text; ``parse(label)`` gives the rule back. A bare ``iqr`` stays bare
+        here (its k depends on the scale): ``resolved(scale).label`` writes it in full."""
         if self.kind == "percent":
-            return f"percent:{self.threshold}"
+            return f"percent:{_plain(Decimal(self.threshold))}"
         if self.kind == "iqr":
-            return "iqr" if self.k is None else f"iqr:{self.k:g}"
+            return "iqr" if self.k is None else f"iqr:{_plain(Decimal(repr(self.k)))}"
         if self.kind == "rand" and self.rand_half_points:
             return "rand:half"
         return self.kind
+
+    @property
+    def threshold_ppm(self) -> int:
+        """The percent threshold as an exact integer share of ``PPM`` (75 -> 750000)."""
+        return int(Decimal(self.threshold) * (PPM // 100))
+
+    def resolved(self, scale: Scale) -> Rule:
+        """The same rule with every default written out for ``scale`` (the IQR rule's k)."""
+        if self.kind == "iqr" and self.k is None:
+            return Rule("iqr", k=self.iqr_k(scale))
+        return self
 
     def iqr_k(self, scale: Scale) -> float:
         """k for the IQR rule: explicit, or 2 on 9-point and 1 on 5- and 7-point scales."""
@@ -179,6 +231,11 @@ class CriterionSettings:
         if self.quantile not in QUANTILE_TYPES:
             raise ValueError(f"unknown quantile type {self.quantile!r}; choose one of 5, 6, 7 or 8")
         self.rule.check(self.scale)
+
+    @property
+    def rule_label(self) -> str:
+        """The rule in full, as results carry it: ``iqr:2``, never a bare ``iqr``."""
+        return self.rule.resolved(self.scale).label
 
 
 ALL_RULES: tuple[Rule, ...] = (Rule("percent"), Rule("comet"), Rule("rand"), Rule("iqr"))

@@ -26,7 +26,10 @@ class Command(BaseCommand):
             "--scale", default="1-9", help="1-9, 1-7, 1-5 or e.g. 0-10:0-3,4-6,7-10"
         )
         parser.add_argument(
-            "--rule", default="percent:75", help="percent:T, comet, rand, rand:half, iqr or iqr:K"
+            "--rule",
+            default="percent:75",
+            help="percent:T (T above 50, decimals allowed: 66.7), comet, rand, rand:half, iqr or "
+            "iqr:K; results.csv writes it in full (iqr:2, percent:75)",
         )
         parser.add_argument("--quantile", default="7", help="Hyndman-Fan type: 5, 6, 7 or 8")
         parser.add_argument(
