@@ -23,7 +23,8 @@ from rounds.consensus.describe import moments
 from rounds.consensus.settings import SettingsArg
 
 STABILITY_COLUMNS = ["item", "criterion", "n_prev", "n", "pct_change", "stable", "n_paired",
-                     "wilcoxon_p", "mcnemar_p", "cv_prev", "cv", "cv_change"]  # fmt: skip
+                     "wilcoxon_p", "wilcoxon_p_holm", "mcnemar_p", "mcnemar_p_holm", "cv_prev",
+                     "cv", "cv_change"]  # fmt: skip
 
 
 def compare_rounds(
@@ -45,6 +46,13 @@ def compare_rounds(
       difference is non-zero.
     - ``mcnemar_p``: exact two-sided binomial test on the discordant pairs of "high band vs
       not"; 1.0 when no pair is discordant, NaN when no panelist rated both rounds.
+    - ``wilcoxon_p_holm``, ``mcnemar_p_holm``: the same p-values adjusted by Holm's
+      step-down method for the many items tested at once. The family is one test (Wilcoxon
+      or McNemar) on one criterion in this comparison of two rounds: every item of that
+      criterion that the test could be run on (a NaN p-value is not a test and does not
+      count). Criteria are separate families because they ask separate questions; so are
+      the two tests, which ask different ones of the same ratings; and so is each pair of
+      rounds, which a study reports as it goes.
     - ``cv``: sd / mean per round, and ``cv_change = cv - cv_prev``.
     """
     both = ratings[ratings["round"].isin([prev_round, round])]
@@ -64,13 +72,30 @@ def compare(counted: Counted, prev: int, cur: int, stable_below: float) -> pd.Da
         change = 50 * np.abs(c_cur / n_cur[:, None] - c_prev / n_prev[:, None]).sum(axis=1)
         cv_prev, cv_cur = _cv(c_prev, n_prev, counted.vmin), _cv(c_cur, n_cur, counted.vmin)
     paired = _paired_tests(counted, prev, cur, common)
+    family = counted.crit_codes[g_cur]
+    for test in ("wilcoxon_p", "mcnemar_p"):
+        paired[f"{test}_holm"] = holm(paired[test], family)
     stable = pd.arrays.BooleanArray(change < stable_below, np.isnan(change))
     return pd.DataFrame({
         "item": counted.item_column(counted.item_codes[g_cur]),
         "criterion": counted.criterion_column(counted.crit_codes[g_cur]),
         "n_prev": n_prev, "n": n_cur, "pct_change": change, "stable": stable, **paired,
         "cv_prev": cv_prev, "cv": cv_cur, "cv_change": cv_cur - cv_prev,
-    })  # fmt: skip
+    })[STABILITY_COLUMNS]  # fmt: skip
+
+
+def holm(p: Floats, family: Ints) -> Floats:
+    """Holm-adjusted p-values, each family on its own: the i-th smallest of a family's m
+    p-values is multiplied by m - i + 1, capped at 1, and never falls below the one before.
+    NaN p-values (no test) stay NaN and are not counted in m."""
+    adjusted = np.full(len(p), np.nan)
+    tested = ~np.isnan(p)
+    for code in np.unique(family[tested]):
+        members = np.flatnonzero(tested & (family == code))
+        order = members[np.argsort(p[members], kind="stable")]
+        factor = len(order) - np.arange(len(order))
+        adjusted[order] = np.maximum.accumulate(np.minimum(1.0, factor * p[order]))
+    return adjusted
 
 
 def _cv(counts: Ints, n: Ints, vmin: int) -> Floats:
@@ -188,14 +213,20 @@ def _mcnemar(up: int, down: int) -> float:
     return float(min(1.0, 2 * tail))
 
 
-KENDALL_COLUMNS = ["round", "criterion", "w", "w_uncorrected", "m", "n_items"]
+KENDALL_COLUMNS = ["round", "criterion", "w", "w_uncorrected", "m", "n_items", "n_panelists"]
 
 
 def kendalls_w(ratings: pd.DataFrame) -> pd.DataFrame:
     """Kendall's W per (round, criterion) over the items rated in it, among panelists who
     rated every one of them (METHODS §4): average ranks within each panelist, with the tie
     correction (``w``) and without (``w_uncorrected``). NaN when m < 2 or fewer than 2
-    items, or when every panelist tied every item."""
+    items, or when every panelist tied every item.
+
+    What W rests on, always filled in (also when W is NaN): ``m``, the panelists who rated
+    every item (the complete cases W is computed over); ``n_items``, the items ranked;
+    ``n_panelists``, the panelists with at least one rating of the criterion in the round,
+    so ``n_panelists - m`` were left out for skipping an item or answering "don't know".
+    """
     return kendall(rows_of(ratings))
 
 
@@ -218,7 +249,7 @@ def kendall(rows: Rows) -> pd.DataFrame:
 
 def _kendall_one(
     items: npt.NDArray[np.integer[Any]], panelists: Ints, values: Floats, shape: tuple[int, int]
-) -> tuple[float, float, int, int]:
+) -> tuple[float, float, int, int, int]:
     n_items, n_panelists = shape
     rated = np.bincount(items, minlength=n_items) > 0
     column = np.cumsum(rated) - 1  # item code -> column among the rated items
@@ -228,16 +259,17 @@ def _kendall_one(
     grid = np.full(n_panelists * n, np.nan)
     grid[key] = values
     table = grid.reshape(n_panelists, n)
+    rated_any = int((~np.isnan(table)).any(axis=1).sum())
     table = table[~np.isnan(table).any(axis=1)]
     m = len(table)
     if m < 2 or n < 2:
-        return math.nan, math.nan, m, n
+        return math.nan, math.nan, m, n, rated_any
     ranks, ties = _average_ranks(table)
     s = ((ranks.sum(axis=0) - m * (n + 1) / 2) ** 2).sum()
     full = m**2 * (n**3 - n)
     corrected = full - m * ties
     w = 12 * s / corrected if corrected > 0 else math.nan
-    return float(w), float(12 * s / full), m, n
+    return float(w), float(12 * s / full), m, n, rated_any
 
 
 def _average_ranks(grid: Floats) -> tuple[Floats, float]:

@@ -15,8 +15,10 @@ class Command(BaseCommand):
         "results.csv (one row per round, item and criterion: the §6 columns, then the "
         "consensus margin), decisions.csv (round,item,decision: accepted/rejected/carried), "
         "stability.csv (§4 between consecutive rounds: percent change, Wilcoxon and McNemar "
-        "p-values, coefficient of variation) and kendall.csv (Kendall's W per round and "
-        "criterion). Bad input writes nothing and exits non-zero, naming the lines to fix."
+        "p-values, each also Holm-adjusted over the items of a criterion, coefficient of "
+        "variation) and kendall.csv (Kendall's W per round and criterion, with m, the "
+        "panelists who rated every item, n_items and n_panelists). Bad input writes nothing "
+        "and exits non-zero, naming the lines to fix."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
