@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from rounds.consensus.counting import Bools, Floats, Ints
-from rounds.consensus.quantiles import lerp, order_stat, positions
+from rounds.consensus.quantiles import lerp, positions
 from rounds.consensus.rules import MedianRule, band_counts
 from rounds.consensus.settings import PPM, CriterionSettings, Rule
 
@@ -80,54 +81,123 @@ def _margin_median(counts: Ints, rule: MedianRule, code: Any) -> Ints:
     (spread grows), or move the lowest ``a`` and highest ``b`` ratings to one point ``s``
     (median rises and spread shrinks). ``out`` verdicts are handled as ``in`` on the
     mirrored scale.
+
+    Most groups never need those candidates: at a bound-attaining (a, b) pair the bounds
+    say which order statistics must rise to at least, or fall to at most, which value;
+    ``_box_counts`` builds a change meeting them, and when its verdict differs and it moves
+    no more than a + b ratings, the bound is the margin (a certificate, checked with the
+    same verdict function). Only the groups without one go through the search.
     """
     margin = np.full(len(counts), -1, dtype=np.int64)
-    mirror = rule.mirrored()
-    flipped = counts[:, ::-1]
-    for side, (c, r) in ((1, (counts, rule)), (-1, (flipped, mirror))):
-        leaving = code == side
-        if leaving.any():
-            margin[leaving] = _leave_cost(c[leaving], r)
-    none = code == 0
-    if none.any():
-        margin[none] = _reach_cost(counts[none], rule)
+    ordered = _Sorted.of(counts, rule.vmin)
+    sides = ((1, counts, rule, ordered), (-1, counts[:, ::-1], rule.mirrored(), ordered.flip()))
+    for side, c, r, x in sides:
+        leaving = np.flatnonzero(code == side)
+        if len(leaving):
+            margin[leaving] = _leave_cost(c[leaving], r, x.take(leaving))
+    none = np.flatnonzero(code == 0)
+    if len(none):
+        margin[none] = _reach_cost(counts[none], rule, ordered.take(none))
     return margin
 
 
-def _reach_cost(counts: Ints, rule: MedianRule) -> Ints:
-    """Fewest changes that turn groups now ``none`` into ``in`` or ``out``; the wide search
-    runs only where a lower bound leaves room to beat what was already found."""
-    sides = [(counts, rule), (counts[:, ::-1], rule.mirrored())]
-    reaches = [_reach(c, r) for c, r in sides]
-    best = np.minimum(reaches[0].found, reaches[1].found)
-    for (c, r), reach in zip(sides, reaches, strict=True):
-        todo = reach.bound < best
-        if todo.any():
-            best[todo] = np.minimum(best[todo], _reach_wide(c, r, reach, todo, best))
+@dataclass(frozen=True)
+class _Sorted:
+    """Every group's ratings in order, as scale-point indices, for order statistics x(j)
+    (1-based) by lookup rather than by search. Extended as quantiles need it: x(j < 1) is
+    the scale's minimum and x(j > n) its maximum. ``flipped`` reads the mirrored ratings
+    (v -> min + max - v) from the same array."""
+
+    values: Ints  # the groups' sorted scale-point indices, one group after another
+    start: Ints  # (g,) where each group begins in ``values``
+    n: Ints
+    vmin: int
+    top: int  # index of the scale's maximum
+    flipped: bool = False
+
+    @classmethod
+    def of(cls, counts: Ints, vmin: int) -> _Sorted:
+        g, k = counts.shape
+        points = np.tile(np.arange(k, dtype=np.int16 if k < 2**15 else np.int64), g)
+        values = np.append(np.repeat(points, counts.ravel()), 0)  # one slot for n = 0
+        n = counts.sum(axis=1)
+        return cls(values, np.cumsum(n) - n, n, vmin, k - 1)
+
+    def flip(self) -> _Sorted:
+        return _Sorted(self.values, self.start, self.n, self.vmin, self.top, not self.flipped)
+
+    def take(self, rows: Ints) -> _Sorted:
+        return _Sorted(self.values, self.start[rows], self.n[rows], self.vmin, self.top,
+                       self.flipped)  # fmt: skip
+
+    def at(self, j: Ints) -> Ints:
+        """x(j) for indices ``j`` of shape (g, ...)."""
+        shape = (-1,) + (1,) * (j.ndim - 1)
+        n = self.n.reshape(shape)
+        if self.flipped:
+            j = n + 1 - j
+        index = self.values[
+            self.start.reshape(shape) + np.minimum(np.maximum(j, 1), np.maximum(n, 1)) - 1
+        ]
+        point = np.where(j < 1, 0, np.where(j > n, self.top, index))
+        return self.vmin + (self.top - point if self.flipped else point)
+
+    def quantile(self, pct: int, qtype: int, shift: Ints) -> Floats:
+        """The quantile with its order-statistic index moved by ``shift`` (g, S)."""
+        j, t = positions(self.n, pct, qtype)
+        lo = self.at(j[:, None] + shift)
+        return lerp(lo, self.at(j[:, None] + 1 + shift), t[:, None])
+
+
+def _reach_cost(counts: Ints, rule: MedianRule, ordered: _Sorted) -> Ints:
+    """Fewest changes that turn groups now ``none`` into ``in`` or ``out``: the lower bound
+    of the cheaper side wherever a change attaining it is built, else the search."""
+    sides = [(counts, rule, ordered), (counts[:, ::-1], rule.mirrored(), ordered.flip())]
+    reaches = [_reach(c, r, x, distinct=True) for c, r, x in sides]
+    best = np.minimum(reaches[0].bound, reaches[1].bound)
+    settled = np.zeros(len(counts), dtype=bool)
+    for reach in reaches:
+        settled |= reach.attained & (reach.bound == best)
+    rest = np.flatnonzero(~settled)
+    if len(rest):
+        best[rest] = _search_reach([(c[rest], r, x.take(rest)) for c, r, x in sides])
     return best
 
 
-def _breakpoints(cum: Ints, positions: list[Ints], sign: int) -> Ints:
-    """Shifts d >= 0 at which x(p + sign * d) changes for some p in ``positions``."""
+def _search_reach(sides: list[tuple[Ints, MedianRule, _Sorted]]) -> Ints:
+    """Verified changes at the few cheapest (a, b) pairs of each side, then, where a lower
+    bound leaves room to beat them, at every remaining pair, cheapest first."""
+    reaches = [_reach(c, r, x) for c, r, x in sides]
+    found = []
+    for (c, r, x), reach in zip(sides, reaches, strict=True):
+        first = _cheapest_columns(reach.cost, 4)
+        found.append(_concentrate(c, r, x, reach.a, reach.b, first, reach.cost))
+    best = np.minimum(found[0], found[1])
+    for (c, r, x), reach in zip(sides, reaches, strict=True):
+        todo = np.flatnonzero(reach.bound < best)
+        if len(todo):
+            best[todo] = np.minimum(best[todo], _reach_wide(c, r, x, reach, todo, best))
+    return best
+
+
+def _breakpoints(cum: Ints, at: list[Ints], sign: int, distinct: bool = False) -> Ints:
+    """Shifts d >= 0 at which x(p + sign * d) changes for some p in ``at``. ``distinct``:
+    each shift once, ascending, rows padded with n + 1 (more than any change can move)."""
     cum0 = np.concatenate([np.zeros((len(cum), 1), np.int64), cum], axis=1)
     n = cum[:, -1:]
-    if sign > 0:
-        parts = [cum0 + 1 - p[:, None] for p in positions]
-    else:
-        parts = [p[:, None] - cum0 for p in positions]
+    parts = [cum0 + 1 - p[:, None] if sign > 0 else p[:, None] - cum0 for p in at]
     zero = np.zeros((len(cum), 1), np.int64)
-    return np.clip(np.concatenate([zero, *parts], axis=1), 0, n)
+    shifts = np.clip(np.concatenate([zero, *parts], axis=1), 0, n)
+    if not distinct:
+        return shifts
+    shifts.sort(axis=1)
+    repeated = np.zeros(shifts.shape, dtype=bool)
+    repeated[:, 1:] = shifts[:, 1:] == shifts[:, :-1]
+    shifts = np.sort(np.where(repeated, n + 1, shifts), axis=1)
+    return shifts[:, : max(1, int((~repeated).sum(axis=1).max(initial=1)))]
 
 
-def _shifted(cum: Ints, n: Ints, pct: int, qtype: int, vmin: int, shift: Ints) -> Floats:
-    """Quantile with order-statistic index moved by ``shift`` (shape (g, S)) per group."""
-    j, t = positions(n, pct, qtype)
-    lo = order_stat(cum, j[:, None] + shift, vmin)
-    hi = order_stat(cum, j[:, None] + 1 + shift, vmin)
-    return lerp(lo, hi, t[:, None])
-
-
-def _leave_cost(counts: Ints, rule: MedianRule) -> Ints:
+def _leave_cost(counts: Ints, rule: MedianRule, ordered: _Sorted) -> Ints:
     """Fewest changes that take groups now ``in`` out of ``in``."""
     n, cum = counts.sum(axis=1), counts.cumsum(axis=1)
     q = rule.qtype
@@ -136,31 +206,111 @@ def _leave_cost(counts: Ints, rule: MedianRule) -> Ints:
     jh, _ = positions(n, rule.pcts[1], q)
     # median falls below `high`: move the top m ratings to the minimum (exact)
     m = np.maximum(_breakpoints(cum, [jm, jm + 1], -1), 1)
-    falls = _shifted(cum, n, 50, q, rule.vmin, -m) < rule.high
+    falls = ordered.quantile(50, q, -m) < rule.high
     by_median = np.where(falls, m, n[:, None]).min(axis=1)
-    # spread grows too wide: lower the low quantile by a and raise the high one by b
-    a = _breakpoints(cum, [jl, jl + 1], -1)
-    b = _breakpoints(cum, [jh, jh + 1], +1)
-    ql = _shifted(cum, n, rule.pcts[0], q, rule.vmin, -a)
-    qh = _shifted(cum, n, rule.pcts[1], q, rule.vmin, b)
+    # spread grows too wide: lower the low quantile by a and raise the high one by b;
+    # the bound, where a change attaining it is built, else the search
+    a, b, cost = _widening(counts, rule, ordered, distinct=True)
+    pick = cost.argmin(axis=1)
+    bound = np.take_along_axis(cost, pick[:, None], axis=1)[:, 0]
+    aa, bb = (v[:, 0] for v in _pair_values(a, b, pick[:, None]))
+    lower = [(jl, ordered.at(jl - aa)), (jl + 1, ordered.at(jl + 1 - aa))]
+    raise_ = [(jh, ordered.at(jh + bb)), (jh + 1, ordered.at(jh + 1 + bb))]
+    built = _box_counts(counts, rule.vmin, raise_, lower)
+    attained = _flips(counts, built, rule, 1, bound)
+    result = np.where(by_median <= bound, by_median, bound)
+    rest = np.flatnonzero((by_median > bound) & ~attained)
+
+    if len(rest):
+        result[rest] = _search_widening(counts[rest], rule, ordered.take(rest), by_median[rest])
+    return result
+
+
+def _widening(counts: Ints, rule: MedianRule, ordered: _Sorted,
+              distinct: bool = False) -> tuple[Ints, Ints, Ints]:  # fmt: skip
+    """Shifts a of the low quantile down and b of the high one up, and the lower bound
+    a + b of each (a, b) pair that makes the spread too wide (int64 max where none)."""
+    n, cum = counts.sum(axis=1), counts.cumsum(axis=1)
+    jl, _ = positions(n, rule.pcts[0], rule.qtype)
+    jh, _ = positions(n, rule.pcts[1], rule.qtype)
+    a = _breakpoints(cum, [jl, jl + 1], -1, distinct)
+    b = _breakpoints(cum, [jh, jh + 1], +1, distinct)
+    ql = ordered.quantile(rule.pcts[0], rule.qtype, -a)
+    qh = ordered.quantile(rule.pcts[1], rule.qtype, b)
     wide = ~rule.spread_ok(ql[:, :, None], qh[:, None, :])
     cost = a[:, :, None] + b[:, None, :]
-    cost = np.where(wide & (cost <= n[:, None, None]), cost, _BIG).reshape(len(n), -1)
+    return a, b, np.where(wide & (cost <= n[:, None, None]), cost, _BIG).reshape(len(n), -1)
+
+
+def _search_widening(counts: Ints, rule: MedianRule, ordered: _Sorted, best: Ints) -> Ints:
+    """Verified widening changes, cheapest (a, b) pair first, while one could beat ``best``."""
+    a, b, cost = _widening(counts, rule, ordered)
 
     def spread(rows: Ints, pick: Ints) -> Ints:
         aa, bb = _pair_values(a[rows], b[rows], pick)
-        return _spread_moves(counts[rows], rule, aa, bb, jl[rows])
+        return _spread_moves(counts[rows], rule, ordered.take(rows), aa, bb)
 
-    return _in_cost_order(cost, by_median, spread)
+    return _in_cost_order(cost, best, spread)
+
+
+def _box_counts(counts: Ints, vmin: int, raise_: list[tuple[Ints, Ints]],
+                lower: list[tuple[Ints, Ints]]) -> Ints:  # fmt: skip
+    """New count vectors whose order statistics meet bounds: y(q) >= u for each (q, u) in
+    ``raise_`` and y(q) <= w for each (q, w) in ``lower`` (positions past n are ignored).
+
+    As cumulative counts D: y(q) >= u holds when D(v) <= q - 1 below u, and y(q) <= w when
+    D(v) >= q from w on. D follows the old cumulative counts as closely as those limits
+    allow, moving only the ratings it must."""
+    g, k = counts.shape
+    n = counts.sum(axis=1)
+    point = np.arange(k) + vmin
+    most = np.broadcast_to(n[:, None], (g, k)).copy()
+    least = np.zeros((g, k), dtype=np.int64)
+    for q, u in raise_:
+        applies = (point < u[:, None]) & (q <= n)[:, None]
+        most = np.where(applies, np.minimum(most, (q - 1)[:, None]), most)
+    for q, w in lower:
+        applies = (point >= w[:, None]) & (q <= n)[:, None]
+        least = np.where(applies, np.maximum(least, q[:, None]), least)
+    total = np.zeros(g, dtype=np.int64)
+    built = np.empty_like(counts)
+    for v in range(k):
+        reached = np.minimum(np.maximum(total + counts[:, v], least[:, v]), most[:, v])
+        reached = n if v == k - 1 else reached
+        built[:, v] = reached - total
+        total = reached
+    return built
+
+
+def _flips(counts: Ints, built: Ints, rule: MedianRule, code: int, bound: Ints) -> Bools:
+    """Whether each built count vector is a change of at most ``bound`` ratings that takes
+    the verdict away from ``code``: a certificate that the bound is the margin."""
+    valid = (built >= 0).all(axis=1) & (bound < _BIG)
+    moved = np.maximum(counts - built, 0).sum(axis=1)
+    verdict = rule.verdict_of_counts(built)
+    return valid & (moved <= bound) & (verdict != code)
 
 
 _BIG = np.iinfo(np.int64).max  # "ruled out" in cost arrays
+_STEP = 16  # candidate pairs evaluated per group and pass
 
 
 def _pair_values(a: Ints, b: Ints, pick: Ints) -> tuple[Ints, Ints]:
     """(a, b) values of flat indices ``pick`` into each group's a x b grid."""
     ai, bi = np.divmod(pick, b.shape[1])
     return np.take_along_axis(a, ai, axis=1), np.take_along_axis(b, bi, axis=1)
+
+
+def _cheapest_columns(cost: Ints, count: int) -> Ints:
+    """The ``count`` cheapest columns of each row, in the order a stable argsort gives
+    them, without sorting whole rows (a unique key: cost, then column)."""
+    width = cost.shape[1]
+    if count >= width:
+        return np.argsort(cost, axis=1, kind="stable")
+    ceiling = int(np.where(cost < _BIG, cost, 0).max(initial=0)) + 1
+    key = np.where(cost < _BIG, cost, ceiling) * width + np.arange(width)
+    first = np.argpartition(key, count - 1, axis=1)[:, :count]
+    return np.take_along_axis(first, np.argsort(np.take_along_axis(key, first, axis=1)), axis=1)
 
 
 def _in_cost_order(
@@ -170,111 +320,146 @@ def _in_cost_order(
     dropping each group as soon as no remaining pair is cheaper than what it has.
 
     ``cost`` (groups x pairs) holds each pair's lower bound; ``evaluate(rows, pick)``
-    returns the cheapest verified change among the picked pairs of those groups."""
-    order = np.argsort(cost, axis=1, kind="stable")
+    returns the cheapest verified change among the picked pairs of those groups. Most
+    groups settle in the first pass, so only the groups still open sort their rows."""
+    order = _cheapest_columns(cost, start + _STEP)
     result = best.copy()
     active = np.arange(len(cost))
-    step = 16
     while active.size and start < cost.shape[1]:
+        if start >= order.shape[1]:
+            order = np.zeros(cost.shape, dtype=np.intp)
+            order[active] = np.argsort(cost[active], axis=1, kind="stable")
         next_cost = np.take_along_axis(cost[active], order[active, start : start + 1], axis=1)
         active = active[next_cost[:, 0] < result[active]]
         if not active.size:
             break
-        found = evaluate(active, order[active, start : start + step])
+        found = evaluate(active, order[active, start : start + _STEP])
         result[active] = np.minimum(result[active], found)
-        start += step
+        start += _STEP
     return result
 
 
-def _spread_moves(counts: Ints, rule: MedianRule, a: Ints, b: Ints, jl: Ints) -> Ints:
+def _order_positions(n: Ints, rule: MedianRule) -> tuple[Ints, Floats]:
+    """The order statistics the verdict reads, (g, 6): j and j + 1 of the median and of the
+    low and high quantiles, and the three interpolation weights (g, 3)."""
+    found = [positions(n, pct, rule.qtype) for pct in (50, *rule.pcts)]
+    j = np.stack([p[0] for p in found], axis=1)
+    return np.concatenate([j, j + 1], axis=1), np.stack([p[1] for p in found], axis=1)
+
+
+def _verdict_of_order(rule: MedianRule, y: Ints, t: Floats) -> npt.NDArray[np.int8]:
+    """Verdicts from order statistics ``y`` (..., 6) laid out as ``_order_positions``."""
+    q = lerp(y[..., :3], y[..., 3:], t)
+    return rule.verdict(q[..., 0], q[..., 1], q[..., 2])
+
+
+def _spread_moves(counts: Ints, rule: MedianRule, ordered: _Sorted, a: Ints, b: Ints) -> Ints:
     """Cheapest verified change among: take a middle block of a + b ratings (starting just
     above the low quantile's order statistics), put a at the minimum and b at the maximum.
-    ``a`` and ``b`` have shape (groups, candidates)."""
+    ``a`` and ``b`` have shape (groups, candidates). The new ratings' order statistics are
+    read off the old ones: y(p) is the minimum up to a, then x(p - a) below the block,
+    x(p + b) above it, and the maximum past n - b."""
     n, cum = counts.sum(axis=1), counts.cumsum(axis=1)
     m = a + b
+    jl, _ = positions(n, rule.pcts[0], rule.qtype)
     start = np.clip(jl[:, None] + 1 - a, 0, np.maximum(n[:, None] - m, 0))
-    prev = cum - counts
     end = start + m
-    taken = np.clip(np.minimum(end[..., None], cum[:, None, :])
-                    - np.maximum(start[..., None], prev[:, None, :]), 0, None)  # fmt: skip
-    new = counts[:, None, :] - taken
-    new[..., 0] += a
-    new[..., -1] += b
-    return _cheapest_flip(counts, new, m <= n[:, None], rule, 1)
-
-
-def _cheapest_flip(counts: Ints, new: Ints, valid: Bools, rule: MedianRule, code: int) -> Ints:
-    """Smallest change count among candidate count vectors ``new`` (g, ..., K) whose
-    verdict differs from ``code``; n where none does."""
-    g, k = counts.shape
-    flat = new.reshape(g, -1, k)
-    verdict = rule.verdict_of_counts(flat)
-    cost = np.maximum(counts[:, None, :] - flat, 0).sum(axis=2)
-    ok = (verdict != code) & valid.reshape(g, -1)
-    return np.where(ok, cost, counts.sum(axis=1)[:, None]).min(axis=1)
+    p, t = _order_positions(n, rule)
+    p, aa, bb, first = p[:, None, :], a[..., None], b[..., None], start[..., None]
+    kept = np.where(p - aa <= first, ordered.at(p - aa), ordered.at(p + bb))
+    y = np.where(p <= aa, rule.vmin, np.where(p > n[:, None, None] - bb, rule.vmax, kept))
+    verdict = _verdict_of_order(rule, y, t[:, None, :])
+    at_min = np.clip(np.minimum(end, cum[:, :1]) - start, 0, None)
+    at_max = np.clip(end - np.maximum(start, cum[:, -2:-1]), 0, None)
+    cost = m - np.minimum(at_min, a) - np.minimum(at_max, b)
+    ok = (verdict != 1) & (m <= n[:, None])
+    return np.where(ok, cost, n[:, None]).min(axis=1)
 
 
 @dataclass(frozen=True)
 class _Reach:
-    """Bound-feasible (a, b) pairs for reaching ``in`` from ``none``, cheapest first."""
+    """Bound-feasible (a, b) pairs for reaching ``in`` from ``none``."""
 
     a: Ints
     b: Ints
     cost: Ints  # (g, len(a) * len(b)); int64 max where the bounds rule the pair out
-    order: Ints
-    found: Ints  # cheapest verified change among the first few pairs
     bound: Ints  # the lower bound: no change with fewer ratings can reach `in`
+    attained: Bools  # a change of exactly ``bound`` ratings was built
+
+    def take(self, rows: Ints) -> _Reach:
+        return _Reach(self.a[rows], self.b[rows], self.cost[rows], self.bound[rows],
+                      self.attained[rows])  # fmt: skip
 
 
-def _reach(counts: Ints, rule: MedianRule) -> _Reach:
-    """Lower bound for turning ``none`` into ``in``, and the cheapest change found at the
-    few bound-attaining (a, b) pairs (usually equal to the bound)."""
+def _reach(counts: Ints, rule: MedianRule, ordered: _Sorted, distinct: bool = False) -> _Reach:
+    """Lower bound for turning ``none`` into ``in``, and whether a change of that many
+    ratings is built at the first bound-attaining (a, b) pair."""
     n, cum = counts.sum(axis=1), counts.cumsum(axis=1)
     q = rule.qtype
     jm, _ = positions(n, 50, q)
     jl, _ = positions(n, rule.pcts[0], q)
     jh, _ = positions(n, rule.pcts[1], q)
-    a = _breakpoints(cum, [jl, jl + 1, jm, jm + 1], +1)
-    b = _breakpoints(cum, [jh, jh + 1], -1)
-    med = _shifted(cum, n, 50, q, rule.vmin, a)
-    ql = _shifted(cum, n, rule.pcts[0], q, rule.vmin, a)
-    qh = _shifted(cum, n, rule.pcts[1], q, rule.vmin, -b)
+    a = _breakpoints(cum, [jl, jl + 1, jm, jm + 1], +1, distinct)
+    b = _breakpoints(cum, [jh, jh + 1], -1, distinct)
+    med = ordered.quantile(50, q, a)
+    ql = ordered.quantile(rule.pcts[0], q, a)
+    qh = ordered.quantile(rule.pcts[1], q, -b)
     possible = (med >= rule.high)[:, :, None] & rule.spread_ok(ql[:, :, None], qh[:, None, :])
     cost = a[:, :, None] + b[:, None, :]
     cost = np.where(possible & (cost <= n[:, None, None]), cost, _BIG).reshape(len(n), -1)
-    order = np.argsort(cost, axis=1, kind="stable")
-    found = _concentrate(counts, rule, a, b, order[:, :4], cost)
-    bound = np.take_along_axis(cost, order[:, :1], axis=1)[:, 0]
-    return _Reach(a, b, cost, order, found, bound)
+    pick = cost.argmin(axis=1)
+    bound = np.take_along_axis(cost, pick[:, None], axis=1)[:, 0]
+    aa, bb = (v[:, 0] for v in _pair_values(a, b, pick[:, None]))
+    raise_ = [(j, ordered.at(j + aa)) for j in (jl, jl + 1, jm, jm + 1)]
+    lower = [(j, ordered.at(j - bb)) for j in (jh, jh + 1)]
+    built = _box_counts(counts, rule.vmin, raise_, lower)
+    return _Reach(a, b, cost, bound, _flips(counts, built, rule, 0, bound))
 
 
-def _reach_wide(counts: Ints, rule: MedianRule, reach: _Reach, rows: Bools,
+def _reach_wide(counts: Ints, rule: MedianRule, ordered: _Sorted, reach: _Reach, groups: Ints,
                 best: Ints) -> Ints:  # fmt: skip
-    """Try the remaining bound-feasible pairs, cheapest first, for the groups in ``rows``."""
-    groups = np.flatnonzero(rows)
+    """Try the remaining bound-feasible pairs, cheapest first, for ``groups``."""
 
     def concentrate(sub: Ints, pick: Ints) -> Ints:
         g = groups[sub]
-        return _concentrate(counts[g], rule, reach.a[g], reach.b[g], pick, reach.cost[g])
+        return _concentrate(counts[g], rule, ordered.take(g), reach.a[g], reach.b[g], pick,
+                            reach.cost[g])  # fmt: skip
 
     return _in_cost_order(reach.cost[groups], best[groups], concentrate, start=4)
 
 
-def _concentrate(counts: Ints, rule: MedianRule, a: Ints, b: Ints, pick: Ints,
-                 cost: Ints) -> Ints:  # fmt: skip
+def _concentrate(counts: Ints, rule: MedianRule, ordered: _Sorted, a: Ints, b: Ints,
+                 pick: Ints, cost: Ints) -> Ints:  # fmt: skip
     """Move the lowest a and the highest b ratings to one scale point s, for the (a, b)
     pairs in ``pick`` (flat indices into the a x b grid) and every s; plus "everyone
-    rates s", which always reaches a verdict."""
-    g, k = counts.shape
+    rates s", which always reaches a verdict.
+
+    The new ratings' order statistics are read off the old ones: with r of the kept
+    ratings below s, y(p) is x(p + a) up to r, s for the next a + b, then x(p - b)."""
     n, cum = counts.sum(axis=1), counts.cumsum(axis=1)
     aa, bb = _pair_values(a, b, pick)
-    usable = np.take_along_axis(cost, pick, axis=1) < _BIG
-    below, above = cum - counts, n[:, None] - cum
-    low_taken = np.clip(aa[..., None] - below[:, None, :], 0, counts[:, None, :])
-    high_taken = np.clip(bb[..., None] - above[:, None, :], 0, counts[:, None, :])
-    kept = counts[:, None, :] - low_taken - high_taken  # (g, P, K)
-    moved = (aa + bb)[..., None, None] * np.eye(k, dtype=np.int64)  # (g, P, S, K)
-    new = kept[:, :, None, :] + moved
-    everyone = n[:, None, None] * np.eye(k, dtype=np.int64)[None]  # (g, S, K)
-    found = _cheapest_flip(counts, new, np.repeat(usable[..., None], k, axis=2), rule, 0)
-    return np.minimum(found, _cheapest_flip(counts, everyone, np.ones((g, k), bool), rule, 0))
+    m = (aa + bb)[..., None]  # (g, P, 1): one axis for s
+    below = (cum - counts)[:, None, :]  # ratings below each point s
+    kept_below = np.clip(below - aa[..., None], 0, n[:, None, None] - m)
+    p, t = _order_positions(n, rule)
+    up, down = ordered.at(p[:, None, :] + aa[..., None]), ordered.at(p[:, None, :] - bb[..., None])
+    p, r = p[:, None, None, :], kept_below[..., None]  # (g, 1, 1, 6) and (g, P, S, 1)
+    point = rule.vmin + np.arange(counts.shape[1])[:, None]  # (S, 1)
+    y = np.where(p <= r, up[:, :, None, :], np.where(p <= r + m[..., None], point,
+                                                     down[:, :, None, :]))  # fmt: skip
+    verdict = _verdict_of_order(rule, y, t[:, None, None, :])
+    low_taken = np.clip(aa[..., None] - below, 0, counts[:, None, :])
+    high_taken = np.clip(bb[..., None] - (n[:, None] - cum)[:, None, :], 0, counts[:, None, :])
+    moved = m - low_taken - high_taken
+    usable = (np.take_along_axis(cost, pick, axis=1) < _BIG)[..., None]
+    found = np.where((verdict != 0) & usable, moved, n[:, None, None]).min(axis=(1, 2))
+    return np.minimum(found, _everyone(counts, rule))
+
+
+def _everyone(counts: Ints, rule: MedianRule) -> Ints:
+    """Fewest changes for every panelist to rate one point s: a verdict whenever s is
+    in the low or the high band of the rule."""
+    s = rule.vmin + np.arange(counts.shape[1])
+    reaches = rule.verdict(s, s, s) != 0
+    n = counts.sum(axis=1)
+    return np.where(reaches, n[:, None] - counts, n[:, None]).min(axis=1)

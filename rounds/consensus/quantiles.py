@@ -42,7 +42,7 @@ def order_stat(cum: Ints, j: Ints, vmin: int) -> Ints:
 
     ``cum`` has shape (..., K); ``j`` has shape (..., M); returns shape (..., M).
     """
-    below = (cum[..., None, :] < j[..., None]).sum(axis=-1)
+    below = np.count_nonzero(cum[..., None, :] < j[..., None], axis=-1)
     return vmin + np.minimum(below, cum.shape[-1] - 1)
 
 

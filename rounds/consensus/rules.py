@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rounds.consensus.counting import Bools, Floats, Ints
-from rounds.consensus.quantiles import quantile
+from rounds.consensus.quantiles import quantiles
 from rounds.consensus.settings import PPM, TOLERANCE, CriterionSettings, Rule, Scale
 
 LABELS = np.array(["out", "none", "in"], dtype=object)  # indexed by verdict code + 1
@@ -64,10 +64,8 @@ class MedianRule:
         """Median and low/high quantiles of count vectors (last axis = scale points)."""
         n = counts.sum(axis=-1)
         cum = counts.cumsum(axis=-1)
-        med = quantile(cum, n, 50, self.qtype, self.vmin)
-        ql = quantile(cum, n, self.pcts[0], self.qtype, self.vmin)
-        qh = quantile(cum, n, self.pcts[1], self.qtype, self.vmin)
-        return med, ql, qh
+        both = quantiles(cum, n, (50, *self.pcts), self.qtype, self.vmin)
+        return both[..., 0], both[..., 1], both[..., 2]
 
     def verdict_of_counts(self, counts: Ints) -> npt.NDArray[np.int8]:
         return self.verdict(*self.stats(counts))
