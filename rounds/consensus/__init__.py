@@ -10,7 +10,9 @@ this package that way. One module per part of the methods:
 - ``describe``: descriptive statistics, one results row per (round, item, criterion);
 - ``rules``: the consensus verdicts (percent, COMET, RAND/UCLA, IQR);
 - ``decisions``: item decisions across criteria and their rule language;
-- ``between``: percent change, Wilcoxon, McNemar, CV and Kendall's W between rounds;
+- ``between``: percent change, Wilcoxon, McNemar (Holm-adjusted too) and CV between
+  consecutive rounds;
+- ``kendall``: Kendall's W of agreement on the order of the items, per round;
 - ``margins``: the consensus margin;
 - ``analyse``: everything at once, and every rule side by side.
 """
@@ -18,14 +20,10 @@ this package that way. One module per part of the methods:
 from __future__ import annotations
 
 from rounds.consensus.analyse import Analysis, analyse, consensus_under_all_rules
-from rounds.consensus.between import (
-    KENDALL_COLUMNS,
-    STABILITY_COLUMNS,
-    compare_rounds,
-    kendalls_w,
-)
+from rounds.consensus.between import STABILITY_COLUMNS, compare_rounds
 from rounds.consensus.decisions import NUMERIC_STATS, DecisionRule, decide_items
 from rounds.consensus.describe import EXTRA_COLUMNS, KEY_COLUMNS, RESULTS_COLUMNS, describe
+from rounds.consensus.kendall import KENDALL_COLUMNS, kendalls_w
 
 # Verdict codes and margins of raw count vectors: the brute-force margin tests compare
 # against them directly, below the DataFrame layer.

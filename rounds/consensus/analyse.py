@@ -11,10 +11,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from rounds.consensus.between import STABILITY_COLUMNS, compare, kendall
+from rounds.consensus.between import STABILITY_COLUMNS, compare
 from rounds.consensus.counting import Bools, Counted, count_ratings
 from rounds.consensus.decisions import DecisionRule, decide_items
 from rounds.consensus.describe import describe_counted, keep_none
+from rounds.consensus.kendall import kendall
 from rounds.consensus.margins import margins
 from rounds.consensus.rules import LABELS, verdicts
 from rounds.consensus.settings import ALL_RULES, CriterionSettings, Rule, SettingsArg
@@ -38,7 +39,7 @@ def analyse(
     """Everything the platform shows for a study's ratings: §2-3 results with margins,
     item decisions, the §5 alternative rules, §4 stability for each consecutive pair of
     rounds present (with prev_round and round columns) and Kendall's W."""
-    counted = count_ratings(ratings, settings)
+    counted = count_ratings(ratings, settings, panels=True)
     results = describe_counted(counted)
     rounds = sorted(set(counted.rounds.tolist()))
     stability = [
@@ -53,7 +54,7 @@ def analyse(
         stability=pd.concat(stability, ignore_index=True)[columns]
         if stability
         else pd.DataFrame(columns=columns),
-        kendall=kendall(counted.rows),
+        kendall=kendall(counted),
     )
 
 

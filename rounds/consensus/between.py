@@ -1,5 +1,5 @@
-"""Between rounds (METHODS §4): percent change, the paired Wilcoxon and McNemar tests, the
-coefficient of variation, and Kendall's W per round.
+"""Between rounds (METHODS §4): percent change, the paired Wilcoxon and McNemar tests with
+Holm-adjusted p-values, and the coefficient of variation. Kendall's W is in ``kendall``.
 """
 
 from __future__ import annotations
@@ -8,7 +8,6 @@ import math
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
 from rounds.consensus.counting import (
@@ -17,7 +16,6 @@ from rounds.consensus.counting import (
     Ints,
     Rows,
     count_ratings,
-    rows_of,
 )
 from rounds.consensus.describe import moments
 from rounds.consensus.settings import SettingsArg
@@ -56,7 +54,7 @@ def compare_rounds(
     - ``cv``: sd / mean per round, and ``cv_change = cv - cv_prev``.
     """
     both = ratings[ratings["round"].isin([prev_round, round])]
-    return compare(count_ratings(both, settings), prev_round, round, stable_below)
+    return compare(count_ratings(both, settings, panels=True), prev_round, round, stable_below)
 
 
 def compare(counted: Counted, prev: int, cur: int, stable_below: float) -> pd.DataFrame:
@@ -104,84 +102,95 @@ def _cv(counts: Ints, n: Ints, vmin: int) -> Floats:
 
 
 def _paired_tests(counted: Counted, prev: int, cur: int, cells: Ints) -> dict[str, Any]:
-    """Pair each panelist's ratings of one cell in the two rounds, then test per cell."""
-    before, after, cell = _pairs(counted.rows, prev, cur)
+    """Pair each panelist's ratings of one cell in the two rounds, then test per cell, from
+    the cell's table of (before, after) counts."""
+    joint = _joint(counted, prev, cur)[cells]  # (cells, points before, points after)
+    points = joint.shape[1]
     n_crit = len(counted.criteria)
-    high_lo = np.array([s.scale.high[0] for s in counted.settings])[cell % n_crit]
-    size = len(counted.items) * n_crit
-    n_paired = np.bincount(cell, minlength=size)[cells]
-    up = np.bincount(cell, (before < high_lo) & (after >= high_lo), size)[cells]
-    down = np.bincount(cell, (before >= high_lo) & (after < high_lo), size)[cells]
-    width = counted.counts.shape[1] - 2  # largest possible |difference|
-    diff = (after - before).astype(np.int64) + width
-    diffs = np.bincount(cell * (2 * width + 1) + diff, minlength=size * (2 * width + 1))
-    diffs = diffs.reshape(size, 2 * width + 1)[cells]
-    mcnemar = [_mcnemar(int(u), int(d)) if n else np.nan
-               for u, d, n in zip(up, down, n_paired, strict=True)]  # fmt: skip
-    return {
-        "n_paired": n_paired,
-        "wilcoxon_p": np.array([_wilcoxon(row, width) for row in diffs], dtype=float),
-        "mcnemar_p": np.array(mcnemar, dtype=float),
-    }
+    high = np.array([s.scale.high[0] - counted.vmin for s in counted.settings])[cells % n_crit]
+    is_high = np.arange(points) >= high[:, None]  # (cells, points)
+    up = np.einsum("cb,cba,ca->c", ~is_high, joint, is_high)
+    down = np.einsum("cb,cba,ca->c", is_high, joint, ~is_high)
+    n_paired = joint.sum(axis=(1, 2))
+    # differences after - before, -(points - 1) .. points - 1, counted per cell
+    after_minus_before = np.subtract.outer(np.arange(points), np.arange(points)).T.ravel()
+    one_hot = np.arange(1 - points, points) == after_minus_before[:, None]  # (b*a, diff)
+    diffs = joint.reshape(len(joint), -1) @ one_hot.astype(np.int64)
+    mcnemar = np.where(n_paired > 0, _mcnemar(up, down), np.nan)
+    return {"n_paired": n_paired, "wilcoxon_p": _wilcoxon(diffs, points - 1),
+            "mcnemar_p": mcnemar}  # fmt: skip
+
+
+def _joint(counted: Counted, prev: int, cur: int) -> Ints:
+    """Per cell (item x criterion), how many panelists rated value index b in ``prev`` and
+    a in ``cur``: shape (cells, points, points)."""
+    rows = counted.rows
+    points = counted.counts.shape[1] - 2 + 1  # scale points of the layout
+    n_cells = len(rows.items) * len(rows.criteria)
+    table = counted.table
+    if table is None:
+        before, after, cell = _pairs(rows, prev, cur)
+        key = (cell * points + (before - counted.vmin).astype(np.int64)) * points
+        key += (after - counted.vmin).astype(np.int64)
+    else:
+        rnd = list(rows.round_values)
+        before, after = table.codes[rnd.index(prev)], table.codes[rnd.index(cur)]
+        both = (before.view(np.uint8) < points) & (after.view(np.uint8) < points)
+        # (item, criterion, panelist) -> cell item * criteria + criterion, as the counts
+        cell_of = np.arange(n_cells).reshape((*before.shape[:2], 1)) * points**2
+        pair = before.astype(np.int16) * points + after
+        key = np.broadcast_to(cell_of, before.shape)[both] + pair[both]
+    joint = np.bincount(key, minlength=n_cells * points**2)
+    return joint.reshape(n_cells, points, points)
 
 
 def _pairs(rows: Rows, prev: int, cur: int) -> tuple[Floats, Floats, Ints]:
-    """Ratings before and after, and the cell code, for panelists who rated both rounds.
-
-    Pairs by scattering the earlier round into a dense (cell, panelist) table when that
-    fits in memory, else by sorting keys."""
+    """Ratings before and after, and the cell code, for panelists who rated both rounds,
+    paired by sorting keys (for ratings too sparse for a dense table)."""
     panelists, labels = rows.panelists
     n_panel = max(len(labels), 1)
     cell = rows.item_codes.astype(np.int64) * len(rows.criteria) + rows.crit_codes
     key = cell * n_panel + panelists
     is_prev, is_cur = rows.rounds == prev, rows.rounds == cur
     key_prev, key_cur = key[is_prev], key[is_cur]
-    size = len(rows.items) * len(rows.criteria) * n_panel
     for keys, which in ((key_prev, prev), (key_cur, cur)):
-        check_unique(keys, size, f"round {which}")
+        check_unique(keys, f"round {which}")
     values_prev, values_cur = rows.values[is_prev], rows.values[is_cur]
-    if size <= 50_000_000:
-        table = np.full(size, np.nan)
-        table[key_prev] = values_prev
-        before = table[key_cur]
-    else:
-        order = np.argsort(key_prev)
-        where = np.clip(np.searchsorted(key_prev, key_cur, sorter=order), 0, len(order) - 1)
-        hit = key_prev[order[where]] == key_cur
-        before = np.where(hit, values_prev[order[where]], np.nan)
+    order = np.argsort(key_prev)
+    where = np.clip(np.searchsorted(key_prev, key_cur, sorter=order), 0, max(len(order) - 1, 0))
+    hit = key_prev[order[where]] == key_cur if len(order) else np.zeros(len(key_cur), bool)
+    before = np.where(hit, values_prev[order[where]], np.nan) if len(order) else key_cur * np.nan
     ok = ~np.isnan(before) & ~np.isnan(values_cur)
     return before[ok], values_cur[ok], key_cur[ok] // n_panel
 
 
-def check_unique(keys: Ints, size: int, where: str) -> None:
-    if size <= 50_000_000:
-        repeated = bool(len(keys)) and int(np.bincount(keys, minlength=size).max()) > 1
-    else:
-        ordered = np.sort(keys)
-        repeated = bool((ordered[1:] == ordered[:-1]).any())
-    if repeated:
+def check_unique(keys: Ints, where: str) -> None:
+    ordered = np.sort(keys)
+    if bool((ordered[1:] == ordered[:-1]).any()):
         raise ValueError(f"{where} has two ratings of one item and criterion by one panelist")
 
 
-def _wilcoxon(diffs: Ints, width: int) -> float:
-    """Two-sided signed-rank p from counts of differences -width..width (index width = 0)."""
-    zeros = int(diffs[width])
-    pos, neg = diffs[width + 1 :], diffs[width - 1 :: -1][:width]
+def _wilcoxon(diffs: Ints, width: int) -> Floats:
+    """Two-sided signed-rank p per row of counts of differences -width..width (column
+    width is 0), as ``scipy.stats.wilcoxon`` computes it by default (see compare_rounds)."""
+    zeros = diffs[:, width]
+    pos, neg = diffs[:, width + 1 :], diffs[:, width - 1 :: -1][:, :width]
     ties = pos + neg  # observations per |difference| 1..width
-    nonzero = int(ties.sum())
-    if nonzero == 0:
-        return math.nan
-    below = np.cumsum(ties) - ties
+    nonzero = ties.sum(axis=1)
+    below = np.cumsum(ties, axis=1) - ties
     doubled_rank = 2 * below + ties + 1  # twice the average rank of each |difference|
-    r_plus2 = int((pos * doubled_rank).sum())
+    r_plus2 = (pos * doubled_rank).sum(axis=1)
     total = nonzero + zeros
-    has_ties = bool((ties > 1).any())
-    if total <= 13 or (total <= 50 and not has_ties and zeros == 0):
-        return _signed_rank_exact(ties, doubled_rank, r_plus2)
-    mean = nonzero * (nonzero + 1) / 4
-    var = (nonzero * (nonzero + 1) * (2 * nonzero + 1) - (ties**3 - ties).sum() / 2) / 24
-    z = (r_plus2 / 2 - mean) / math.sqrt(var)
-    return math.erfc(abs(z) / math.sqrt(2))
+    has_ties = (ties > 1).any(axis=1)
+    exact = (total <= 13) | ((total <= 50) & ~has_ties & (zeros == 0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = nonzero * (nonzero + 1) / 4
+        var = (nonzero * (nonzero + 1) * (2 * nonzero + 1) - (ties**3 - ties).sum(axis=1) / 2) / 24
+        z = np.abs(r_plus2 / 2 - mean) / np.sqrt(var) / math.sqrt(2)
+    p = np.array([math.erfc(v) if v == v else math.nan for v in z.tolist()])
+    for row in np.flatnonzero(exact & (nonzero > 0)):
+        p[row] = _signed_rank_exact(ties[row], doubled_rank[row], int(r_plus2[row]))
+    return np.where(nonzero > 0, p, np.nan)
 
 
 def _signed_rank_exact(ties: Ints, doubled_rank: Ints, r_plus2: int) -> float:
@@ -201,90 +210,31 @@ def _signed_rank_exact(ties: Ints, doubled_rank: Ints, r_plus2: int) -> float:
     return float(min(1.0, 2 * min(low, high)))
 
 
-def _mcnemar(up: int, down: int) -> float:
-    """Exact two-sided binomial p of ``up`` successes in ``up + down`` trials at p = 1/2."""
-    n, k = up + down, min(up, down)
-    if n == 0:
-        return 1.0
-    i = np.arange(1, k + 1)
-    log_terms = np.concatenate([[0.0], np.cumsum(np.log((n - i + 1) / i))]) - n * math.log(2)
-    top = log_terms.max()
-    tail = math.exp(top) * np.exp(log_terms - top).sum()
-    return float(min(1.0, 2 * tail))
+def _mcnemar(up: Ints, down: Ints) -> Floats:
+    """Exact two-sided binomial p of ``up`` successes in ``up + down`` trials at p = 1/2,
+    per cell: twice the smaller tail, summed in logs from C(n, 0) up (1.0 when n = 0)."""
+    n, k = up + down, np.minimum(up, down)
+    p = np.ones(len(n))
+    order = np.argsort(k, kind="stable")  # rows of similar k side by side
+    start = 0
+    while start < len(order):
+        size = 256
+        while size > 1 and size * (int(k[order[min(start + size, len(order)) - 1]]) + 1) > 1 << 22:
+            size //= 2  # at most ~4M terms at a time
+        rows = order[start : start + size]
+        p[rows] = _binomial_tail(n[rows], k[rows])
+        start += len(rows)
+    return np.minimum(1.0, p)
 
 
-KENDALL_COLUMNS = ["round", "criterion", "w", "w_uncorrected", "m", "n_items", "n_panelists"]
-
-
-def kendalls_w(ratings: pd.DataFrame) -> pd.DataFrame:
-    """Kendall's W per (round, criterion) over the items rated in it, among panelists who
-    rated every one of them (METHODS §4): average ranks within each panelist, with the tie
-    correction (``w``) and without (``w_uncorrected``). NaN when m < 2 or fewer than 2
-    items, or when every panelist tied every item.
-
-    What W rests on, always filled in (also when W is NaN): ``m``, the panelists who rated
-    every item (the complete cases W is computed over); ``n_items``, the items ranked;
-    ``n_panelists``, the panelists with at least one rating of the criterion in the round,
-    so ``n_panelists - m`` were left out for skipping an item or answering "don't know".
-    """
-    return kendall(rows_of(ratings))
-
-
-def kendall(rows: Rows) -> pd.DataFrame:
-    panelists, labels = rows.panelists
-    n_crit = len(rows.criteria)
-    block = rows.crit_codes.astype(np.int64)
-    if rows.round_codes is not None:
-        block = block + rows.round_codes * n_crit
-    present = np.flatnonzero(np.bincount(block, minlength=len(rows.round_values) * n_crit))
-    records = []
-    for code in present:
-        mask = block == code
-        result = _kendall_one(rows.item_codes[mask], panelists[mask], rows.values[mask],
-                              (len(rows.items), len(labels)))  # fmt: skip
-        rnd, crit = divmod(int(code), n_crit)
-        records.append((int(rows.round_values[rnd]), rows.criteria[crit], *result))
-    return pd.DataFrame.from_records(records, columns=KENDALL_COLUMNS)
-
-
-def _kendall_one(
-    items: npt.NDArray[np.integer[Any]], panelists: Ints, values: Floats, shape: tuple[int, int]
-) -> tuple[float, float, int, int, int]:
-    n_items, n_panelists = shape
-    rated = np.bincount(items, minlength=n_items) > 0
-    column = np.cumsum(rated) - 1  # item code -> column among the rated items
-    n = int(rated.sum())
-    key = panelists * n + column[items]
-    check_unique(key, n_panelists * n, "a round")
-    grid = np.full(n_panelists * n, np.nan)
-    grid[key] = values
-    table = grid.reshape(n_panelists, n)
-    rated_any = int((~np.isnan(table)).any(axis=1).sum())
-    table = table[~np.isnan(table).any(axis=1)]
-    m = len(table)
-    if m < 2 or n < 2:
-        return math.nan, math.nan, m, n, rated_any
-    ranks, ties = _average_ranks(table)
-    s = ((ranks.sum(axis=0) - m * (n + 1) / 2) ** 2).sum()
-    full = m**2 * (n**3 - n)
-    corrected = full - m * ties
-    w = 12 * s / corrected if corrected > 0 else math.nan
-    return float(w), float(12 * s / full), m, n, rated_any
-
-
-def _average_ranks(grid: Floats) -> tuple[Floats, float]:
-    """Row-wise average ranks and the total tie term sum(t^3 - t) over all rows."""
-    order = np.argsort(grid, axis=1, kind="stable")
-    ordered = np.take_along_axis(grid, order, axis=1)
-    pos = np.broadcast_to(np.arange(grid.shape[1]), grid.shape)
-    starts = np.ones(grid.shape, dtype=bool)
-    starts[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
-    ends = np.ones(grid.shape, dtype=bool)
-    ends[:, :-1] = starts[:, 1:]
-    first = np.maximum.accumulate(np.where(starts, pos, 0), axis=1)
-    last = np.minimum.accumulate(np.where(ends, pos, grid.shape[1])[:, ::-1], axis=1)[:, ::-1]
-    ranks = np.empty(grid.shape)
-    np.put_along_axis(ranks, order, (first + last) / 2 + 1, axis=1)
-    t = last - first + 1  # size of each member's tie group
-    ties = float((t**2 - 1).sum())  # sum over groups of t^3 - t == sum over members of t^2 - 1
-    return ranks, ties
+def _binomial_tail(n: Ints, k: Ints) -> Floats:
+    """2 * P(X <= k) for X ~ Binomial(n, 1/2), per row."""
+    i = np.arange(1, int(k.max(initial=0)) + 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        steps = np.log((n[:, None] - i + 1) / i)
+    steps[i > k[:, None]] = 0.0
+    logs = np.concatenate([np.zeros((len(n), 1)), np.cumsum(steps, axis=1)], axis=1)
+    logs -= (n * math.log(2))[:, None]
+    logs[:, 1:][i > k[:, None]] = -np.inf
+    top = logs.max(axis=1)
+    return 2 * np.exp(top) * np.exp(logs - top[:, None]).sum(axis=1)

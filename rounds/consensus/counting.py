@@ -9,7 +9,6 @@ checks the values on the way: whole numbers on each criterion's scale, never cli
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -50,7 +49,7 @@ class Rows:
         if "panelist" not in self.frame.columns:
             raise ValueError("comparing rounds and Kendall's W need the column 'panelist'")
         codes, labels, _ = codes_of(self.frame["panelist"], "panelist")
-        return codes.astype(np.int64), labels
+        return codes, labels
 
 
 def rows_of(ratings: pd.DataFrame) -> Rows:
@@ -79,6 +78,7 @@ class Counted:
     counts: Ints
     vmin: int
     settings: tuple[CriterionSettings, ...]  # per criterion code
+    table: PanelTable | None = None  # when asked for and small enough to hold densely
 
     @property
     def items(self) -> pd.Index:
@@ -109,12 +109,36 @@ def codes_of(column: pd.Series[Any], name: str) -> tuple[Ints, pd.Index, bool]:
         codes = np.asarray(cast(pd.Categorical, column.array).codes)  # a view, no copy
         labels = column.cat.categories
         categorical = True
+    elif column.dtype == object or isinstance(column.dtype, pd.StringDtype):
+        # the str objects themselves (a view): hashing them is about 3x faster than going
+        # through the string dtype's own factorize
+        codes, labels = _factorize_text(column.to_numpy(dtype=object))
+        categorical = False
     else:
         codes, labels = pd.factorize(column, sort=True)
         categorical = False
     if len(codes) and codes.min() < 0:
         raise ValueError(f"column {name!r} has empty values; every rating needs a {name}")
     return codes, pd.Index(labels), categorical
+
+
+_SAMPLE = 4096  # rows looked at to guess whether a column comes in runs
+
+
+def _factorize_text(values: npt.NDArray[np.object_]) -> tuple[Ints, Any]:
+    """``pd.factorize(values, sort=True)``, hashing only the first value of each run when
+    equal values come in runs (ratings sorted by round, item and criterion, as the web app
+    reads them): comparing neighbours is cheaper than hashing every row."""
+    if len(values) > 4 * _SAMPLE:
+        try:
+            sample = values[:_SAMPLE]
+            if np.count_nonzero(sample[1:] != sample[:-1]) < _SAMPLE // 8:
+                starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
+                codes, labels = pd.factorize(values[starts], sort=True)
+                return np.repeat(codes, np.diff(np.r_[starts, len(values)])), labels
+        except (TypeError, ValueError):  # pd.NA cannot be compared; factorize reports it
+            pass
+    return pd.factorize(values, sort=True)
 
 
 def _round_codes(column: pd.Series[Any]) -> tuple[Ints | None, Ints]:
@@ -129,8 +153,10 @@ def _round_codes(column: pd.Series[Any]) -> tuple[Ints | None, Ints]:
     lo, hi = int(values.min()), int(values.max())
     if lo == hi:  # the common case: one round, no per-row work
         return None, np.array([lo], dtype=np.int64)
-    if hi - lo < 10_000:
-        return (values - lo).astype(np.int64), np.arange(lo, hi + 1, dtype=np.int64)
+    if hi - lo < 2**15 - 1:  # narrow codes: fewer bytes to read in every pass
+        dtype = np.int8 if hi - lo < 127 else np.int16
+        codes = np.subtract(values, lo, out=np.empty(len(values), dtype), casting="unsafe")
+        return codes, np.arange(lo, hi + 1, dtype=np.int64)
     codes, uniques = pd.factorize(values, sort=True)
     return codes.astype(np.int64), np.asarray(uniques, dtype=np.int64)
 
@@ -139,6 +165,41 @@ def _value_array(column: pd.Series[Any]) -> Floats:
     if column.dtype == np.float64:
         return column.to_numpy()
     return pd.to_numeric(column, errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+@dataclass(frozen=True)
+class PanelTable:
+    """Every rating by (round, item, criterion, panelist): the index of its value on the
+    counts' layout (value - vmin), ``points`` for don't know, -1 where there is none.
+    Pairs rounds and ranks items without sorting."""
+
+    codes: npt.NDArray[np.int8]  # shape (rounds, items, criteria, panelists)
+    points: int  # scale points of the layout; also the don't-know code
+
+    def valid(self) -> Bools:
+        """Where a value was given (not missing, not don't know)."""
+        return self.codes.view(np.uint8) < self.points  # -1 reads as 255
+
+
+_DENSE_LIMIT = 50_000_000  # cells of a PanelTable (one byte each)
+
+
+def _new_table(rows: Rows, width: int) -> npt.NDArray[np.int8] | None:
+    _, labels = rows.panelists
+    size = len(rows.round_values) * len(rows.items) * len(rows.criteria) * max(len(labels), 1)
+    if size > _DENSE_LIMIT or width > 127:
+        return None
+    return np.full(size, -1, dtype=np.int8)
+
+
+def _raise_duplicate(rows: Rows) -> None:
+    panelists, labels = rows.panelists
+    n_panel = max(len(labels), 1)
+    n_cells = len(rows.items) * len(rows.criteria)
+    keys = np.sort(_groups(rows, slice(None), n_cells) * n_panel + panelists)
+    repeated = keys[1:][keys[1:] == keys[:-1]][0]
+    which = int(rows.round_values[repeated // (n_cells * n_panel)])
+    raise ValueError(f"round {which} has two ratings of one item and criterion by one panelist")
 
 
 def _settings_per_criterion(rows: Rows, settings: SettingsArg) -> tuple[CriterionSettings, ...]:
@@ -159,25 +220,48 @@ def _settings_per_criterion(rows: Rows, settings: SettingsArg) -> tuple[Criterio
 _CHUNK = 1 << 17  # rows per pass: keeps the temporaries of one pass in cache
 
 
-def count_ratings(ratings: pd.DataFrame, settings: SettingsArg) -> Counted:
+def count_ratings(ratings: pd.DataFrame, settings: SettingsArg, panels: bool = False) -> Counted:
+    """Count vectors of every (round, item, criterion); with ``panels``, also the dense
+    table of who rated what (when small enough), checking that no panelist rated an item
+    and criterion twice in a round."""
     rows = rows_of(ratings)
     per_crit = _settings_per_criterion(rows, settings)
     vmin = min((s.scale.min for s in per_crit), default=1)
     vmax = max((s.scale.max for s in per_crit), default=9)
     width = vmax - vmin + 2  # scale points plus the don't-know slot
     n_cells = len(rows.items) * len(rows.criteria)
-    counts = _bincount(rows, n_cells, width, vmin, vmax).reshape(-1, width)
+    table = _new_table(rows, width) if panels else None
+    counts = _bincount(rows, n_cells, width, vmin, vmax, table).reshape(-1, width)
     present = np.flatnonzero(counts.any(axis=1))
     group_round, rest = np.divmod(present, n_cells)
     group_item, group_crit = np.divmod(rest, len(rows.criteria))
+    panel = None
+    if table is not None:
+        if np.count_nonzero(table >= 0) != len(rows.values):
+            _raise_duplicate(rows)
+        shape = (len(rows.round_values), len(rows.items), len(rows.criteria), -1)
+        panel = PanelTable(table.reshape(shape), width - 1)
     counted = Counted(rows, rows.round_values[group_round], group_item, group_crit,
-                       counts[present], vmin, per_crit)  # fmt: skip
+                      counts[present], vmin, per_crit, panel)  # fmt: skip
     _check_scales(counted)
     return counted
 
 
-def _bincount(rows: Rows, n_cells: int, width: int, vmin: int, vmax: int) -> Ints:
-    """One bincount of ``group * width + (value - vmin)``, done in cache-sized chunks.
+def _groups(rows: Rows, part: slice, n_cells: int) -> Ints:
+    """Group index round * cells + item * criteria + criterion of the rows in ``part``."""
+    group = rows.item_codes[part].astype(np.int64)
+    group *= len(rows.criteria)
+    group += rows.crit_codes[part]
+    if rows.round_codes is not None:
+        group += rows.round_codes[part].astype(np.int64) * n_cells
+    return group
+
+
+def _bincount(rows: Rows, n_cells: int, width: int, vmin: int, vmax: int,
+              table: npt.NDArray[np.int8] | None) -> Ints:  # fmt: skip
+    """One bincount of ``group * width + (value - vmin)``, done in cache-sized chunks;
+    with a ``table``, each rating's value index is also written at ``group * panelists +
+    panelist``, in the same pass.
 
     Don't-knows (NaN) land in the last slot of their group: ``np.fmin`` maps NaN to the
     slot value in the same pass. Off-scale and non-integer values are caught by running
@@ -187,35 +271,27 @@ def _bincount(rows: Rows, n_cells: int, width: int, vmin: int, vmax: int) -> Int
     values = rows.values
     slot = float(vmax + 1)
     size = len(rows.round_values) * n_cells * width
-    shift = max(vmin, 0)  # keys run from vmin: count from 0 and drop the first `vmin` slots
-    total = np.zeros(size + shift, dtype=np.int64)
-    lo, hi, value_sum = math.inf, -math.inf, 0.0
+    total = np.zeros(size, dtype=np.int64)
+    value_sum = 0.0
     filled = np.empty(min(_CHUNK, len(values)))
-    key = np.empty(len(filled), dtype=np.int64)
-    cell_dtype = np.int16 if size + shift < 2**15 else np.int64
-    cell: npt.NDArray[np.integer[Any]] = np.empty(len(filled), dtype=cell_dtype)
-    n_crit, round_step = len(rows.criteria), n_cells * width
+    index = np.empty(len(filled), dtype=np.int64)
+    panelists = rows.panelists[0] if table is not None else None
+    n_panel = max(len(rows.panelists[1]), 1) if table is not None else 1
     for start in range(0, len(values), _CHUNK):
-        chunk = values[start : start + _CHUNK]
+        part = slice(start, start + _CHUNK)
+        chunk = values[part]
         m = len(chunk)
-        lo = min(lo, float(np.fmin.reduce(chunk)))
-        hi = max(hi, float(np.fmax.reduce(chunk)))
+        if np.fmin.reduce(chunk) < vmin or np.fmax.reduce(chunk) > vmax:  # NaN compares False
+            _raise_bad_values(rows, lambda v: (v < vmin) | (v > vmax))
         np.fmin(chunk, slot, out=filled[:m])
         value_sum += float(filled[:m].sum())
-        np.copyto(key[:m], filled[:m], casting="unsafe")
-        # cell offset in the narrowest integer type that holds it: fewer bytes to move
-        np.multiply(rows.item_codes[start : start + m], n_crit, out=cell[:m], casting="unsafe")
-        cell[:m] += rows.crit_codes[start : start + m]
-        cell[:m] *= width
-        key[:m] += cell[:m]
-        if rows.round_codes is not None:
-            key[:m] += rows.round_codes[start : start + m] * round_step
-        if vmin < 0:
-            key[:m] -= vmin
-        total += np.bincount(key[:m], minlength=len(total))
-    total = total[shift:]
-    if len(values) and (lo < vmin or hi > vmax):
-        _raise_bad_values(rows, lambda v: (v < vmin) | (v > vmax))
+        np.subtract(filled[:m], vmin, out=index[:m], casting="unsafe")
+        group = _groups(rows, part, n_cells)
+        total += np.bincount(group * width + index[:m], minlength=size)
+        if table is not None and panelists is not None:
+            group *= n_panel
+            group += panelists[part]
+            table[group] = index[:m]
     points = np.tile(np.append(np.arange(vmin, vmax + 1), slot), size // width)
     if value_sum != float(points @ total):
         _raise_bad_values(rows, lambda v: v != np.floor(v))
