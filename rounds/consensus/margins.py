@@ -86,18 +86,20 @@ def _margin_median(counts: Ints, rule: MedianRule, code: Any) -> Ints:
     say which order statistics must rise to at least, or fall to at most, which value;
     ``_box_counts`` builds a change meeting them, and when its verdict differs and it moves
     no more than a + b ratings, the bound is the margin (a certificate, checked with the
-    same verdict function). Only the groups without one go through the search.
+    same verdict function). Only the groups without one go through the search. The bound
+    itself needs no a x b grid: the spread test is monotone in b, so each a's cheapest b
+    is found by bisection; and ``in`` and ``out`` are searched in one pass, the groups
+    searched for ``out`` stacked mirrored under those searched for ``in``.
     """
     margin = np.full(len(counts), -1, dtype=np.int64)
     ordered = _Sorted.of(counts, rule.vmin)
-    sides = ((1, counts, rule, ordered), (-1, counts[:, ::-1], rule.mirrored(), ordered.flip()))
-    for side, c, r, x in sides:
-        leaving = np.flatnonzero(code == side)
-        if len(leaving):
-            margin[leaving] = _leave_cost(c[leaving], r, x.take(leaving))
+    ins, outs = np.flatnonzero(code == 1), np.flatnonzero(code == -1)
+    if len(ins) + len(outs):
+        found = _leave_cost(_Sides.of(counts, ordered, rule, ins, outs))
+        margin[ins], margin[outs] = found[: len(ins)], found[len(ins) :]
     none = np.flatnonzero(code == 0)
     if len(none):
-        margin[none] = _reach_cost(counts[none], rule, ordered.take(none))
+        margin[none] = _reach_cost(_Sides.of(counts, ordered, rule, none, none))
     return margin
 
 
@@ -105,15 +107,15 @@ def _margin_median(counts: Ints, rule: MedianRule, code: Any) -> Ints:
 class _Sorted:
     """Every group's ratings in order, as scale-point indices, for order statistics x(j)
     (1-based) by lookup rather than by search. Extended as quantiles need it: x(j < 1) is
-    the scale's minimum and x(j > n) its maximum. ``flipped`` reads the mirrored ratings
-    (v -> min + max - v) from the same array."""
+    the scale's minimum and x(j > n) its maximum. Rows marked ``flipped`` read the
+    mirrored ratings (v -> min + max - v) from the same array."""
 
     values: Ints  # the groups' sorted scale-point indices, one group after another
     start: Ints  # (g,) where each group begins in ``values``
     n: Ints
     vmin: int
     top: int  # index of the scale's maximum
-    flipped: bool = False
+    flipped: Bools
 
     @classmethod
     def of(cls, counts: Ints, vmin: int) -> _Sorted:
@@ -121,26 +123,27 @@ class _Sorted:
         points = np.tile(np.arange(k, dtype=np.int16 if k < 2**15 else np.int64), g)
         values = np.append(np.repeat(points, counts.ravel()), 0)  # one slot for n = 0
         n = counts.sum(axis=1)
-        return cls(values, np.cumsum(n) - n, n, vmin, k - 1)
+        return cls(values, np.cumsum(n) - n, n, vmin, k - 1, np.zeros(g, dtype=bool))
 
-    def flip(self) -> _Sorted:
-        return _Sorted(self.values, self.start, self.n, self.vmin, self.top, not self.flipped)
-
-    def take(self, rows: Ints) -> _Sorted:
+    def take(self, rows: Ints, flip: bool = False) -> _Sorted:
         return _Sorted(self.values, self.start[rows], self.n[rows], self.vmin, self.top,
-                       self.flipped)  # fmt: skip
+                       self.flipped[rows] ^ flip)  # fmt: skip
+
+    def stack(self, other: _Sorted) -> _Sorted:
+        join = np.concatenate
+        return _Sorted(self.values, join([self.start, other.start]), join([self.n, other.n]),
+                       self.vmin, self.top, join([self.flipped, other.flipped]))  # fmt: skip
 
     def at(self, j: Ints) -> Ints:
         """x(j) for indices ``j`` of shape (g, ...)."""
         shape = (-1,) + (1,) * (j.ndim - 1)
-        n = self.n.reshape(shape)
-        if self.flipped:
-            j = n + 1 - j
+        n, flipped = self.n.reshape(shape), self.flipped.reshape(shape)
+        j = np.where(flipped, n + 1 - j, j)
         index = self.values[
             self.start.reshape(shape) + np.minimum(np.maximum(j, 1), np.maximum(n, 1)) - 1
         ]
         point = np.where(j < 1, 0, np.where(j > n, self.top, index))
-        return self.vmin + (self.top - point if self.flipped else point)
+        return self.vmin + np.where(flipped, self.top - point, point)
 
     def quantile(self, pct: int, qtype: int, shift: Ints) -> Floats:
         """The quantile with its order-statistic index moved by ``shift`` (g, S)."""
@@ -149,31 +152,91 @@ class _Sorted:
         return lerp(lo, self.at(j[:, None] + 1 + shift), t[:, None])
 
 
-def _reach_cost(counts: Ints, rule: MedianRule, ordered: _Sorted) -> Ints:
-    """Fewest changes that turn groups now ``none`` into ``in`` or ``out``: the lower bound
-    of the cheaper side wherever a change attaining it is built, else the search."""
-    sides = [(counts, rule, ordered), (counts[:, ::-1], rule.mirrored(), ordered.flip())]
-    reaches = [_reach(c, r, x, distinct=True) for c, r, x in sides]
-    best = np.minimum(reaches[0].bound, reaches[1].bound)
-    settled = np.zeros(len(counts), dtype=bool)
-    for reach in reaches:
-        settled |= reach.attained & (reach.bound == best)
+@dataclass(frozen=True)
+class _Sides:
+    """Groups to search, each from the end of the scale its search works towards: as
+    they are, or mirrored (v -> min + max - v) so that ``out`` is searched as ``in``.
+    Stacking both kinds of rows runs every step once for all of them."""
+
+    counts: Ints  # each row in its own orientation
+    ordered: _Sorted
+    rule: MedianRule  # the study's rule; mirrored rows use ``rule.mirrored()``
+
+    @classmethod
+    def of(cls, counts: Ints, ordered: _Sorted, rule: MedianRule, plain: Ints,
+           mirrored: Ints) -> _Sides:  # fmt: skip
+        stacked = np.concatenate([counts[plain], counts[mirrored][:, ::-1]])
+        return cls(stacked, ordered.take(plain).stack(ordered.take(mirrored, flip=True)), rule)
+
+    @property
+    def flipped(self) -> Bools:
+        return self.ordered.flipped
+
+    @property
+    def high(self) -> Floats:
+        """Where each row's median must reach for ``in`` (in the row's orientation)."""
+        return np.where(self.flipped, self.rule.mirrored().high, self.rule.high)
+
+    def take(self, rows: Ints) -> _Sides:
+        return _Sides(self.counts[rows], self.ordered.take(rows), self.rule)
+
+    def halves(self) -> list[tuple[Ints, MedianRule, _Sorted, Ints]]:
+        """The plain and the mirrored rows apart, each with its own rule, and their rows."""
+        found = []
+        for flip, rule in ((False, self.rule), (True, self.rule.mirrored())):
+            rows = np.flatnonzero(self.flipped == flip)
+            if len(rows):
+                found.append((self.counts[rows], rule, self.ordered.take(rows), rows))
+        return found
+
+    def flips(self, built: Ints, code: Ints, bound: Ints) -> Bools:
+        """Whether each built count vector (in its row's orientation) is a change of at most
+        ``bound`` ratings whose verdict is not ``code`` (in the study's orientation): a
+        certificate that the bound is the margin."""
+        valid = (built >= 0).all(axis=1) & (bound < _BIG)
+        moved = np.maximum(self.counts - built, 0).sum(axis=1)
+        plain = np.where(self.flipped[:, None], built[:, ::-1], built)
+        verdict = self.rule.verdict_of_counts(plain)
+        return valid & (moved <= bound) & (verdict != code)
+
+
+def _reach_cost(sides: _Sides) -> Ints:
+    """Fewest changes that turn groups now ``none`` into ``in`` or ``out`` (``sides`` holds
+    each group as is, then mirrored): the lower bound of the cheaper side wherever a change
+    attaining it is built, else the search."""
+    g = len(sides.counts) // 2
+    counts, rule, x = sides.counts, sides.rule, sides.ordered
+    n, cum = counts.sum(axis=1), counts.cumsum(axis=1)
+    jm, jl, jh = (positions(n, pct, rule.qtype)[0] for pct in (50, *rule.pcts))
+    a = _breakpoints(cum, [jl, jl + 1, jm, jm + 1], +1, distinct=True)
+    b = _breakpoints(cum, [jh, jh + 1], -1, distinct=True)
+    rises = x.quantile(50, rule.qtype, a) >= sides.high[:, None]
+    ql = x.quantile(rule.pcts[0], rule.qtype, a)
+    qh = x.quantile(rule.pcts[1], rule.qtype, -b)  # falls as b grows
+    bound, aa, bb = _cheapest_pair(a, b, rises, lambda q: rule.spread_ok(ql, q), qh, n)
+    raise_ = [(j, x.at(j + aa)) for j in (jl, jl + 1, jm, jm + 1)]
+    lower = [(j, x.at(j - bb)) for j in (jh, jh + 1)]
+    built = _box_counts(counts, rule.vmin, raise_, lower)
+    attained = sides.flips(built, np.zeros(len(n), dtype=np.int8), bound)
+    best = np.minimum(bound[:g], bound[g:])
+    cheaper = [attained[half] & (bound[half] == best) for half in (slice(None, g), slice(g, None))]
+    settled = cheaper[0] | cheaper[1]
     rest = np.flatnonzero(~settled)
     if len(rest):
-        best[rest] = _search_reach([(c[rest], r, x.take(rest)) for c, r, x in sides])
+        best[rest] = _search_reach(sides.take(np.concatenate([rest, rest + g])))
     return best
 
 
-def _search_reach(sides: list[tuple[Ints, MedianRule, _Sorted]]) -> Ints:
+def _search_reach(sides: _Sides) -> Ints:
     """Verified changes at the few cheapest (a, b) pairs of each side, then, where a lower
     bound leaves room to beat them, at every remaining pair, cheapest first."""
-    reaches = [_reach(c, r, x) for c, r, x in sides]
+    halves = [(c, r, x, _reach(c, r, x, r.high)) for c, r, x, _ in sides.halves()]
     found = []
-    for (c, r, x), reach in zip(sides, reaches, strict=True):
+    for c, r, x, reach in halves:
         first = _cheapest_columns(reach.cost, 4)
         found.append(_concentrate(c, r, x, reach.a, reach.b, first, reach.cost))
     best = np.minimum(found[0], found[1])
-    for (c, r, x), reach in zip(sides, reaches, strict=True):
+    for c, r, x, reach in halves:
         todo = np.flatnonzero(reach.bound < best)
         if len(todo):
             best[todo] = np.minimum(best[todo], _reach_wide(c, r, x, reach, todo, best))
@@ -197,44 +260,68 @@ def _breakpoints(cum: Ints, at: list[Ints], sign: int, distinct: bool = False) -
     return shifts[:, : max(1, int((~repeated).sum(axis=1).max(initial=1)))]
 
 
-def _leave_cost(counts: Ints, rule: MedianRule, ordered: _Sorted) -> Ints:
-    """Fewest changes that take groups now ``in`` out of ``in``."""
+def _cheapest_pair(a: Ints, b: Ints, usable: Bools, holds: Callable[[Floats], Bools],
+                   quantile: Floats, n: Ints) -> tuple[Ints, Ints, Ints]:  # fmt: skip
+    """The lower bound min(a + b) over the (a, b) pairs where ``usable`` (per a) and
+    ``holds(quantile at b)`` (per a), and its first pair; int64 max where there is none.
+
+    ``a`` and ``b`` are distinct and ascending per row (``_breakpoints(distinct=True)``),
+    and ``holds`` is monotone in b (once true, true for every larger b), so each a's
+    cheapest b is found by bisection: log(len(b)) steps instead of the whole a x b grid."""
+    width = b.shape[1]
+    lo, hi = np.zeros(a.shape, dtype=np.int64), np.full(a.shape, width)
+    for _ in range(max(1, width).bit_length()):
+        mid = (lo + hi) // 2
+        ok = holds(np.take_along_axis(quantile, np.minimum(mid, width - 1), axis=1))
+        open_ = lo < hi
+        hi = np.where(open_ & ok, mid, hi)
+        lo = np.where(open_ & ~ok, mid + 1, lo)
+    found = lo < width
+    b_first = np.take_along_axis(b, np.minimum(lo, width - 1), axis=1)
+    cost = np.where(usable & found & (a + b_first <= n[:, None]), a + b_first, _BIG)
+    pick = cost.argmin(axis=1)[:, None]
+    bound = np.take_along_axis(cost, pick, axis=1)[:, 0]
+    aa = np.take_along_axis(a, pick, axis=1)[:, 0]
+    return bound, aa, np.take_along_axis(b_first, pick, axis=1)[:, 0]
+
+
+def _leave_cost(sides: _Sides) -> Ints:
+    """Fewest changes that take groups out of ``in`` (``sides``: groups now ``in`` as they
+    are, groups now ``out`` mirrored): the median falls, or the spread grows too wide."""
+    counts, rule, x = sides.counts, sides.rule, sides.ordered
     n, cum = counts.sum(axis=1), counts.cumsum(axis=1)
-    q = rule.qtype
-    jm, _ = positions(n, 50, q)
-    jl, _ = positions(n, rule.pcts[0], q)
-    jh, _ = positions(n, rule.pcts[1], q)
+    jm, jl, jh = (positions(n, pct, rule.qtype)[0] for pct in (50, *rule.pcts))
     # median falls below `high`: move the top m ratings to the minimum (exact)
-    m = np.maximum(_breakpoints(cum, [jm, jm + 1], -1), 1)
-    falls = ordered.quantile(50, q, -m) < rule.high
+    m = np.maximum(_breakpoints(cum, [jm, jm + 1], -1, distinct=True), 1)
+    falls = x.quantile(50, rule.qtype, -m) < sides.high[:, None]
     by_median = np.where(falls, m, n[:, None]).min(axis=1)
     # spread grows too wide: lower the low quantile by a and raise the high one by b;
     # the bound, where a change attaining it is built, else the search
-    a, b, cost = _widening(counts, rule, ordered, distinct=True)
-    pick = cost.argmin(axis=1)
-    bound = np.take_along_axis(cost, pick[:, None], axis=1)[:, 0]
-    aa, bb = (v[:, 0] for v in _pair_values(a, b, pick[:, None]))
-    lower = [(jl, ordered.at(jl - aa)), (jl + 1, ordered.at(jl + 1 - aa))]
-    raise_ = [(jh, ordered.at(jh + bb)), (jh + 1, ordered.at(jh + 1 + bb))]
+    a = _breakpoints(cum, [jl, jl + 1], -1, distinct=True)
+    b = _breakpoints(cum, [jh, jh + 1], +1, distinct=True)
+    ql = x.quantile(rule.pcts[0], rule.qtype, -a)
+    qh = x.quantile(rule.pcts[1], rule.qtype, b)  # rises as b grows
+    every = np.ones(a.shape, dtype=bool)
+    bound, aa, bb = _cheapest_pair(a, b, every, lambda q: ~rule.spread_ok(ql, q), qh, n)
+    lower = [(jl, x.at(jl - aa)), (jl + 1, x.at(jl + 1 - aa))]
+    raise_ = [(jh, x.at(jh + bb)), (jh + 1, x.at(jh + 1 + bb))]
     built = _box_counts(counts, rule.vmin, raise_, lower)
-    attained = _flips(counts, built, rule, 1, bound)
+    attained = sides.flips(built, np.where(sides.flipped, -1, 1), bound)
     result = np.where(by_median <= bound, by_median, bound)
     rest = np.flatnonzero((by_median > bound) & ~attained)
-
     if len(rest):
-        result[rest] = _search_widening(counts[rest], rule, ordered.take(rest), by_median[rest])
+        result[rest] = _search_widening(sides.take(rest), by_median[rest])
     return result
 
 
-def _widening(counts: Ints, rule: MedianRule, ordered: _Sorted,
-              distinct: bool = False) -> tuple[Ints, Ints, Ints]:  # fmt: skip
+def _widening(counts: Ints, rule: MedianRule, ordered: _Sorted) -> tuple[Ints, Ints, Ints]:
     """Shifts a of the low quantile down and b of the high one up, and the lower bound
     a + b of each (a, b) pair that makes the spread too wide (int64 max where none)."""
     n, cum = counts.sum(axis=1), counts.cumsum(axis=1)
     jl, _ = positions(n, rule.pcts[0], rule.qtype)
     jh, _ = positions(n, rule.pcts[1], rule.qtype)
-    a = _breakpoints(cum, [jl, jl + 1], -1, distinct)
-    b = _breakpoints(cum, [jh, jh + 1], +1, distinct)
+    a = _breakpoints(cum, [jl, jl + 1], -1)
+    b = _breakpoints(cum, [jh, jh + 1], +1)
     ql = ordered.quantile(rule.pcts[0], rule.qtype, -a)
     qh = ordered.quantile(rule.pcts[1], rule.qtype, b)
     wide = ~rule.spread_ok(ql[:, :, None], qh[:, None, :])
@@ -242,15 +329,19 @@ def _widening(counts: Ints, rule: MedianRule, ordered: _Sorted,
     return a, b, np.where(wide & (cost <= n[:, None, None]), cost, _BIG).reshape(len(n), -1)
 
 
-def _search_widening(counts: Ints, rule: MedianRule, ordered: _Sorted, best: Ints) -> Ints:
+def _search_widening(sides: _Sides, best: Ints) -> Ints:
     """Verified widening changes, cheapest (a, b) pair first, while one could beat ``best``."""
-    a, b, cost = _widening(counts, rule, ordered)
+    result = best.copy()
+    for counts, rule, ordered, rows in sides.halves():
+        a, b, cost = _widening(counts, rule, ordered)
 
-    def spread(rows: Ints, pick: Ints) -> Ints:
-        aa, bb = _pair_values(a[rows], b[rows], pick)
-        return _spread_moves(counts[rows], rule, ordered.take(rows), aa, bb)
+        def spread(sub: Ints, pick: Ints, c: Ints = counts, r: MedianRule = rule,
+                   x: _Sorted = ordered, a: Ints = a, b: Ints = b) -> Ints:  # fmt: skip
+            aa, bb = _pair_values(a[sub], b[sub], pick)
+            return _spread_moves(c[sub], r, x.take(sub), aa, bb)
 
-    return _in_cost_order(cost, best, spread)
+        result[rows] = _in_cost_order(cost, best[rows], spread)
+    return result
 
 
 def _box_counts(counts: Ints, vmin: int, raise_: list[tuple[Ints, Ints]],
@@ -280,15 +371,6 @@ def _box_counts(counts: Ints, vmin: int, raise_: list[tuple[Ints, Ints]],
         built[:, v] = reached - total
         total = reached
     return built
-
-
-def _flips(counts: Ints, built: Ints, rule: MedianRule, code: int, bound: Ints) -> Bools:
-    """Whether each built count vector is a change of at most ``bound`` ratings that takes
-    the verdict away from ``code``: a certificate that the bound is the margin."""
-    valid = (built >= 0).all(axis=1) & (bound < _BIG)
-    moved = np.maximum(counts - built, 0).sum(axis=1)
-    verdict = rule.verdict_of_counts(built)
-    return valid & (moved <= bound) & (verdict != code)
 
 
 _BIG = np.iinfo(np.int64).max  # "ruled out" in cost arrays
@@ -384,36 +466,24 @@ class _Reach:
     b: Ints
     cost: Ints  # (g, len(a) * len(b)); int64 max where the bounds rule the pair out
     bound: Ints  # the lower bound: no change with fewer ratings can reach `in`
-    attained: Bools  # a change of exactly ``bound`` ratings was built
-
-    def take(self, rows: Ints) -> _Reach:
-        return _Reach(self.a[rows], self.b[rows], self.cost[rows], self.bound[rows],
-                      self.attained[rows])  # fmt: skip
 
 
-def _reach(counts: Ints, rule: MedianRule, ordered: _Sorted, distinct: bool = False) -> _Reach:
-    """Lower bound for turning ``none`` into ``in``, and whether a change of that many
-    ratings is built at the first bound-attaining (a, b) pair."""
+def _reach(counts: Ints, rule: MedianRule, ordered: _Sorted, high: float) -> _Reach:
+    """Lower bound for turning ``none`` into ``in`` (a median of at least ``high``, per row
+    or for all) over every (a, b) breakpoint pair: a ratings raised, b lowered."""
     n, cum = counts.sum(axis=1), counts.cumsum(axis=1)
     q = rule.qtype
-    jm, _ = positions(n, 50, q)
-    jl, _ = positions(n, rule.pcts[0], q)
-    jh, _ = positions(n, rule.pcts[1], q)
-    a = _breakpoints(cum, [jl, jl + 1, jm, jm + 1], +1, distinct)
-    b = _breakpoints(cum, [jh, jh + 1], -1, distinct)
+    jm, jl, jh = (positions(n, pct, q)[0] for pct in (50, *rule.pcts))
+    a = _breakpoints(cum, [jl, jl + 1, jm, jm + 1], +1)
+    b = _breakpoints(cum, [jh, jh + 1], -1)
     med = ordered.quantile(50, q, a)
     ql = ordered.quantile(rule.pcts[0], q, a)
     qh = ordered.quantile(rule.pcts[1], q, -b)
-    possible = (med >= rule.high)[:, :, None] & rule.spread_ok(ql[:, :, None], qh[:, None, :])
+    rises = med >= high
+    possible = rises[:, :, None] & rule.spread_ok(ql[:, :, None], qh[:, None, :])
     cost = a[:, :, None] + b[:, None, :]
     cost = np.where(possible & (cost <= n[:, None, None]), cost, _BIG).reshape(len(n), -1)
-    pick = cost.argmin(axis=1)
-    bound = np.take_along_axis(cost, pick[:, None], axis=1)[:, 0]
-    aa, bb = (v[:, 0] for v in _pair_values(a, b, pick[:, None]))
-    raise_ = [(j, ordered.at(j + aa)) for j in (jl, jl + 1, jm, jm + 1)]
-    lower = [(j, ordered.at(j - bb)) for j in (jh, jh + 1)]
-    built = _box_counts(counts, rule.vmin, raise_, lower)
-    return _Reach(a, b, cost, bound, _flips(counts, built, rule, 0, bound))
+    return _Reach(a, b, cost, cost.min(axis=1))
 
 
 def _reach_wide(counts: Ints, rule: MedianRule, ordered: _Sorted, reach: _Reach, groups: Ints,
