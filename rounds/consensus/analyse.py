@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -70,11 +71,11 @@ def consensus_under_all_rules(ratings: pd.DataFrame, settings: SettingsArg) -> p
 
 def all_rules_counted(counted: Counted) -> pd.DataFrame:
     n_groups = len(counted.counts)
-    frame = pd.DataFrame({
+    columns: dict[str, Any] = {
         "round": counted.rounds,
         "item": counted.item_column(counted.item_codes),
         "criterion": counted.criterion_column(counted.crit_codes),
-    })  # fmt: skip
+    }
     for rule in ALL_RULES:
         verdict = np.full(n_groups, None, dtype=object)
         margin = np.full(n_groups, -1, dtype=np.int64)
@@ -83,16 +84,21 @@ def all_rules_counted(counted: Counted) -> pd.DataFrame:
             code = verdicts(counts, settings, rule)
             verdict[rows] = LABELS[code + 1]
             margin[rows] = margins(counts, settings, rule, code)
-        frame[rule.label] = keep_none(verdict)
-        frame[f"{rule.label}_margin"] = pd.arrays.IntegerArray(np.maximum(margin, 0), margin < 0)
-    return frame
+        columns[rule.label] = keep_none(verdict)
+        columns[f"{rule.label}_margin"] = pd.arrays.IntegerArray(np.maximum(margin, 0),
+                                                                 margin < 0)  # fmt: skip
+    return pd.DataFrame(columns, copy=False)
 
 
 def _rule_blocks(counted: Counted, rule: Rule) -> Iterator[tuple[Bools, CriterionSettings]]:
-    for settings in dict.fromkeys(counted.settings):
+    distinct = dict.fromkeys(counted.settings)
+    for settings in distinct:
         try:
             applied = CriterionSettings(settings.scale, rule, settings.quantile)
         except ValueError:
             continue  # the rule does not apply to this scale
+        if len(distinct) == 1:
+            yield np.ones(len(counted.counts), dtype=bool), applied
+            continue
         codes = [c for c, s in enumerate(counted.settings) if s == settings]
         yield np.isin(counted.crit_codes, codes), applied

@@ -8,6 +8,7 @@ import math
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from rounds.consensus.counting import (
@@ -125,23 +126,29 @@ def _joint(counted: Counted, prev: int, cur: int) -> Ints:
     """Per cell (item x criterion), how many panelists rated value index b in ``prev`` and
     a in ``cur``: shape (cells, points, points)."""
     rows = counted.rows
-    points = counted.counts.shape[1] - 2 + 1  # scale points of the layout
+    points = counted.counts.shape[1] - 1  # scale points of the layout
     n_cells = len(rows.items) * len(rows.criteria)
-    table = counted.table
-    if table is None:
-        before, after, cell = _pairs(rows, prev, cur)
-        key = (cell * points + (before - counted.vmin).astype(np.int64)) * points
-        key += (after - counted.vmin).astype(np.int64)
-    else:
-        rnd = list(rows.round_values)
-        before, after = table.codes[rnd.index(prev)], table.codes[rnd.index(cur)]
-        both = (before.view(np.uint8) < points) & (after.view(np.uint8) < points)
-        # (item, criterion, panelist) -> cell item * criteria + criterion, as the counts
-        cell_of = np.arange(n_cells).reshape((*before.shape[:2], 1)) * points**2
-        pair = before.astype(np.int16) * points + after
-        key = np.broadcast_to(cell_of, before.shape)[both] + pair[both]
-    joint = np.bincount(key, minlength=n_cells * points**2)
-    return joint.reshape(n_cells, points, points)
+    if counted.table is not None:
+        rounds = list(rows.round_values)
+        codes = counted.table.codes
+        joint = _joint_of_tables(codes[rounds.index(prev)], codes[rounds.index(cur)], points)
+        return joint.reshape(n_cells, points, points)
+    before, after, cell = _pairs(rows, prev, cur)
+    key = (cell * points + (before - counted.vmin).astype(np.int64)) * points
+    key += (after - counted.vmin).astype(np.int64)
+    return np.bincount(key, minlength=n_cells * points**2).reshape(n_cells, points, points)
+
+
+def _joint_of_tables(before: npt.NDArray[np.int8], after: npt.NDArray[np.int8],
+                     points: int) -> Ints:  # fmt: skip
+    """``_joint`` from two rounds' (item, criterion, panelist) tables: pairs missing either
+    rating go to one spare bin per cell, dropped at the end."""
+    both = (before.view(np.uint8) < points) & (after.view(np.uint8) < points)
+    n_cells, bins = before.shape[0] * before.shape[1], points**2 + 1
+    cell = np.arange(n_cells, dtype=np.int64).reshape((*before.shape[:2], 1)) * bins
+    pair = np.where(both, before.astype(np.int16) * points + after, points**2)
+    counts = np.bincount((cell + pair).ravel(), minlength=n_cells * bins)
+    return counts.reshape(n_cells, bins)[:, :-1]
 
 
 def _pairs(rows: Rows, prev: int, cur: int) -> tuple[Floats, Floats, Ints]:

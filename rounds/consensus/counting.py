@@ -247,11 +247,13 @@ def count_ratings(ratings: pd.DataFrame, settings: SettingsArg, panels: bool = F
     return counted
 
 
-def _groups(rows: Rows, part: slice, n_cells: int) -> Ints:
-    """Group index round * cells + item * criteria + criterion of the rows in ``part``."""
-    group = rows.item_codes[part].astype(np.int64)
-    group *= len(rows.criteria)
-    group += rows.crit_codes[part]
+def _groups(rows: Rows, part: slice, n_cells: int, out: Ints | None = None) -> Ints:
+    """Group index round * cells + item * criteria + criterion of the rows in ``part``,
+    computed in int64 (codes may be int8) into ``out`` when given."""
+    items = rows.item_codes[part]
+    group = np.empty(len(items), dtype=np.int64) if out is None else out
+    np.multiply(items, len(rows.criteria), out=group, dtype=np.int64)
+    np.add(group, rows.crit_codes[part], out=group, dtype=np.int64)
     if rows.round_codes is not None:
         group += rows.round_codes[part].astype(np.int64) * n_cells
     return group
@@ -274,7 +276,7 @@ def _bincount(rows: Rows, n_cells: int, width: int, vmin: int, vmax: int,
     total = np.zeros(size, dtype=np.int64)
     value_sum = 0.0
     filled = np.empty(min(_CHUNK, len(values)))
-    index = np.empty(len(filled), dtype=np.int64)
+    index, group, key = (np.empty(len(filled), dtype=np.int64) for _ in range(3))
     panelists = rows.panelists[0] if table is not None else None
     n_panel = max(len(rows.panelists[1]), 1) if table is not None else 1
     for start in range(0, len(values), _CHUNK):
@@ -286,12 +288,14 @@ def _bincount(rows: Rows, n_cells: int, width: int, vmin: int, vmax: int,
         np.fmin(chunk, slot, out=filled[:m])
         value_sum += float(filled[:m].sum())
         np.subtract(filled[:m], vmin, out=index[:m], casting="unsafe")
-        group = _groups(rows, part, n_cells)
-        total += np.bincount(group * width + index[:m], minlength=size)
+        _groups(rows, part, n_cells, out=group[:m])
+        np.multiply(group[:m], width, out=key[:m])
+        key[:m] += index[:m]
+        total += np.bincount(key[:m], minlength=size)
         if table is not None and panelists is not None:
-            group *= n_panel
-            group += panelists[part]
-            table[group] = index[:m]
+            np.multiply(group[:m], n_panel, out=key[:m])
+            np.add(key[:m], panelists[part], out=key[:m], dtype=np.int64)
+            table[key[:m]] = index[:m]
     points = np.tile(np.append(np.arange(vmin, vmax + 1), slot), size // width)
     if value_sum != float(points @ total):
         _raise_bad_values(rows, lambda v: v != np.floor(v))

@@ -57,16 +57,16 @@ def _block_codes(rows: Rows) -> Ints:
 
 def _kendall_table(table: PanelTable) -> tuple[dict[str, Any], Bools]:
     """W of every (round, criterion) block, and whether the block has any rating."""
-    codes = table.codes.transpose(0, 2, 3, 1)  # (rounds, criteria, panelists, items)
-    n_rounds, n_crit, _, n_items = codes.shape
+    codes = table.codes  # (rounds, items, criteria, panelists)
+    n_rounds, n_items, n_crit, _ = codes.shape
     bins = table.points + 1  # absent item, then each scale point (no don't-know here)
-    present = np.asarray((codes >= 0).any(axis=2))  # (rounds, criteria, items)
-    valid = table.valid().transpose(0, 2, 3, 1)
+    valid = table.valid()
+    present = np.asarray((codes >= 0).any(axis=3)).transpose(0, 2, 1)  # (rounds, crit, items)
     n = present.sum(axis=2)
-    complete = np.count_nonzero(valid, axis=3) == n[:, :, None]  # rated every present item
+    complete = np.count_nonzero(valid, axis=1) == n[:, :, None]  # rated every present item
     m = complete.sum(axis=2)
     # one row per complete panelist, one column per item, block after block
-    chosen = codes[complete]
+    chosen = codes.transpose(0, 2, 3, 1)[complete]  # (panelists of all blocks, items)
     block = np.repeat(np.arange(n_rounds * n_crit), m.ravel())
     key = (np.arange(len(chosen)) * bins)[:, None] + (chosen + 1)
     hist = np.bincount(key.ravel(), minlength=len(chosen) * bins).reshape(len(chosen), bins)
@@ -76,7 +76,7 @@ def _kendall_table(table: PanelTable) -> tuple[dict[str, Any], Bools]:
     if len(chosen):
         _add_rows(sums, block, rank.ravel()[key])
     ties = np.bincount(block, (hist**3 - hist).sum(axis=1), n_rounds * n_crit).astype(float)
-    rated_any = valid.any(axis=3).sum(axis=2)
+    rated_any = valid.any(axis=1).sum(axis=2)
     stats = _w(sums.reshape(n_rounds, n_crit, n_items), present, m, n, ties, rated_any)
     return stats, present.any(axis=2).ravel()
 

@@ -50,13 +50,14 @@ def _margin_comet(high: Ints, low: Ints, n: Ints, code: Any) -> Ints:
 def margins(counts: Ints, settings: CriterionSettings, rule: Rule, code: Any) -> Ints:
     """Consensus margin (METHODS §5) per count vector; -1 where n == 0."""
     n = counts.sum(axis=-1)
-    low, _, high = band_counts(counts, settings.scale)
-    if rule.kind == "percent":
-        margin = _margin_percent(high, low, n, rule.threshold_ppm, code)
-    elif rule.kind == "comet":
-        margin = _margin_comet(high, low, n, code)
-    else:
+    if rule.kind in ("rand", "iqr"):
         margin = _margin_median(counts, MedianRule.of(settings, rule), code)
+    else:
+        low, _, high = band_counts(counts, settings.scale)
+        if rule.kind == "percent":
+            margin = _margin_percent(high, low, n, rule.threshold_ppm, code)
+        else:
+            margin = _margin_comet(high, low, n, code)
     return np.where(n > 0, margin, -1)
 
 
