@@ -13,7 +13,7 @@ this package that way. One module per part of the methods:
 - ``between``: percent change, Wilcoxon, McNemar (Holm-adjusted too) and CV between
   consecutive rounds;
 - ``kendall``: Kendall's W of agreement on the order of the items, per round;
-- ``margins``: the consensus margin;
+- ``margins``: the consensus margin, with ``margin_search`` for the median-based rules;
 - ``analyse``: everything at once, and every rule side by side.
 """
 

@@ -18,8 +18,8 @@ ENGINE_MODULES = sorted(
 
 
 def test_the_engine_modules_are_all_found() -> None:
-    names = ["analyse", "between", "counting", "decisions", "describe", "kendall", "margins",
-             "quantiles", "rules", "settings"]  # fmt: skip
+    names = ["analyse", "between", "counting", "decisions", "describe", "kendall",
+             "margin_search", "margins", "quantiles", "rules", "settings"]  # fmt: skip
     expected = {"rounds.consensus", *(f"rounds.consensus.{name}" for name in names)}
     assert expected <= set(ENGINE_MODULES)
 
