@@ -239,7 +239,8 @@ def count_ratings(ratings: pd.DataFrame, settings: SettingsArg, panels: bool = F
     if table is not None:
         if np.count_nonzero(table >= 0) != len(rows.values):
             _raise_duplicate(rows)
-        shape = (len(rows.round_values), len(rows.items), len(rows.criteria), -1)
+        n_panel = max(len(rows.panelists[1]), 1)
+        shape = (len(rows.round_values), len(rows.items), len(rows.criteria), n_panel)
         panel = PanelTable(table.reshape(shape), width - 1)
     counted = Counted(rows, rows.round_values[group_round], group_item, group_crit,
                       counts[present], vmin, per_crit, panel)  # fmt: skip

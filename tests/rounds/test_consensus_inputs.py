@@ -96,3 +96,11 @@ def test_a_duplicate_rating_is_refused_naming_its_round(
         compare_rounds(twice, SETTINGS, 1, 2)
     with pytest.raises(ValueError, match="two ratings"):
         analyse(twice, SETTINGS)
+
+
+def test_no_ratings_give_empty_tables() -> None:
+    empty = study(7).iloc[:0]
+    analysis = analyse(empty, SETTINGS)
+    assert [len(getattr(analysis, part)) for part in ("results", "stability", "kendall")] == [
+        0, 0, 0,
+    ]  # fmt: skip
