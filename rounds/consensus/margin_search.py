@@ -25,11 +25,12 @@ _STEP = 16  # candidate pairs evaluated per group and pass
 class Sorted:
     """Every group's ratings in order, as scale-point indices, for order statistics x(j)
     (1-based) by lookup rather than by search. Extended as quantiles need it: x(j < 1) is
-    the scale's minimum and x(j > n) its maximum. Rows marked ``flipped`` read the
-    mirrored ratings (v -> min + max - v) from the same array."""
+    the scale's minimum and x(j > n) its maximum. The mirrored ratings (v -> min + max - v)
+    of every group follow, so a row marked ``flipped`` reads its own sequence the same way.
+    """
 
-    values: Ints  # the groups' sorted scale-point indices, one group after another
-    start: Ints  # (g,) where each group begins in ``values``
+    values: Ints  # the groups' sorted scale-point indices, then the same mirrored
+    start: Ints  # (g,) where each row's sequence begins in ``values``
     n: Ints
     vmin: int
     top: int  # index of the scale's maximum
@@ -39,35 +40,43 @@ class Sorted:
     def of(cls, counts: Ints, vmin: int) -> Sorted:
         g, k = counts.shape
         points = np.tile(np.arange(k, dtype=np.int16 if k < 2**15 else np.int64), g)
-        values = np.append(np.repeat(points, counts.ravel()), 0)  # one slot for n = 0
+        plain = np.repeat(points, counts.ravel())
+        values = np.concatenate([plain, k - 1 - plain[::-1], [0]])  # a spare slot for n = 0
         n = counts.sum(axis=1)
         return cls(values, np.cumsum(n) - n, n, vmin, k - 1, np.zeros(g, dtype=bool))
 
     def take(self, rows: Ints, flip: bool = False) -> Sorted:
-        return Sorted(self.values, self.start[rows], self.n[rows], self.vmin, self.top,
-                       self.flipped[rows] ^ flip)  # fmt: skip
+        start, n = self.start[rows], self.n[rows]
+        if flip:  # group [s, s + n) of the plain part is [2T - s - n, 2T - s) mirrored
+            start = (len(self.values) - 1) - start - n
+        return Sorted(self.values, start, n, self.vmin, self.top, self.flipped[rows] ^ flip)
 
     def stack(self, other: Sorted) -> Sorted:
         join = np.concatenate
         return Sorted(self.values, join([self.start, other.start]), join([self.n, other.n]),
-                       self.vmin, self.top, join([self.flipped, other.flipped]))  # fmt: skip
+                      self.vmin, self.top, join([self.flipped, other.flipped]))  # fmt: skip
 
     def at(self, j: Ints) -> Ints:
         """x(j) for indices ``j`` of shape (g, ...)."""
         shape = (-1,) + (1,) * (j.ndim - 1)
-        n, flipped = self.n.reshape(shape), self.flipped.reshape(shape)
-        j = np.where(flipped, n + 1 - j, j)
+        n = self.n.reshape(shape)
         index = self.values[
             self.start.reshape(shape) + np.minimum(np.maximum(j, 1), np.maximum(n, 1)) - 1
         ]
-        point = np.where(j < 1, 0, np.where(j > n, self.top, index))
-        return self.vmin + np.where(flipped, self.top - point, point)
+        return self.vmin + np.where(j < 1, 0, np.where(j > n, self.top, index))
 
     def quantile(self, pct: int, qtype: int, shift: Ints) -> Floats:
         """The quantile with its order-statistic index moved by ``shift`` (g, S)."""
-        j, t = positions(self.n, pct, qtype)
-        lo = self.at(j[:, None] + shift)
-        return lerp(lo, self.at(j[:, None] + 1 + shift), t[:, None])
+        return self.quantiles((pct,), qtype, shift)[0]
+
+    def quantiles(self, pcts: tuple[int, ...], qtype: int, shift: Ints) -> Floats:
+        """Several quantiles, all moved by ``shift`` (g, S), in one lookup: (len(pcts), g, S)."""
+        found = [positions(self.n, pct, qtype) for pct in pcts]
+        j = np.stack([p[0] for p in found])[:, :, None]  # (P, g, 1)
+        x = self.at(np.concatenate([j + shift, j + 1 + shift]).transpose(1, 0, 2))
+        lo, hi = x[:, : len(pcts)], x[:, len(pcts) :]
+        t = np.stack([p[1] for p in found], axis=1)[:, :, None]  # (g, P, 1)
+        return lerp(lo, hi, t).transpose(1, 0, 2)
 
 
 @dataclass(frozen=True)

@@ -121,8 +121,8 @@ def _reach_cost(sides: Sides) -> Ints:
     jm, jl, jh = (positions(n, pct, rule.qtype)[0] for pct in (50, *rule.pcts))
     a = breakpoints(cum, [jl, jl + 1, jm, jm + 1], +1, distinct=True)
     b = breakpoints(cum, [jh, jh + 1], -1, distinct=True)
-    rises = x.quantile(50, rule.qtype, a) >= sides.high[:, None]
-    ql = x.quantile(rule.pcts[0], rule.qtype, a)
+    med, ql = x.quantiles((50, rule.pcts[0]), rule.qtype, a)
+    rises = med >= sides.high[:, None]
     qh = x.quantile(rule.pcts[1], rule.qtype, -b)  # falls as b grows
     bound, aa, bb = _cheapest_pair(a, b, rises, lambda q: rule.spread_ok(ql, q), qh, n)
     raise_ = [(j, x.at(j + aa)) for j in (jl, jl + 1, jm, jm + 1)]
