@@ -16,6 +16,7 @@ from rounds.consensus.counting import (
     Floats,
     Ints,
     Rows,
+    check_unique,
     count_ratings,
 )
 from rounds.consensus.describe import moments
@@ -163,18 +164,14 @@ def _pairs(rows: Rows, prev: int, cur: int) -> tuple[Floats, Floats, Ints]:
     for keys, which in ((key_prev, prev), (key_cur, cur)):
         check_unique(keys, f"round {which}")
     values_prev, values_cur = rows.values[is_prev], rows.values[is_cur]
+    if not len(key_prev):
+        return np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int64)
     order = np.argsort(key_prev)
-    where = np.clip(np.searchsorted(key_prev, key_cur, sorter=order), 0, max(len(order) - 1, 0))
-    hit = key_prev[order[where]] == key_cur if len(order) else np.zeros(len(key_cur), bool)
-    before = np.where(hit, values_prev[order[where]], np.nan) if len(order) else key_cur * np.nan
+    where = np.minimum(np.searchsorted(key_prev, key_cur, sorter=order), len(order) - 1)
+    hit = key_prev[order[where]] == key_cur
+    before = np.where(hit, values_prev[order[where]], np.nan)
     ok = ~np.isnan(before) & ~np.isnan(values_cur)
     return before[ok], values_cur[ok], key_cur[ok] // n_panel
-
-
-def check_unique(keys: Ints, where: str) -> None:
-    ordered = np.sort(keys)
-    if bool((ordered[1:] == ordered[:-1]).any()):
-        raise ValueError(f"{where} has two ratings of one item and criterion by one panelist")
 
 
 def _wilcoxon(diffs: Ints, width: int) -> Floats:

@@ -48,7 +48,8 @@ class Rows:
     def panelists(self) -> tuple[Ints, pd.Index]:
         if "panelist" not in self.frame.columns:
             raise ValueError("comparing rounds and Kendall's W need the column 'panelist'")
-        codes, labels, _ = codes_of(self.frame["panelist"], "panelist")
+        # only who is who matters here, not the order of the labels
+        codes, labels, _ = codes_of(self.frame["panelist"], "panelist", sort=False)
         return codes, labels
 
 
@@ -103,8 +104,9 @@ class Counted:
         return self.counts[crit_mask, start : start + scale.size]
 
 
-def codes_of(column: pd.Series[Any], name: str) -> tuple[Ints, pd.Index, bool]:
-    """Integer codes and labels of a str or categorical column (categories keep their order)."""
+def codes_of(column: pd.Series[Any], name: str, sort: bool = True) -> tuple[Ints, pd.Index, bool]:
+    """Integer codes and labels of a str or categorical column (categories keep their order,
+    other labels are sorted unless ``sort`` is False)."""
     if isinstance(column.dtype, pd.CategoricalDtype):
         codes = np.asarray(cast(pd.Categorical, column.array).codes)  # a view, no copy
         labels = column.cat.categories
@@ -112,10 +114,10 @@ def codes_of(column: pd.Series[Any], name: str) -> tuple[Ints, pd.Index, bool]:
     elif column.dtype == object or isinstance(column.dtype, pd.StringDtype):
         # the str objects themselves (a view): hashing them is about 3x faster than going
         # through the string dtype's own factorize
-        codes, labels = _factorize_text(column.to_numpy(dtype=object))
+        codes, labels = _factorize_text(column.to_numpy(dtype=object), sort)
         categorical = False
     else:
-        codes, labels = pd.factorize(column, sort=True)
+        codes, labels = pd.factorize(column, sort=sort)
         categorical = False
     if len(codes) and codes.min() < 0:
         raise ValueError(f"column {name!r} has empty values; every rating needs a {name}")
@@ -125,8 +127,8 @@ def codes_of(column: pd.Series[Any], name: str) -> tuple[Ints, pd.Index, bool]:
 _SAMPLE = 4096  # rows looked at to guess whether a column comes in runs
 
 
-def _factorize_text(values: npt.NDArray[np.object_]) -> tuple[Ints, Any]:
-    """``pd.factorize(values, sort=True)``, hashing only the first value of each run when
+def _factorize_text(values: npt.NDArray[np.object_], sort: bool) -> tuple[Ints, Any]:
+    """``pd.factorize(values, sort=sort)``, hashing only the first value of each run when
     equal values come in runs (ratings sorted by round, item and criterion, as the web app
     reads them): comparing neighbours is cheaper than hashing every row."""
     if len(values) > 4 * _SAMPLE:
@@ -134,11 +136,11 @@ def _factorize_text(values: npt.NDArray[np.object_]) -> tuple[Ints, Any]:
             sample = values[:_SAMPLE]
             if np.count_nonzero(sample[1:] != sample[:-1]) < _SAMPLE // 8:
                 starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
-                codes, labels = pd.factorize(values[starts], sort=True)
+                codes, labels = pd.factorize(values[starts], sort=sort)
                 return np.repeat(codes, np.diff(np.r_[starts, len(values)])), labels
         except (TypeError, ValueError):  # pd.NA cannot be compared; factorize reports it
             pass
-    return pd.factorize(values, sort=True)
+    return pd.factorize(values, sort=sort)
 
 
 def _round_codes(column: pd.Series[Any]) -> tuple[Ints | None, Ints]:
@@ -190,6 +192,13 @@ def _new_table(rows: Rows, width: int) -> npt.NDArray[np.int8] | None:
     if size > _DENSE_LIMIT or width > 127:
         return None
     return np.full(size, -1, dtype=np.int8)
+
+
+def check_unique(keys: Ints, where: str) -> None:
+    """Refuse two ratings with the same (cell, panelist) key in one round, by sorting."""
+    ordered = np.sort(keys)
+    if bool((ordered[1:] == ordered[:-1]).any()):
+        raise ValueError(f"{where} has two ratings of one item and criterion by one panelist")
 
 
 def _raise_duplicate(rows: Rows) -> None:

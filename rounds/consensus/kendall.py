@@ -12,7 +12,16 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from rounds.consensus.counting import Bools, Counted, Floats, Ints, PanelTable, Rows, rows_of
+from rounds.consensus.counting import (
+    Bools,
+    Counted,
+    Floats,
+    Ints,
+    PanelTable,
+    Rows,
+    check_unique,
+    rows_of,
+)
 
 KENDALL_COLUMNS = ["round", "criterion", "w", "w_uncorrected", "m", "n_items", "n_panelists"]
 
@@ -128,7 +137,7 @@ def _kendall_one(
     column = np.cumsum(rated) - 1  # item code -> column among the rated items
     n = int(rated.sum())
     key = panelists * n + column[items]
-    _check_unique(key)
+    check_unique(key, "a round")
     grid = np.full(n_panelists * n, np.nan)
     grid[key] = values
     table = grid.reshape(n_panelists, n)
@@ -161,9 +170,3 @@ def _average_ranks(grid: Floats) -> tuple[Floats, float]:
     t = last - first + 1  # size of each member's tie group
     ties = float((t**2 - 1).sum())  # sum over groups of t^3 - t == sum over members of t^2 - 1
     return ranks, ties
-
-
-def _check_unique(keys: Ints) -> None:
-    ordered = np.sort(keys)
-    if bool((ordered[1:] == ordered[:-1]).any()):
-        raise ValueError("a round has two ratings of one item and criterion by one panelist")
