@@ -13,8 +13,8 @@ and a perturbed round 2. Times, best of several repeats, in one process:
 (e) for context, building those keys from the columns with plain numpy, plus (d);
 (f) the whole analyse of 1,000,000 ratings (half the panel, both rounds: the issue's
     target is (f)/(d) <= 20);
-(g) the same as (f) with plain string (object) columns for panelist, item and criterion,
-    as the web app passes them from a database query.
+(g) the same as (f) with plain string columns for panelist, item and criterion (pandas'
+    str dtype, which DataFrame.from_records gives the web app for a database query).
 """
 
 from __future__ import annotations
