@@ -620,8 +620,8 @@ class ProtocolForm(forms.ModelForm):
                 initial=DEFAULT_RULE,
                 widget=forms.TextInput(attrs={"list": "rule-suggestions"}),
                 help_text=_(
-                    "percent:75 (any threshold from 1 to 100), comet, rand (1–9 scale only) "
-                    "or iqr:2 (any k)."
+                    "percent:75 (any threshold above 50, decimals allowed), comet, rand (1–9 "
+                    "scale only) or iqr:2 (any k)."
                 ),
             )
         rounds = self.fields["max_rounds"]
@@ -692,8 +692,8 @@ class ProtocolForm(forms.ModelForm):
             self.add_error(
                 field,
                 _(
-                    "“%(rule)s” is not a consensus rule. Write percent:75 (any threshold from 1 "
-                    "to 100), comet, rand or iqr:2 (any k of 0 or more)."
+                    "“%(rule)s” is not a consensus rule. Write percent:75 (any threshold above "
+                    "50, decimals allowed), comet, rand or iqr:2 (any k of 0 or more)."
                 )
                 % {"rule": text},
             )

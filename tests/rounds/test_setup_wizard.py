@@ -297,6 +297,25 @@ def test_it_refuses_the_rand_rule_on_a_five_point_scale_and_keeps_what_was_typed
     assert 'value="percent:70"' in html
 
 
+def test_it_refuses_a_percent_threshold_of_50_and_names_the_valid_ones(wizard: Wizard) -> None:
+    wizard.to_protocol()
+
+    response = wizard.protocol(rule_acceptability="percent:50")
+
+    html = page(response)
+    assert response.status_code == 200
+    assert "above 50" in html
+    assert 'value="percent:50"' in html
+
+
+def test_it_accepts_a_percent_threshold_with_decimals(wizard: Wizard) -> None:
+    wizard.to_protocol()
+
+    assert redirects_to(wizard.protocol(rule_acceptability="percent:66.7"), "items")
+
+    assert 'value="percent:66.7"' in page(wizard.get("protocol"))
+
+
 def test_it_names_an_unknown_criterion_in_the_accept_rule(wizard: Wizard) -> None:
     wizard.to_protocol()
 
