@@ -209,7 +209,6 @@ def safe_cell(text: str) -> str:
     return text
 
 
-
 def format_number(value: Any) -> str:
     """A CSV cell: empty for missing, true/false for booleans, integers as such, other
     numbers with 10 significant digits (METHODS §6 asks for at least 6), text made safe for

@@ -54,6 +54,4 @@ class Throttle:
 
 
 def link_throttle() -> Throttle:
-    return Throttle(
-        "link", settings.DELPHI_LINK_FAILURES, settings.DELPHI_LINK_COOLOFF_SECONDS
-    )
+    return Throttle("link", settings.DELPHI_LINK_FAILURES, settings.DELPHI_LINK_COOLOFF_SECONDS)

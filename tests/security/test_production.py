@@ -102,11 +102,9 @@ def gunicorn(transactional_db: None, tmp_path: Path) -> Iterator[tuple[str, Path
     port = _free_port()
     log = tmp_path / "gunicorn.log"
     with log.open("w") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "delphi.wsgi", "-w", "2", "-b",
-             f"127.0.0.1:{port}", "--access-logfile", "-"],  # fmt: skip
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        command = [sys.executable, "-m", "gunicorn", "delphi.wsgi", "-w", "2", "-b",
+                   f"127.0.0.1:{port}", "--access-logfile", "-"]  # fmt: skip
+        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
         try:
             base = f"http://127.0.0.1:{port}"
             for _ in range(100):
