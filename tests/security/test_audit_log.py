@@ -71,9 +71,12 @@ def test_postgresql_refuses_update_and_delete_in_raw_sql() -> None:
         "UPDATE rounds_auditentry SET reason = 'rewritten' WHERE id = %s",
         "DELETE FROM rounds_auditentry WHERE id = %s",
     ]:
-        with pytest.raises(REFUSED, match="append-only"), transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute(sql, [entry.pk])
+        with (
+            pytest.raises(REFUSED, match="append-only"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(sql, [entry.pk])
     assert AuditEntry.objects.get(pk=entry.pk).reason == "why"
 
 
