@@ -84,10 +84,12 @@ def test_postgresql_refuses_update_and_delete_in_raw_sql() -> None:
 def test_postgresql_lets_only_the_named_study_take_its_entries() -> None:
     entry = _entry()
     other = make_study()
-    with pytest.raises(REFUSED, match="append-only"), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT set_config('delphi.deleting_studies', %s, true)", [str(other.pk)]
-            )
-            cursor.execute("DELETE FROM rounds_auditentry WHERE id = %s", [entry.pk])
+    setting = "SELECT set_config('delphi.deleting_studies', %s, true)"
+    with (
+        pytest.raises(REFUSED, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(setting, [str(other.pk)])
+        cursor.execute("DELETE FROM rounds_auditentry WHERE id = %s", [entry.pk])
     assert AuditEntry.objects.filter(pk=entry.pk).exists()
