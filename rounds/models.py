@@ -324,6 +324,12 @@ class Panelist(models.Model):
     )
     group = models.CharField(_("stakeholder group"), max_length=80, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    erased_at = models.DateTimeField(
+        _("erased at"),
+        null=True,
+        blank=True,
+        help_text=_("E-mail address and name erased (rounds.privacy); the ratings stay."),
+    )
 
     class Meta:
         db_table = "panelists_panelist"
@@ -684,3 +690,22 @@ class ScheduledReminder(models.Model):
 
     def __str__(self) -> str:
         return f"{self.round}: {self.days_before} days before"
+
+
+class HiddenComment(models.Model):
+    """A comment a coordinator hid from the panel's feedback and from every export
+    (moderation, e.g. an insult or a name); the rating itself still counts."""
+
+    rating = models.OneToOneField(Rating, on_delete=models.CASCADE, related_name="hidden")
+    hidden_at = models.DateTimeField(_("hidden at"))
+    hidden_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    reason = models.TextField(_("reason"), blank=True)
+
+    class Meta:
+        verbose_name = _("hidden comment")
+        verbose_name_plural = _("hidden comments")
+
+    def __str__(self) -> str:
+        return f"comment of {self.rating} hidden"
