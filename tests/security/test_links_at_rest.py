@@ -83,3 +83,15 @@ def test_an_email_address_cannot_start_a_formula_in_the_output() -> None:
     out = StringIO()
     call_command("delphi_links", study.slug, stdout=out)
     assert out.getvalue().split("\t")[1] == "'=cmd@example.org"
+
+
+def test_the_language_cookie_set_by_a_link_is_secure_in_production(
+    client: Client, settings: object
+) -> None:
+    settings.LANGUAGE_COOKIE_SECURE = True  # type: ignore[attr-defined]  # as with HTTPS on
+    panelist = make_study().panelists.first()
+    response = client.get(urlsplit(links.link_issue(panelist=panelist)).path)
+    cookie = response.cookies["django_language"]
+    assert cookie["secure"] and cookie["httponly"] and cookie["samesite"] == "Lax"
+    switched = client.post("/i18n/setlang/", {"language": "fr", "next": "/"})
+    assert switched.cookies["django_language"]["secure"]
