@@ -221,8 +221,8 @@ _CODEBOOK: list[tuple[str, str, str, str]] = [
     ("comments.csv", "criterion", "text", "Criterion code the comment was given with."),
     ("comments.csv", "comment", "text", "The comment, with e-mail addresses replaced by "
      "'[e-mail removed]' and panelists' names by '[name removed]'. In every file, a text "
-     "that would start with =, +, -, @, tab or carriage return begins with an apostrophe (') "
-     "so that spreadsheets never run it as a formula."),
+     "that would start like a formula (an equals, plus, minus or at sign, a tab or a carriage "
+     "return) begins with an apostrophe (') so that spreadsheets never run it."),
     ("stability.csv", "round", "integer", "Round compared with the previous one."),
     ("stability.csv", "prev_round", "integer", "The previous round."),
     ("stability.csv", "item", "text", "Item code."),
@@ -374,8 +374,9 @@ def readme(stamp: Stamp, files: dict[str, bytes], *, title: str) -> bytes:
         "data.xlsx      the same tables as one workbook, plus the protocol and this stamp",
         "stamp.json     the reproducibility stamp below, machine-readable",
         "",
-        "A text cell that would start with =, +, -, @, a tab or a carriage return begins",
-        "with an apostrophe ('), so that no spreadsheet runs it as a formula.",
+        "A text cell that would start like a formula (an equals, plus, minus or at sign, a",
+        "tab or a carriage return) begins with an apostrophe ('), so that no spreadsheet",
+        "runs it.",
         "",
         "Panelists appear only under pseudonyms. Running the platform's command",
         "  python manage.py delphi_analyse ratings.csv --out DIR --quantile "
