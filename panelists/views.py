@@ -64,7 +64,7 @@ def link_open(request: HttpRequest, token: str) -> HttpResponse:
     """Open a personal link: start a session, then leave the token out of the address bar.
     Too many unknown links from one address block it for a while (guessing is pointless
     anyway: 256 bits), whatever link it tries next."""
-    throttle, address = link_throttle(), client_ip(request)
+    throttle, address = link_throttle(), client_ip(request) or "unknown"
     if throttle.blocked(address):
         context = {"reason": "throttled", "minutes": max(1, throttle.window // 60)}
         response = render(request, "panelists/link_invalid.html", context, status=429)

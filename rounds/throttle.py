@@ -7,6 +7,7 @@ window: the first failure opens it, and it closes `window` seconds later whateve
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -14,11 +15,12 @@ from django.core.cache import cache
 from django.http import HttpRequest
 
 
-def client_ip(request: HttpRequest) -> str:
+def client_ip(request: HttpRequest) -> str | None:
     """The client's address: REMOTE_ADDR, or, behind DELPHI_TRUSTED_PROXIES proxies that each
     append to X-Forwarded-For, the address the outermost trusted proxy saw (entries further
-    left were written by the client and prove nothing)."""
-    remote = str(request.META.get("REMOTE_ADDR") or "unknown")
+    left were written by the client and prove nothing). None when there is no valid address
+    (e.g. a request built by hand); never a value that is not an IP address."""
+    remote = _valid(request.META.get("REMOTE_ADDR"))
     trusted = int(getattr(settings, "DELPHI_TRUSTED_PROXIES", 0))
     if trusted <= 0:
         return remote
@@ -26,7 +28,14 @@ def client_ip(request: HttpRequest) -> str:
     forwarded = [p for p in forwarded if p]
     if len(forwarded) < trusted:
         return remote
-    return forwarded[-trusted]
+    return _valid(forwarded[-trusted]) or remote
+
+
+def _valid(address: object) -> str | None:
+    try:
+        return str(ipaddress.ip_address(str(address).strip()))
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)

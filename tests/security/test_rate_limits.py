@@ -97,3 +97,24 @@ def test_the_four_password_validators_refuse_weak_passwords() -> None:
         with pytest.raises(ValidationError):
             validate_password(weak, user)
     validate_password("correct horse battery staple", user)
+
+
+def test_a_forged_forwarded_address_is_never_stored_or_trusted(
+    client: Client, settings: object
+) -> None:
+    settings.DELPHI_TRUSTED_PROXIES = 1  # type: ignore[attr-defined]
+    User.objects.create_user("coord", password="a-long-good-passphrase")
+    response = client.post(
+        LOGIN, {"username": "coord", "password": "wrong"},
+        REMOTE_ADDR="10.3.0.1", HTTP_X_FORWARDED_FOR="not-an-address",
+    )  # fmt: skip
+    assert response.status_code == 200
+    from axes.models import AccessAttempt
+
+    assert list(AccessAttempt.objects.values_list("ip_address", flat=True)) == ["10.3.0.1"]
+
+
+def test_a_login_without_an_address_still_works(client: Client) -> None:
+    user = User.objects.create_user("coord", password="a-long-good-passphrase")
+    client.force_login(user)  # a request built by hand: no REMOTE_ADDR
+    assert client.get("/").status_code == 200
