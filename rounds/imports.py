@@ -22,10 +22,10 @@ import re
 import unicodedata
 import warnings
 import zipfile
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from functools import cache
+from functools import cache, partial
 from typing import IO
 from xml.etree import ElementTree
 
@@ -222,9 +222,24 @@ def _check_workbook_archive(data: bytes) -> None:
             raise _too_large_workbook()
         for info in parts:
             if info.filename.lower().endswith("sharedstrings.xml"):
-                with archive.open(info) as source:
-                    _check_shared_strings(source)
+                _unless_broken(partial(_scan, archive, info.filename, _check_shared_strings))
     _check_sheets(data)
+
+
+def _scan(archive: zipfile.ZipFile, name: str, check: Callable[[IO[bytes]], None]) -> None:
+    with archive.open(name) as source:
+        check(source)
+
+
+def _unless_broken(check: Callable[[], None]) -> None:
+    """Run a check over a part of the archive; a damaged part (bad compressed data, a wrong
+    checksum, broken XML: zipfile and zlib raise many types) means an unreadable workbook."""
+    try:
+        check()
+    except ImportRejected:
+        raise
+    except Exception as exc:
+        raise _not_a_workbook() from exc
 
 
 def _check_sheets(data: bytes) -> None:
@@ -245,8 +260,8 @@ def _check_sheets(data: bytes) -> None:
         counts = _SheetCounts()
         for target in targets:
             if target in reader.valid_files:
-                with reader.archive.open(target) as source:
-                    _check_sheet(source, counts)
+                check = partial(_check_sheet, counts=counts)
+                _unless_broken(partial(_scan, reader.archive, target, check))
 
 
 def _too_large_workbook() -> ImportRejected:

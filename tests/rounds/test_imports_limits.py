@@ -71,3 +71,15 @@ def test_real_files_at_the_row_limit_are_read() -> None:
         table = read_table(data, name)
         assert len(table.rows) == imports.MAX_ROWS
         assert table.columns == ["code", "domain", "text_fr", "text_nl", "text_en"]
+
+
+def test_a_workbook_with_damaged_compressed_data_is_refused_clearly() -> None:
+    import io
+    import zipfile
+
+    data = bytearray(bench.xlsx_real_rows())
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as archive:
+        sheet = archive.getinfo("xl/worksheets/sheet1.xml")
+    header = 30 + len(sheet.filename) + len(sheet.extra)  # the local file header
+    data[sheet.header_offset + header + 40] ^= 0xFF  # early in the deflated data: zlib fails
+    assert "not a readable Excel workbook" in refusal(bytes(data), "items.xlsx")
