@@ -5,13 +5,6 @@ from django.conf import settings
 from django.db import migrations, models
 
 
-class Migration(migrations.Migration):
-
-    dependencies = [
-        ('rounds', '0005_analysisjob'),
-        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
-    ]
-
 # On PostgreSQL the database itself refuses to change or delete an audit entry, whatever the
 # client: only deleting a whole study (rounds.models.Study.delete, which names its id in the
 # transaction-local setting delphi.deleting_studies) takes its entries along.
@@ -48,7 +41,7 @@ def _on_postgresql(sql):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('rounds', '0005_analysisjob'),
+        ('rounds', '0006_ux_team_texts'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

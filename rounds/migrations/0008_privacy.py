@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('rounds', '0006_audit_log_append_only'),
+        ('rounds', '0007_audit_log_append_only'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
