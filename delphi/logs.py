@@ -1,4 +1,4 @@
-"""Logs never carry a personal link's token.
+"""Logs never carry a personal link's token (nor a team invitation's).
 
 A personal link is ``/p/<token>/``; whoever reads a log line with a token in it could open the
 panelist's questionnaire. Django logs "Not Found: /p/<token>/" for an unknown or revoked link,
@@ -18,15 +18,17 @@ from typing import Any
 
 REDACTED = "[token]"
 _PAGES = "consent|rate|review|submit|thanks"
-# /p/<segment>, also URL-encoded slashes (%2F) and absolute URLs; not /p/rate/... etc.
+# /p/<token> (a panelist's link) and /team/accept/<token> (an invitation to a study's team),
+# also with URL-encoded slashes (%2F) and in absolute URLs; not /p/rate/... etc.
 _TOKEN_PATH = re.compile(
-    rf"(/p(?:/|%2[fF]))(?!(?:{_PAGES})(?:[/?#\s\"']|%2[fF]|$))([^/\s\"'?#<>]+)"
+    rf"((?:/p|/team(?:/|%2[fF])accept)(?:/|%2[fF]))"
+    rf"(?!(?:{_PAGES})(?:[/?#\s\"']|%2[fF]|$))([^/\s\"'?#<>]+)"
 )
 
 
 def redact(text: str) -> str:
     """`text` with every personal-link token replaced by a placeholder."""
-    if "/p" not in text:
+    if "/p" not in text and "accept" not in text:
         return text
     return _TOKEN_PATH.sub(rf"\g<1>{REDACTED}", text)
 

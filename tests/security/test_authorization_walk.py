@@ -88,6 +88,12 @@ URLS: dict[str, tuple[str, Urls]] = {
             post("report-withdraw", _s, one),
             both("round-comments", _s, one), post("comment-hide", _s, lambda w: w.rating.pk),
             post("comment-show", _s, lambda w: w.rating.pk), both("study-privacy", _s),
+            post("panelist-action", _s, one, lambda w: "P001", lambda w: "revoke"),
+            both("email-templates", _s), get("round-preview", _s, one),
+            get("round-preview-step", _s, one, lambda w: "d1"), post("study-contact", _s),
+            post("study-end", _s), get("team", _s), both("study-texts", _s),
+            post("round-introduction", _s, one), post("team-member", _s, one, lambda w: "remove"),
+            post("team-invitation-revoke", _s, one),
             get("panelist-export", _s, lambda w: "P001", lambda w: "json"),
             get("panelist-export", _s, lambda w: "P001", lambda w: "csv"),
             post("panelist-erase", _s, lambda w: "P001"),
@@ -103,7 +109,8 @@ URLS: dict[str, tuple[str, Urls]] = {
                  post("set_language"), get("password_reset"), get("password_reset_done"),
                  get("password_reset_complete"),
                  get("password_reset_confirm", lambda w: "MQ", lambda w: "set-password"),
-                 get("panelist-link", lambda w: "not-a-token")],
+                 get("panelist-link", lambda w: "not-a-token"),
+                 get("team-accept", lambda w: "not-a-token")],
     }.items()
     for name, urls in entries
 }  # fmt: skip

@@ -47,6 +47,7 @@ def test_a_revoked_link_logs_no_token(client: Client, caplog: pytest.LogCaptureF
         f"https://delphi.example.org/p/{TOKEN}/?utm=1",
         f"/fr/p/{TOKEN}",
         f"/p%2F{TOKEN}%2F",
+        f"GET /team/accept/{TOKEN}/ 302",
     ],
 )
 def test_any_record_with_a_token_is_redacted(line: str) -> None:
