@@ -11,6 +11,7 @@ from functools import wraps
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.db import DatabaseError
 from django.db.models import Q
@@ -28,6 +29,7 @@ from panelists import links, questionnaire
 from panelists.forms import DONT_KNOW, StepForm, comment_name, rating_name, read_posted
 from rounds import answers
 from rounds.models import Panelist, Participation, Round, Study
+from rounds.throttle import client_ip, link_throttle
 
 logger = logging.getLogger(__name__)
 
@@ -99,9 +101,20 @@ def _is_open(round: Round) -> bool:
 @never_cache
 def link_open(request: HttpRequest, token: str) -> HttpResponse:
     """Open a personal link: start a session, record that the panelist opened the open round
-    (the only write a panelist's GET makes), then leave the token out of the address bar."""
+    (the only write a panelist's GET makes), then leave the token out of the address bar.
+    Too many unknown links from one address block it for a while (guessing is pointless
+    anyway: 256 bits), whatever link it tries next."""
+    throttle, address = link_throttle(), client_ip(request) or "unknown"
+    if throttle.blocked(address):
+        context = {"reason": "throttled", "minutes": max(1, throttle.window // 60)}
+        response = render(request, "panelists/link_invalid.html", context, status=429)
+        response["Retry-After"] = str(throttle.window)
+        response["Referrer-Policy"] = "no-referrer"
+        return response
     resolution = links.link_resolve(token)
     if resolution.panelist is None:
+        if resolution.status == "unknown":
+            throttle.fail(address)
         status = 404 if resolution.status == "unknown" else 410
         context = {"reason": resolution.status, "study": resolution.study}
         response = render(request, "panelists/link_invalid.html", context, status=status)
@@ -113,7 +126,13 @@ def link_open(request: HttpRequest, token: str) -> HttpResponse:
         if round is not None and _is_open(round):
             answers.participation_opened(panelist=resolution.panelist, round=round)
         response = redirect("panelist-home")
-        response.set_cookie("django_language", resolution.panelist.language, samesite="Lax")
+        response.set_cookie(
+            settings.LANGUAGE_COOKIE_NAME,
+            resolution.panelist.language,
+            samesite="Lax",
+            secure=settings.LANGUAGE_COOKIE_SECURE,
+            httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+        )
     response["Referrer-Policy"] = "no-referrer"
     return response
 
