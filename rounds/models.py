@@ -480,6 +480,13 @@ class Rating(models.Model):
                 fields=["panelist", "round_item", "criterion"], name="one_rating_per_cell"
             ),
         ]
+        indexes = [
+            # The comments of a round (feedback, results, moderation) without reading the
+            # ratings that have none, which are nearly all of them.
+            models.Index(
+                fields=["round_item"], condition=~Q(comment=""), name="rating_comment_idx"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.panelist} {self.round_item} {self.criterion}: {self.value}"

@@ -167,7 +167,7 @@ def round_items(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     found = round.round_items.select_related("item").prefetch_related("item__derived_from")
     if query:
         found = found.filter(Q(item__code__icontains=query) | Q(text__icontains=query))
-    page = Paginator(found.order_by("position", "pk"), ITEMS_PER_PAGE).get_page(
+    page = Paginator(found.order_by("position", "pk"), EDITABLE_ITEMS_PER_PAGE).get_page(
         request.GET.get("page", 1)
     )
     entries = [
@@ -199,7 +199,7 @@ def round_items(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     return render(request, "rounds/round_items.html", context)
 
 
-ITEMS_PER_PAGE = 50
+EDITABLE_ITEMS_PER_PAGE = 25  # each with its statistics, comments and wording forms
 Action = Callable[[HttpRequest, Round], str | None]
 
 
