@@ -16,9 +16,12 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from reports.selectors import ReportData
+from reports.stamp import SOFTWARE
 from rounds.models import AuditEntry, Protocol
+from rounds.version import __version__
 
 Formatter = Callable[[datetime | None], str]
 
@@ -37,6 +40,7 @@ def methods_context(
         "report_language": _language_name(data.study.report_language),
         "minutes_per_round": data.study.minutes_per_round,
         "n_rounds": len(flow),
+        "design": design(len(flow), protocol.max_rounds, len(data.items), len(data.criteria)),
         "max_rounds": protocol.max_rounds,
         "first_opened": flow[0]["opened"] if flow else "",
         "last_closed": flow[-1]["closed"] if flow else "",
@@ -57,6 +61,21 @@ def methods_context(
         "overrides": _overrides(data),
         "changes": _changes(data, when),
         "checklist": _checklist(),
+    }
+
+
+def design(rounds: int, most: int, items: int, criteria: int) -> str:
+    """ "An online Delphi survey of 2 rounds (at most 3 under the protocol)..." with plurals."""
+    return _(
+        "An online Delphi survey of %(rounds)s (at most %(most)s under the protocol), run on "
+        "the %(software)s, version %(version)s. Panelists rated %(items)s on %(criteria)s."
+    ) % {
+        "rounds": ngettext("%(n)d round", "%(n)d rounds", rounds) % {"n": rounds},
+        "most": ngettext("%(n)d round", "%(n)d rounds", most) % {"n": most},
+        "software": SOFTWARE,
+        "version": __version__,
+        "items": ngettext("%(n)d item", "%(n)d items", items) % {"n": items},
+        "criteria": ngettext("%(n)d criterion", "%(n)d criteria", criteria) % {"n": criteria},
     }
 
 

@@ -16,9 +16,10 @@ import contextlib
 import functools
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -36,7 +37,7 @@ from reports import methods
 from reports.markup import render_markdown
 from reports.selectors import ReportData, report_data
 from reports.stamp import Stamp, build_stamp
-from rounds import charts, consensus
+from rounds import charts, consensus, formatting
 from rounds.csvio import ratings_csv
 from rounds.models import Criterion, Item, ItemDecision, Result, Round, RoundItem, Study
 
@@ -195,6 +196,18 @@ class _Report:
         self.round_numbers = {r.pk: r.number for r in data.rounds}
         self.comments = _group_comments(data.comments)
         self._flow: list[dict[str, Any]] | None = None
+        rules = f"{data.protocol.accept_rule} {data.protocol.reject_rule}"
+        self.limits = {c.code: formatting.decision_thresholds(rules, c.code) for c in data.criteria}
+
+    def change(self, value: float | None) -> str:
+        """A percent change, never rounded across the protocol's "stable below"."""
+        separator = str(get_format("DECIMAL_SEPARATOR"))
+        limits = [self.data.protocol.stable_below]
+        return formatting.bounded(value, limits, decimal_separator=separator)
+
+    def share(self, res: Result, band: str = "high", places: int = 0) -> str:
+        """A share of ``res``'s ratings, never rounded across a threshold it is judged by."""
+        return share_text(res, band, places, self.limits.get(res.stats.get("criterion", ""), ()))
 
     def _has_results(self, ri: RoundItem) -> bool:
         return any((ri.pk, c.pk) in self.data.results for c in self.criteria)
@@ -329,7 +342,7 @@ class _Report:
         return {
             "median": number(res.median),
             "iqr": span(res.q1, res.q3),
-            "pct_high": number(res.pct_high, 0, strip=False),
+            "pct_high": self.share(res),
             "consensus": consensus_label(res.consensus),
             "code": res.consensus,
             "fragile": res.margin is not None and res.margin <= FRAGILE_MARGIN,
@@ -342,18 +355,20 @@ class _Report:
         if axes is None:
             return None
         x_crit, y_crit = axes
-        points = []
+        points, kinds = [], {}
         for view in self.views.values():
             if view.final is None:
                 continue
             x, y = self._median(view, x_crit), self._median(view, y_crit)
             if x is not None and y is not None:
                 points.append((view.item.code, x, y))
+                kinds[view.item.code] = self._decision_code(view)
         if not points:
             return None
         x_name, y_name = self.names[x_crit.pk], self.names[y_crit.pk]
-        svg = charts.priority_matrix_svg(
+        chart = charts.priority_matrix(
             points,
+            dispositions=kinds,
             x_threshold=x_crit.high_min - 0.5,
             y_threshold=y_crit.high_min - 0.5,
             scale=(
@@ -378,13 +393,20 @@ class _Report:
             (_("Lower on both"), lambda x, y: x < x_crit.high_min and y < y_crit.high_min),
         ]
         return {
-            "svg": _safe(svg),
+            "svg": _safe(chart.svg),
             "x": x_name,
             "y": y_name,
             "x_threshold": x_crit.high_min,
             "y_threshold": y_crit.high_min,
+            "numbered": [
+                {"number": label.number, "codes": ", ".join(label.codes)}
+                for label in chart.numbered
+            ],
             "quadrants": [
-                {"label": label, "codes": ", ".join(c for c, x, y in points if test(x, y))}
+                {
+                    "label": label,
+                    "groups": _by_disposition([c for c, x, y in points if test(x, y)], kinds),
+                }
                 for label, test in quadrants
             ],
         }
@@ -414,7 +436,7 @@ class _Report:
                     stable += bool(s.get("stable"))
                     cells.append(
                         {
-                            "pct_change": number(s.get("pct_change"), 1, strip=False),
+                            "pct_change": self.change(s.get("pct_change")),
                             "stable": bool(s.get("stable")),
                             "stable_label": yes_no(s.get("stable")),
                             "wilcoxon_p": p_value(s.get("wilcoxon_p")),
@@ -537,8 +559,8 @@ class _Report:
                     "median_drop": number(_float(d["median"])),
                     "mean_stay": number(_float(s["mean"]), 2, strip=False),
                     "mean_drop": number(_float(d["mean"]), 2, strip=False),
-                    "high_stay": number(_float(s["pct_high"]), 0, strip=False),
-                    "high_drop": number(_float(d["pct_high"]), 0, strip=False),
+                    "high_stay": _frame_share(s),
+                    "high_drop": _frame_share(d),
                     "diff": signed(diff),
                     "abs": abs(diff) if diff == diff else 0.0,
                 }
@@ -602,7 +624,7 @@ class _Report:
             "n": round_number,
             "median": number(res.median),
             "iqr": span(res.q1, res.q3),
-            "high": number(res.pct_high, 0, strip=False),
+            "high": self.share(res),
             "consensus": consensus_label(res.consensus),
         }
         return {"round": round_number, "text": text}
@@ -693,7 +715,7 @@ class _Report:
             "wordings": wordings,
             "show_wordings": len(wordings) > 1 or any(w["text"] != label for w in wordings),
             "rows": [
-                _result_line(ri.round.number, self.names[c.pk], res)
+                _result_line(ri.round.number, self.names[c.pk], res, self.limits.get(c.code, ()))
                 for ri in view.rated
                 for c in self.criteria
                 if (res := self.result(ri, c)) is not None
@@ -822,6 +844,9 @@ def _summary_cell(res: Result | None) -> dict[str, Any] | None:
         "median": res.median,
         "q1": res.q1,
         "q3": res.q3,
+        "n": res.n,
+        "rule": res.rule,
+        "count_high": (res.stats or {}).get("count_high"),
         "pct_high": res.pct_high,
         "consensus": res.consensus,
         "margin": res.margin,
@@ -836,6 +861,31 @@ def _group_comments(comments: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
         row["value"] = None if value is None or value != value else int(value)
         grouped[str(row["item"])].append(row)
     return grouped
+
+
+def _by_disposition(codes: list[str], kinds: dict[str, str]) -> list[dict[str, str]]:
+    """Codes grouped by their disposition, accepted first: "accepted: P02, P03"."""
+    words = chart_words()
+    order = list(charts.MARKERS)
+    present = sorted({kinds.get(c, "") for c in codes}, key=lambda k: order.index(k))
+    return [
+        {
+            "kind": kind,
+            "label": words.get(kind or "undecided", kind),
+            "codes": ", ".join(c for c in codes if kinds.get(c, "") == kind),
+        }
+        for kind in present
+    ]
+
+
+def _frame_share(row: pd.Series) -> str:
+    """The high-band share of an engine results row (count_high of n)."""
+    n, count = row.get("n"), row.get("count_high")
+    if count is None or count != count or not n:
+        return DASH
+    limits = formatting.thresholds(formatting.rule_thresholds(str(row.get("rule") or "")))
+    separator = str(get_format("DECIMAL_SEPARATOR"))
+    return formatting.share(int(count), int(n), limits, decimal_separator=separator)
 
 
 def _float(value: Any) -> float:
@@ -859,7 +909,9 @@ def criterion_row(criterion: Criterion, language: str) -> dict[str, str]:
     }
 
 
-def _result_line(round_number: int, criterion: str, res: Result) -> dict[str, Any]:
+def _result_line(
+    round_number: int, criterion: str, res: Result, limits: tuple[Fraction, ...] = ()
+) -> dict[str, Any]:
     """Every statistic of one (round, item, criterion) as one line of text."""
     fragile = res.margin is not None and res.margin <= FRAGILE_MARGIN
     stats = _(
@@ -874,9 +926,9 @@ def _result_line(round_number: int, criterion: str, res: Result) -> dict[str, An
         "q1": number(res.q1),
         "q3": number(res.q3),
         "iqr": number(res.iqr),
-        "low": number(res.pct_low, 1, strip=False),
-        "mid": number(res.pct_mid, 1, strip=False),
-        "high": number(res.pct_high, 1, strip=False),
+        "low": share_text(res, "low", 1, limits),
+        "mid": share_text(res, "mid", 1, limits),
+        "high": share_text(res, "high", 1, limits),
     }
     verdict = _("consensus %(consensus)s (%(rule)s), margin %(margin)s") % {
         "consensus": consensus_label(res.consensus),
@@ -928,6 +980,11 @@ def _chart_words(language: str) -> dict[str, str]:
         "invited": _("invited"),
         "responded": _("responded"),
         "dropped_out": _("dropped out since the previous round"),
+        "accepted": _("accepted"),
+        "rejected": _("rejected"),
+        "no_consensus": _("no consensus"),
+        "carried": _("rated again"),
+        "undecided": _("not decided"),
         "decimal_separator": str(get_format("DECIMAL_SEPARATOR")),
     }
 
@@ -950,6 +1007,21 @@ def number(value: float | None, places: int = 2, *, strip: bool = True) -> str:
     if strip and "." in text:
         text = text.rstrip("0").rstrip(".")
     return text.replace(".", str(get_format("DECIMAL_SEPARATOR")))
+
+
+def share_text(
+    res: Result, band: str = "high", places: int = 0, limits: Sequence[Fraction] = ()
+) -> str:
+    """The share of ``res``'s ratings in ``band`` with ``places`` decimals, never rounded
+    across the criterion's rule threshold, ``limits`` (the decision rule's thresholds on
+    this criterion) or the common rules' (see `rounds.formatting`)."""
+    bounds = formatting.thresholds(formatting.rule_thresholds(res.rule), limits)
+    count = res.stats.get(f"count_{band}") if res.stats else None
+    separator = str(get_format("DECIMAL_SEPARATOR"))
+    if count is None:
+        pct = getattr(res, f"pct_{band}")
+        count = None if pct is None else round(pct * res.n / 100)
+    return formatting.share(count, res.n, bounds, places=places, decimal_separator=separator)
 
 
 def span(lo: float | None, hi: float | None) -> str:
