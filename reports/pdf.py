@@ -37,7 +37,7 @@ from reports import methods
 from reports.markup import render_markdown
 from reports.selectors import ReportData, report_data
 from reports.stamp import Stamp, build_stamp
-from rounds import charts, consensus, formatting
+from rounds import charts, consensus, explain, formatting
 from rounds.csvio import ratings_csv
 from rounds.models import Criterion, Item, ItemDecision, Result, Round, RoundItem, Study
 
@@ -196,6 +196,9 @@ class _Report:
         self.round_numbers = {r.pk: r.number for r in data.rounds}
         self.comments = _group_comments(data.comments)
         self._flow: list[dict[str, Any]] | None = None
+        self._sheets: list[dict[str, Any]] | None = None
+        self.rule = data.protocol.decision_rule()
+        self.names_by_code = {c.code: c.text(self.language) for c in data.criteria}
         rules = f"{data.protocol.accept_rule} {data.protocol.reject_rule}"
         self.limits = {c.code: formatting.decision_thresholds(rules, c.code) for c in data.criteria}
 
@@ -218,6 +221,31 @@ class _Report:
     def final_decision(self, view: _ItemView) -> ItemDecision | None:
         decided = [self.data.decisions[ri.pk] for ri in view.rated if ri.pk in self.data.decisions]
         return decided[-1] if decided else None
+
+    def basis(self, ri: RoundItem) -> str:
+        """Which clauses of the decision rule decided this round's computed decision."""
+        decision = self.data.decisions.get(ri.pk)
+        if decision is None:
+            return ""
+        results = [r for c in self.criteria if (r := self.result(ri, c)) is not None]
+        found = explain.results_basis(results, self.rule, decision.computed)
+        return explain.phrase(found, self.names_by_code)
+
+    def verdict(self, view: _ItemView) -> dict[str, Any]:
+        """An item's final disposition and its basis, as a sheet lists it."""
+        decision = self.final_decision(view)
+        decided = next((ri for ri in reversed(view.rated) if ri.pk in self.data.decisions), None)
+        return {
+            "code": view.item.code,
+            "label": (view.final or view.item).label(self.language),
+            "decision": decision.get_decision_display() if decision else _("Not yet decided"),
+            "decision_code": decision.decision if decision else "",
+            "round": decided.round.number if decided else None,
+            "basis": self.basis(decided) if decided else "",
+            "overridden": bool(decision and decision.decision != decision.computed),
+            "reason": decision.override_reason if decision else "",
+            "accepted": bool(decision and decision.decision == ItemDecision.Decision.ACCEPTED),
+        }
 
     # ------------------------------------------------------------------ summary
 
@@ -243,6 +271,8 @@ class _Report:
             "accepted": [self._summary_row(v) for v in accepted[:MAX_SUMMARY_ITEMS]],
             "accepted_more": max(len(accepted) - MAX_SUMMARY_ITEMS, 0),
             "ranking": [self.names[c.pk] for c in self._ranking()],
+            "supported": [sheet for sheet in self.sheets() if sheet["supported"]],
+            "unsupported": [sheet for sheet in self.sheets() if not sheet["supported"]],
         }
 
     def _decision_code(self, view: _ItemView) -> str:
@@ -330,6 +360,7 @@ class _Report:
                         "cells": [self._cell(self.result(ri, c)) for c in self.criteria],
                         "decision": decision.get_decision_display() if decision else "",
                         "decision_code": decision.decision if decision else "",
+                        "basis": self.basis(ri),
                     }
                 )
             if rows:
@@ -572,21 +603,32 @@ class _Report:
     # ------------------------------------------------------------------ sheets
 
     def sheets(self) -> list[dict[str, Any]]:
-        return [
-            {
-                "number": index,
-                "anchor": f"rec-{index}",
-                "title": rec.title,
-                "actors": rec.actor_labels(),
-                "text": render_markdown(rec.text),
-                "notes": render_markdown(rec.implementation_notes),
-                "items": [
-                    self._sheet_item(self.views[item.pk], sheet=index)
-                    for item in self.data.recommendation_items.get(rec.pk, [])
-                ],
-            }
-            for index, rec in enumerate(self.data.recommendations, start=1)
-        ]
+        if self._sheets is None:
+            self._sheets = [
+                self._sheet(index, rec)
+                for index, rec in enumerate(self.data.recommendations, start=1)
+            ]
+        return self._sheets
+
+    def _sheet(self, index: int, rec: Any) -> dict[str, Any]:
+        """A sheet: the verdict of every item it rests on first; flagged when one of them
+        was not accepted (with the coordinator's justification, or its absence)."""
+        views = [self.views[item.pk] for item in self.data.recommendation_items.get(rec.pk, [])]
+        verdicts = [self.verdict(view) for view in views]
+        others = [v for v in verdicts if not v["accepted"]]
+        return {
+            "number": index,
+            "anchor": f"rec-{index}",
+            "title": rec.title,
+            "actors": rec.actor_labels(),
+            "text": render_markdown(rec.text),
+            "notes": render_markdown(rec.implementation_notes),
+            "verdicts": verdicts,
+            "supported": bool(verdicts) and not others,
+            "not_accepted": others,
+            "justification": render_markdown(rec.justification),
+            "items": [self._sheet_item(view, sheet=index) for view in views],
+        }
 
     def _sheet_item(self, view: _ItemView, *, sheet: int) -> dict[str, Any]:
         decision = self.final_decision(view)
@@ -610,6 +652,7 @@ class _Report:
             "decision": decision.get_decision_display() if decision else _("Not yet decided"),
             "decision_code": decision.decision if decision else "",
             "decision_round": self.round_numbers.get(decision.round_id) if decision else None,
+            "basis": self.verdict(view)["basis"],
             "charts": self._histograms(view.item.code, final, sheet) if final else [],
             "final_round": final.round.number if final else None,
             "dissent": dissent[:MAX_DISSENT],
@@ -721,7 +764,10 @@ class _Report:
                 if (res := self.result(ri, c)) is not None
             ],
             "decisions": [
-                _decision_row(ri.round.number, self.data.decisions[ri.pk])
+                {
+                    **_decision_row(ri.round.number, self.data.decisions[ri.pk]),
+                    "basis": self.basis(ri),
+                }
                 for ri in view.round_items
                 if ri.pk in self.data.decisions
             ],
@@ -743,6 +789,7 @@ class _Report:
                     "label": (final or view.item).label(self.language),
                     "round": final.round.number if final else None,
                     "decision": decision.decision if decision else "",
+                    "basis": self.verdict(view)["basis"],
                     "cells": [
                         _summary_cell(self.result(final, c)) if final else None
                         for c in self.criteria
@@ -765,8 +812,11 @@ class _Report:
                     "title": rec.title,
                     "actors": list(rec.actors or []),
                     "items": [i.code for i in self.data.recommendation_items.get(rec.pk, [])],
+                    "supported": sheet["supported"],
                 }
-                for index, rec in enumerate(self.data.recommendations, start=1)
+                for index, (rec, sheet) in enumerate(
+                    zip(self.data.recommendations, self.sheets(), strict=True), start=1
+                )
             ],
             "items": items,
         }

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from reports.models import Recommendation, RecommendationItem
-from rounds import consensus, csvio, selectors
+from rounds import consensus, csvio, dispositions, selectors
 from rounds.anonymise import Scrubber
 from rounds.models import (
     AuditEntry,
@@ -36,11 +36,43 @@ PARTICIPATION_COLUMNS = ["round", "panelist", "group", "status"]
 
 
 def results_frame(study: Study) -> pd.DataFrame:
-    """Stored results of every analysed round as `results.csv` columns (plus margin)."""
+    """Stored results of every analysed round as `results.csv` columns (plus margin, the
+    item's decision and its basis)."""
     rows = Result.objects.filter(round__study=study).values_list("stats", "margin")
     records = [{**stats, "margin": margin} for stats, margin in rows]
     frame = pd.DataFrame.from_records(records, columns=[*csvio.RESULTS_COLUMNS, "margin"])
-    return frame.sort_values(["round", "item", "criterion"], ignore_index=True)
+    return with_decisions(study, frame).sort_values(
+        ["round", "item", "criterion"], ignore_index=True
+    )
+
+
+DECISION_COLUMNS = ["decision", "basis"]
+
+
+def with_decisions(study: Study, results: pd.DataFrame) -> pd.DataFrame:
+    """``results`` with the item's decision after each round (as recorded, overrides
+    included) and its basis: the clauses of the decision rule that decided the computed
+    decision (`rounds.dispositions`), prefixed when a coordinator changed it. Two queries."""
+    rows = ItemDecision.objects.filter(round__study=study).values_list(
+        "round__number", "round_item__item__code", "decision", "computed"
+    )
+    recorded = pd.DataFrame.from_records(
+        list(rows), columns=["round", "item", "recorded", "decision"]
+    )
+    if recorded.empty or results.empty:
+        return results.assign(decision="", basis="")
+    rule = Protocol.objects.get(study=study).decision_rule()
+    explained = dispositions.explain_frame(results, recorded, rule)
+    explained["recorded"] = recorded["recorded"].to_numpy()
+    changed = explained["recorded"] != explained["decision"]
+    explained.loc[changed, "basis"] = (
+        "changed by the coordinator from " + explained["decision"] + " (" + explained["basis"] + ")"
+    )[changed]
+    explained["decision"] = explained["recorded"]
+    merged = results.merge(
+        explained[["round", "item", *DECISION_COLUMNS]], on=["round", "item"], how="left"
+    )
+    return merged.fillna({"decision": "", "basis": ""})
 
 
 def participation_frame(study: Study) -> pd.DataFrame:

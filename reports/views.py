@@ -100,6 +100,8 @@ def _recommendation_form(
                 rec = services.recommendation_create(study=study, by=request.user, **fields)
             else:
                 services.recommendation_update(recommendation=rec, by=request.user, **fields)
+        except services.JustificationRequired as exc:
+            form.add_error("justification", str(exc))
         except DomainError as exc:
             form.add_error(None, str(exc))
         else:
@@ -116,6 +118,7 @@ def _initial(rec: Recommendation) -> dict[str, Any]:
         "actors": rec.actors,
         "implementation_notes": rec.implementation_notes,
         "items": list(rec.links.values_list("item_id", flat=True)),
+        "justification": rec.justification,
     }
 
 

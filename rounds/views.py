@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.conf import settings
@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from rounds import access, imports, item_services, services
+from rounds import access, explain, imports, item_services, services
 from rounds.errors import DomainError
 from rounds.forms import (
     DeadlineForm,
@@ -89,6 +89,7 @@ def round_results(request: HttpRequest, slug: str, number: int) -> HttpResponse:
             },
         )
         row["results"].append(result)
+    _add_bases(round, rows.values())
     next_round = round.study.rounds.filter(number=round.number + 1).first()
     context = {
         "study": round.study,
@@ -99,6 +100,17 @@ def round_results(request: HttpRequest, slug: str, number: int) -> HttpResponse:
         "kendall": getattr(round, "analysis", None),
     }
     return render(request, "rounds/round_results.html", context)
+
+
+def _add_bases(round: Round, rows: Iterable[dict[str, Any]]) -> None:
+    """Each decision's basis: the clauses of the decision rule that decided it."""
+    rule = round.study.protocol.decision_rule()
+    for row in rows:
+        decision = row["decision"]
+        names = {r.criterion.code: r.criterion.text() for r in row["results"]}
+        if decision is not None:
+            basis = explain.results_basis(row["results"], rule, decision.computed)
+            row["basis"] = explain.phrase(basis, names)
 
 
 @login_required

@@ -1,0 +1,85 @@
+"""Which clause of the decision rule decided an item (P14 and P19 in the KCE demo: 96 %
+acceptable, left without consensus only because their priority median was 6)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from rounds.consensus import DecisionRule
+from rounds.dispositions import explain, explain_frame
+
+KCE = DecisionRule.parse(accept="acceptability = in AND priority.median >= 7")
+
+
+def stats(acc: str, acc_median: float, pri: str, pri_median: float) -> dict[str, dict]:
+    return {
+        "acceptability": {"consensus": acc, "median": acc_median, "pct_high": 96.2},
+        "priority": {"consensus": pri, "median": pri_median, "pct_high": 30.0},
+    }
+
+
+def test_an_acceptable_item_that_is_no_priority_is_explained_by_its_priority() -> None:
+    basis = explain(stats("in", 8, "none", 6), KCE, "no_consensus")
+
+    assert basis.code == "priority.median >= 7 failed (6)"
+    assert [p.code for p in basis.context] == ["acceptability = in held (in)"]
+
+
+def test_a_priority_whose_acceptability_is_contested_is_explained_by_acceptability() -> None:
+    basis = explain(stats("none", 6, "in", 8), KCE, "carried")
+
+    assert basis.code == "acceptability = in failed (none)"
+    assert [p.code for p in basis.context] == ["priority.median >= 7 held (8)"]
+
+
+def test_an_accepted_item_rests_on_every_clause_of_an_and() -> None:
+    basis = explain(stats("in", 8, "none", 7.5), KCE, "accepted")
+
+    assert basis.code == "acceptability = in held (in); priority.median >= 7 held (7.5)"
+    assert basis.context == ()
+
+
+def test_the_default_rules_reject_on_any_criterion_out() -> None:
+    basis = explain(stats("out", 2, "none", 4), None, "rejected")
+
+    assert basis.code == "acceptability = out held (out)"
+    assert basis.context == ()
+
+
+def test_an_or_rule_names_the_first_part_that_held_and_every_part_that_failed() -> None:
+    rule = DecisionRule.parse(accept="acceptability.pct_high >= 90 OR priority = in")
+
+    assert explain(stats("in", 8, "in", 8), rule, "accepted").code == (
+        "acceptability.pct_high >= 90 held (96.2)"
+    )
+    lukewarm = stats("in", 8, "none", 5)
+    lukewarm["acceptability"]["pct_high"] = 80.0
+    assert explain(lukewarm, rule, "carried").code == (
+        "acceptability.pct_high >= 90 failed (80); priority = in failed (none)"
+    )
+
+
+def test_a_missing_criterion_says_so() -> None:
+    basis = explain({"acceptability": {"consensus": "in", "median": 8}}, KCE, "carried")
+
+    assert basis.code == "priority.median >= 7 no result (-)"
+
+
+def test_it_explains_every_decision_of_a_frame() -> None:
+    results = pd.DataFrame(
+        [
+            (1, "P14", "acceptability", "in", 8.0),
+            (1, "P14", "priority", "none", 6.0),
+            (1, "P17", "acceptability", "in", 8.0),
+            (1, "P17", "priority", "in", 8.0),
+        ],
+        columns=["round", "item", "criterion", "consensus", "median"],
+    )
+    decisions = pd.DataFrame(
+        [(1, "P14", "carried"), (1, "P17", "accepted")], columns=["round", "item", "decision"]
+    )
+
+    frame = explain_frame(results, decisions, KCE).set_index("item")
+
+    assert frame.loc["P14", "basis"] == "priority.median >= 7 failed (6)"
+    assert frame.loc["P17", "decision"] == "accepted"
