@@ -453,7 +453,7 @@ class _Report:
     def stability(self) -> dict[str, Any]:
         """One row per item and later round: per criterion, the percent change against
         the previous round, whether that is stable, and the paired tests' p-values."""
-        rows, stable, compared = [], 0, 0
+        rows, stable, compared, holm = [], 0, 0, False
         for view in self.views.values():
             for ri in view.rated:
                 cells: list[dict[str, Any] | None] = []
@@ -465,6 +465,7 @@ class _Report:
                         continue
                     compared += 1
                     stable += bool(s.get("stable"))
+                    holm = holm or "wilcoxon_p_holm" in s
                     cells.append(
                         {
                             "pct_change": self.change(s.get("pct_change")),
@@ -472,6 +473,8 @@ class _Report:
                             "stable_label": yes_no(s.get("stable")),
                             "wilcoxon_p": p_value(s.get("wilcoxon_p")),
                             "mcnemar_p": p_value(s.get("mcnemar_p")),
+                            "wilcoxon_holm": p_value(s.get("wilcoxon_p_holm")),
+                            "mcnemar_holm": p_value(s.get("mcnemar_p_holm")),
                             "n_paired": s.get("n_paired", ""),
                         }
                     )
@@ -479,6 +482,7 @@ class _Report:
                     rows.append({"code": view.item.code, "round": ri.round.number, "cells": cells})
         return {
             "rows": rows,
+            "holm": holm,
             "stable": stable,
             "compared": compared,
             "threshold": number(self.data.protocol.stable_below),
@@ -497,6 +501,8 @@ class _Report:
                         "criterion": names.get(rec.get("criterion"), rec.get("criterion")),
                         "w": number(rec.get("w"), 3, strip=False),
                         "m": rec.get("m", ""),
+                        "n_panelists": rec.get("n_panelists", ""),
+                        "left_out": _left_out(rec),
                         "n_items": rec.get("n_items", ""),
                     }
                 )
@@ -563,6 +569,7 @@ class _Report:
             "last": found.last,
             "n_stayers": len(found.stayers),
             "n_dropouts": len(found.dropouts),
+            "step": number(100 / len(found.dropouts), 0) if found.dropouts else DASH,
         }
         if found.overall is None or found.per_item is None:
             return {**base, "criteria": [], "items": []}
@@ -911,6 +918,12 @@ def _group_comments(comments: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
         row["value"] = None if value is None or value != value else int(value)
         grouped[str(row["item"])].append(row)
     return grouped
+
+
+def _left_out(rec: dict[str, Any]) -> int | str:
+    """Panelists with a rating of the criterion in the round who were not complete cases."""
+    m, n = rec.get("m"), rec.get("n_panelists")
+    return n - m if isinstance(m, int) and isinstance(n, int) else ""
 
 
 def _by_disposition(codes: list[str], kinds: dict[str, str]) -> list[dict[str, str]]:
