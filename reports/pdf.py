@@ -762,6 +762,8 @@ class _Report:
             "code": view.item.code,
             "label": label,
             "domain": view.item.domain_label(self.language),
+            "source": view.item.get_source_display() if view.item.source else "",
+            "reference": view.item.reference,
             "wordings": wordings,
             "show_wordings": len(wordings) > 1 or any(w["text"] != label for w in wordings),
             "rows": [
@@ -969,6 +971,8 @@ def criterion_row(criterion: Criterion, language: str) -> dict[str, str]:
         "mid": _range(criterion.low_max + 1, criterion.high_min - 1),
         "high": _range(criterion.high_min, hi),
         "rule": rule_label(criterion.rule),
+        "anchor_min": criterion.anchor("min", language),
+        "anchor_max": criterion.anchor("max", language),
     }
 
 

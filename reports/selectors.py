@@ -29,10 +29,13 @@ from rounds.models import (
     RoundAnalysis,
     RoundItem,
     Study,
+    StudyRecord,
 )
 
 COMMENT_COLUMNS = selectors.COMMENT_COLUMNS
 PARTICIPATION_COLUMNS = ["round", "panelist", "group", "status"]
+CHARACTERISTICS = ["age_band", "sex", "years_in_practice", "region", "practice_type"]
+PANEL_COLUMNS = ["pseudonym", "group", "language", "characteristics_consent", *CHARACTERISTICS]
 
 
 def results_frame(study: Study) -> pd.DataFrame:
@@ -144,6 +147,7 @@ class ReportData:
     recommendation_items: dict[int, list[Item]] = field(default_factory=dict)
     protocol_changes: list[AuditEntry] = field(default_factory=list)
     attrition: Attrition | None = None
+    record: StudyRecord | None = None
 
     @property
     def items_by_id(self) -> dict[int, Item]:
@@ -175,12 +179,8 @@ def report_data(study: Study, *, ratings: pd.DataFrame | None = None) -> ReportD
     }
     decisions = {d.round_item_id: d for d in ItemDecision.objects.filter(round__study=study)}
     analyses = {a.round_id: a for a in RoundAnalysis.objects.filter(round__study=study)}
-    panel_rows = Panelist.objects.filter(study=study).values_list(
-        "pseudonym", "group", "language", "name"
-    )
-    panel = pd.DataFrame.from_records(
-        list(panel_rows), columns=["pseudonym", "group", "language", "name"]
-    )
+    panel_rows = Panelist.objects.filter(study=study).values_list(*PANEL_COLUMNS, "name")
+    panel = pd.DataFrame.from_records(list(panel_rows), columns=[*PANEL_COLUMNS, "name"])
     scrub = Scrubber(name for name in panel["name"] if name)
     panel = panel.drop(columns=["name"])
     recommendations = list(Recommendation.objects.filter(study=study).order_by("position", "id"))
@@ -215,6 +215,7 @@ def report_data(study: Study, *, ratings: pd.DataFrame | None = None) -> ReportD
         recommendation_items=dict(linked),
         protocol_changes=audit,
         attrition=attrition(ratings, participation, settings),
+        record=StudyRecord.objects.filter(study=study).first(),
     )
 
 

@@ -8,6 +8,7 @@ urlpatterns = [
     path("studies/<slug:slug>/", views.study_detail, name="study-detail"),
     path("studies/<slug:slug>/audit/", views.audit_log, name="audit-log"),
     path("studies/<slug:slug>/protocol/", views.protocol_edit, name="protocol-edit"),
+    path("studies/<slug:slug>/record/", views.study_record_edit, name="study-record"),
     path("studies/<slug:slug>/import/<str:kind>/", views.import_upload, name="import-upload"),
     path("studies/<slug:slug>/rounds/new/", views.round_create, name="round-create"),
     path(

@@ -14,15 +14,17 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from rounds import access, explain, imports, item_services, services
+from rounds import access, explain, imports, item_services, record, services
 from rounds.errors import DomainError
 from rounds.forms import (
     DeadlineForm,
+    ItemSourceForm,
     NewItemForm,
     OverrideForm,
     ProtocolForm,
     ReopenForm,
     ScheduleForm,
+    StudyRecordForm,
     UploadForm,
     WordingForm,
 )
@@ -363,6 +365,28 @@ def protocol_edit(request: HttpRequest, slug: str) -> HttpResponse:
             messages.success(request, _("The protocol is saved."))
             return redirect("study-detail", slug=slug)
     return render(request, "rounds/protocol_edit.html", {"study": study, "form": form})
+
+
+@login_required
+def study_record_edit(request: HttpRequest, slug: str) -> HttpResponse:
+    """The study record for the report, and each item's source."""
+    study = access.get_study_for_user(request.user, slug, access.RUN)
+    data = request.POST if request.method == "POST" else None
+    form = StudyRecordForm(data, instance=record.study_record(study))
+    items = list(study.items.order_by("position", "code"))
+    rows = [
+        (item, ItemSourceForm(data, prefix=f"item-{item.pk}",
+                              initial={"source": item.source, "reference": item.reference}))
+        for item in items
+    ]  # fmt: skip
+    if data is not None and form.is_valid() and all(f.is_valid() for _i, f in rows):
+        sources = {i.pk: (f.cleaned_data["source"], f.cleaned_data["reference"]) for i, f in rows}
+        fields = {name: form.cleaned_data[name] for name in record.RECORD_FIELDS}
+        record.study_record_save(study=study, fields=fields, sources=sources, by=request.user)
+        messages.success(request, _("The study record is saved."))
+        return redirect("study-record", slug=slug)
+    context = {"study": study, "form": form, "rows": rows}
+    return render(request, "rounds/study_record.html", context)
 
 
 @login_required

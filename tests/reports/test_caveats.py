@@ -67,6 +67,7 @@ def test_the_drop_outs_figures_per_item_print_their_n(study: Study) -> None:
     header = "Item Criterion n, stayed n, dropped out median, stayed"
     assert header in text
     assert re.search(r"I0\d (Acceptability|Priority) 8 2 ", text)
-    assert "with 2 drop-outs, one rating more or less in the high band moves theirs by about 50" in (
-        text
+    assert (
+        "with 2 drop-outs, one rating more or less in the high band moves theirs by about 50"
+        in (text)
     )
