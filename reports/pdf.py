@@ -37,7 +37,7 @@ from reports import methods
 from reports.markup import render_markdown
 from reports.selectors import ReportData, report_data
 from reports.stamp import Stamp, build_stamp
-from rounds import charts, consensus, explain, formatting
+from rounds import charts, consensus, dispositions, explain, formatting
 from rounds.csvio import ratings_csv
 from rounds.models import Criterion, Item, ItemDecision, Result, Round, RoundItem, Study
 
@@ -198,6 +198,7 @@ class _Report:
         self._flow: list[dict[str, Any]] | None = None
         self._sheets: list[dict[str, Any]] | None = None
         self.rule = data.protocol.decision_rule()
+        self.decision_margins = _decision_margins(data, self.rule)
         self.names_by_code = {c.code: c.text(self.language) for c in data.criteria}
         rules = f"{data.protocol.accept_rule} {data.protocol.reject_rule}"
         self.limits = {c.code: formatting.decision_thresholds(rules, c.code) for c in data.criteria}
@@ -230,6 +231,13 @@ class _Report:
         results = [r for c in self.criteria if (r := self.result(ri, c)) is not None]
         found = explain.results_basis(results, self.rule, decision.computed)
         return explain.phrase(found, self.names_by_code)
+
+    def decision_margin(self, ri: RoundItem) -> str:
+        """The margin of the item's decision after ``ri``'s round, "!" when fragile."""
+        found = self.decision_margins.get((ri.round.number, ri.item.code))
+        if found is None:
+            return DASH
+        return f"{found}{' !' if found <= FRAGILE_MARGIN else ''}"
 
     def verdict(self, view: _ItemView) -> dict[str, Any]:
         """An item's final disposition and its basis, as a sheet lists it."""
@@ -361,6 +369,7 @@ class _Report:
                         "decision": decision.get_decision_display() if decision else "",
                         "decision_code": decision.decision if decision else "",
                         "basis": self.basis(ri),
+                        "margin": self.decision_margin(ri),
                     }
                 )
             if rows:
@@ -920,6 +929,36 @@ def _group_comments(comments: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
         row["value"] = None if value is None or value != value else int(value)
         grouped[str(row["item"])].append(row)
     return grouped
+
+
+def _decision_margins(
+    data: ReportData, rule: consensus.DecisionRule
+) -> dict[tuple[int, str], int | None]:
+    """The margin of every computed decision (`rounds.dispositions.decision_margins`)."""
+    rounds = {r.pk: r.number for r in data.rounds}
+    codes = {ri.pk: item.code for item in data.items for ri in data.round_items.get(item.pk, [])}
+    criteria = {c.pk: c.code for c in data.criteria}
+    rows = [
+        {**(res.stats or {}), "round": rounds[res.round_id], "item": codes[ri_id],
+         "criterion": criteria[c_id], "counts": res.counts, "margin": res.margin,
+         "consensus": res.consensus}
+        for (ri_id, c_id), res in data.results.items()
+        if ri_id in codes and c_id in criteria
+    ]  # fmt: skip
+    decisions = [
+        (rounds[d.round_id], codes[ri_id], d.computed)
+        for ri_id, d in data.decisions.items()
+        if ri_id in codes
+    ]
+    if not rows or not decisions:
+        return {}
+    settings = {c.code: c.settings(data.protocol) for c in data.criteria}
+    return dispositions.decision_margins(
+        pd.DataFrame(rows),
+        pd.DataFrame(decisions, columns=["round", "item", "decision"]),
+        settings,
+        rule,
+    )
 
 
 def _left_out(rec: dict[str, Any]) -> int | str:

@@ -23,6 +23,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from rounds import consensus
@@ -188,3 +189,220 @@ def _plain(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.10g}"
     return str(value)
+
+
+# --------------------------------------------------------------------------- decision margin
+
+
+@dataclass(frozen=True)
+class _Flip:
+    """How to flip one clause of one item: move ratings up, down, or either way."""
+
+    key: tuple[int, str]  # (round, item)
+    clause: Any
+    held: bool
+    directions: tuple[str, ...]
+
+
+def decision_margins(
+    results: pd.DataFrame,
+    decisions: pd.DataFrame,
+    settings: Mapping[str, consensus.CriterionSettings],
+    rule: consensus.DecisionRule | None,
+) -> dict[tuple[int, str], int | None]:
+    """The margin of each item's combined decision: the smallest number of ratings that
+    would have to change for the decision (accepted / rejected / undecided) to change.
+
+    ``results`` has one row per round, item and criterion with the engine's columns plus
+    ``counts`` (ratings per scale point) and ``margin``; ``decisions`` has round, item,
+    decision. Each clause of the decision rule costs: its criterion's consensus margin when
+    a verdict clause holds; otherwise the fewest ratings moved to the scale's far end (the
+    lowest up, or the highest down) for it to flip, found by recomputing the statistic with
+    the engine. An AND that holds flips at its cheapest part, one that fails when each
+    failed part flips (their costs add up), and the reverse for an OR. Exact when each
+    clause names its own criterion and moving ratings to the far end is the quickest way
+    to flip it (percent agreement, COMET, medians and shares); otherwise an upper bound.
+    None when no change of ratings can change the decision (a clause on n, say).
+    """
+    rule = rule or consensus.DecisionRule()
+    rows = _rows_by_item(results)
+    plan: list[tuple[tuple[int, str], str, _Expr, _Expr]] = []
+    flips: list[_Flip] = []
+    for round_, item, decision in decisions[["round", "item", "decision"]].itertuples(index=False):
+        key = (int(round_), str(item))
+        stats = rows.get(key)
+        if not stats:
+            continue
+        accept = rule._accept or _all(list(stats), "in", "and")
+        reject = rule._reject or _all(list(stats), "out", "or")
+        plan.append((key, str(decision), accept, reject))
+        for expr in (accept, reject):
+            flips.extend(_flip(key, clause, stats) for clause in _clause_list(expr))
+    costs = _flip_costs(flips, rows, settings)
+    margins: dict[tuple[int, str], int | None] = {}
+    for key, decision, accept, reject in plan:
+        stats = rows[key]
+
+        def cost(expr: _Expr, key: tuple[int, str] = key, stats: Stats = stats) -> float:
+            return _expr_cost(expr, stats, lambda c: costs.get((key, id(c)), math.inf))
+
+        # accepted: the accept rule must fail; otherwise it must hold, or the reject rule
+        # flip (rejected becomes undecided, undecided becomes rejected)
+        found = cost(accept) if decision == "accepted" else min(cost(accept), cost(reject))
+        margins[key] = None if math.isinf(found) else int(found)
+    return margins
+
+
+def _rows_by_item(results: pd.DataFrame) -> dict[tuple[int, str], dict[str, Mapping[str, Any]]]:
+    by_item: dict[tuple[int, str], dict[str, Mapping[str, Any]]] = {}
+    for record in results.to_dict("records"):
+        row = {str(k): v for k, v in record.items()}
+        by_item.setdefault((int(row["round"]), str(row["item"])), {})[str(row["criterion"])] = row
+    return by_item
+
+
+def _clause_list(expr: _Expr) -> list[Any]:
+    if expr[0] == "clause":
+        return [expr[1]]
+    return [c for part in expr[1] for c in _clause_list(part)]
+
+
+def _flip(key: tuple[int, str], clause: Any, stats: Stats) -> _Flip:
+    held = bool(_part(clause, stats).held)
+    if clause.stat is None:
+        target = {"in": ("up",), "out": ("down",), "none": ("up", "down")}
+        directions = () if held else target.get(str(clause.value), ("up", "down"))
+    elif clause.stat in ("n", "n_missing", "margin"):
+        directions = ()  # moving ratings cannot change these (or, for margin, not simply)
+    elif clause.op in (">=", ">"):
+        directions = ("down",) if held else ("up",)
+    elif clause.op in ("<=", "<"):
+        directions = ("up",) if held else ("down",)
+    else:
+        directions = ("up", "down")
+    return _Flip(key, clause, held, directions)
+
+
+def _flip_costs(
+    flips: list[_Flip],
+    rows: dict[tuple[int, str], dict[str, Mapping[str, Any]]],
+    settings: Mapping[str, consensus.CriterionSettings],
+) -> dict[tuple[tuple[int, str], int], float]:
+    """Each clause's flip cost by (item key, id(clause)): the engine margin for a verdict
+    that holds, else the smallest k found by moving k ratings, tried in growing batches."""
+    costs: dict[tuple[tuple[int, str], int], float] = {}
+    pending = []
+    for flip in flips:
+        row = rows[flip.key].get(flip.clause.criterion)
+        if row is None:
+            continue
+        if flip.clause.stat is None and flip.held:
+            margin = row.get("margin")
+            costs[(flip.key, id(flip.clause))] = math.inf if margin is None else float(margin)
+        elif flip.directions:
+            pending.append(flip)
+    low = 1
+    while pending:
+        high = low * 4
+        found = _try_moves(pending, rows, settings, range(low, high + 1))
+        for flip in pending:
+            if (flip.key, id(flip.clause)) in found:
+                costs[(flip.key, id(flip.clause))] = found[(flip.key, id(flip.clause))]
+        n_max = {f.key: _n(rows[f.key][f.clause.criterion]) for f in pending}
+        pending = [f for f in pending if (f.key, id(f.clause)) not in found and high < n_max[f.key]]
+        low = high + 1
+    return costs
+
+
+def _n(row: Mapping[str, Any]) -> int:
+    return int(sum(row.get("counts") or []))
+
+
+def _try_moves(
+    flips: list[_Flip],
+    rows: dict[tuple[int, str], dict[str, Mapping[str, Any]]],
+    settings: Mapping[str, consensus.CriterionSettings],
+    ks: range,
+) -> dict[tuple[tuple[int, str], int], float]:
+    """Recompute each clause's statistic after moving k ratings (for every k in ``ks`` and
+    each direction) with the engine, in one call, and keep the smallest k that flips it."""
+    counts, criteria, tried = [], [], []
+    for flip in flips:
+        row = rows[flip.key][flip.clause.criterion]
+        base = list(row.get("counts") or [])
+        for direction in flip.directions:
+            for k in ks:
+                moved = _moved(base, k, direction)
+                if moved is None:
+                    break
+                counts.append(moved)
+                criteria.append(flip.clause.criterion)
+                tried.append((flip, k))
+    if not tried:
+        return {}
+    described = consensus.describe(_ratings_of(counts, criteria, settings), dict(settings))
+    described = described.sort_values("item", kind="stable", ignore_index=True)
+    needed = {flip.clause.stat or "consensus" for flip, _k in tried}
+    columns = {name: described[name].to_numpy() for name in needed}
+    found: dict[tuple[tuple[int, str], int], float] = {}
+    for index, (flip, k) in enumerate(tried):
+        key = (flip.key, id(flip.clause))
+        if k >= found.get(key, math.inf):
+            continue
+        actual = columns[flip.clause.stat or "consensus"][index]
+        now = _holds(flip.clause.op, actual, flip.clause.value, flip.clause.stat)
+        if now != flip.held:
+            found[key] = k
+    return found
+
+
+def _ratings_of(
+    counts: list[list[int]],
+    criteria: list[str],
+    settings: Mapping[str, consensus.CriterionSettings],
+) -> pd.DataFrame:
+    """One ratings frame holding each count vector as an item of its own (item = index)."""
+    lengths = np.array([sum(vector) for vector in counts])
+    value = np.concatenate([
+        np.repeat(np.arange(len(vector)) + settings[crit].scale.min, vector)
+        for vector, crit in zip(counts, criteria, strict=True)
+    ])  # fmt: skip
+    return pd.DataFrame({
+        "round": np.ones(len(value), dtype=np.int64),
+        "panelist": np.arange(len(value)),
+        "item": np.repeat(np.arange(len(counts)), lengths),
+        "criterion": np.repeat(np.array(criteria, dtype=object), lengths),
+        "value": value.astype(float),
+    })  # fmt: skip
+
+
+def _moved(counts: list[int], k: int, direction: str) -> list[int] | None:
+    """``counts`` after the k lowest ratings move to the top (up) or the k highest to the
+    bottom (down); None when fewer than k ratings can move."""
+    moved = list(counts)
+    points = range(len(moved)) if direction == "up" else range(len(moved) - 1, -1, -1)
+    end = len(moved) - 1 if direction == "up" else 0
+    left = k
+    for point in points:
+        if point == end or not left:
+            break
+        take = min(moved[point], left)
+        moved[point] -= take
+        moved[end] += take
+        left -= take
+    return None if left else moved
+
+
+def _expr_cost(expr: _Expr, stats: Stats, clause_cost: Any) -> float:
+    """The fewest rating changes that flip ``expr`` (see `decision_margins`)."""
+    if expr[0] == "clause":
+        return float(clause_cost(expr[1]))
+    parts = expr[1]
+    holds = [_holds_expr(part, stats) for part in parts]
+    costs = [_expr_cost(part, stats, clause_cost) for part in parts]
+    is_and = expr[0] == "and"
+    if all(holds) if is_and else any(holds):
+        # AND holds: break one part; OR holds: break every part that holds
+        return min(costs) if is_and else sum(c for c, h in zip(costs, holds, strict=True) if h)
+    # AND fails: mend every failed part; OR fails: mend one
+    return sum(c for c, h in zip(costs, holds, strict=True) if not h) if is_and else min(costs)

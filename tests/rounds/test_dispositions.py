@@ -3,10 +3,13 @@ acceptable, left without consensus only because their priority median was 6)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+import pytest
 
+from rounds import consensus
 from rounds.consensus import DecisionRule
-from rounds.dispositions import explain, explain_frame
+from rounds.dispositions import decision_margins, explain, explain_frame
 
 KCE = DecisionRule.parse(accept="acceptability = in AND priority.median >= 7")
 
@@ -83,3 +86,51 @@ def test_it_explains_every_decision_of_a_frame() -> None:
 
     assert frame.loc["P14", "basis"] == "priority.median >= 7 failed (6)"
     assert frame.loc["P17", "decision"] == "accepted"
+
+
+def _results(ratings: dict[tuple[str, str], list[int]], settings: object) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        [(1, f"p{j}", item, crit, v) for (item, crit), values in ratings.items()
+         for j, v in enumerate(values)],
+        columns=["round", "panelist", "item", "criterion", "value"],
+    )  # fmt: skip
+    return consensus.describe(frame, settings)
+
+
+def _margins(ratings: dict[tuple[str, str], list[int]], rule: DecisionRule | None) -> dict:
+    settings = {c: consensus.CriterionSettings() for _i, c in ratings}
+    results = _results(ratings, settings)
+    decisions = consensus.decide_items(results, rule)
+    return decision_margins(results, decisions, settings, rule)
+
+
+def test_an_acceptable_item_that_is_no_priority_needs_13_priority_ratings_to_change() -> None:
+    # 25 panelists: acceptability all 8 (in), priority all 6: 13 ratings must reach 7+ for
+    # the median to be 7; rejecting it would take 19 ratings in the low band (75 %)
+    margins = _margins({("P14", "acceptability"): [8] * 25, ("P14", "priority"): [6] * 25}, KCE)
+
+    assert margins[(1, "P14")] == 13
+
+
+def test_an_accepted_item_flips_at_its_cheapest_clause() -> None:
+    # acceptability 20 of 25 high (80 %): 2 fewer and it is below 75 %
+    margins = _margins(
+        {("A", "acceptability"): [8] * 20 + [5] * 5, ("A", "priority"): [8] * 25}, KCE
+    )
+
+    assert margins[(1, "A")] == 2
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_with_one_criterion_and_the_default_rules_it_is_the_consensus_margin(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(4, 30))
+    centre = rng.integers(1, 10)
+    values = np.clip(rng.normal(centre, 2.0, n).round(), 1, 9).astype(int).tolist()
+    ratings = {("X", "acceptability"): values}
+    settings = {"acceptability": consensus.CriterionSettings()}
+
+    results = _results(ratings, settings)
+    margins = decision_margins(results, consensus.decide_items(results), settings, None)
+
+    assert margins[(1, "X")] == results.loc[0, "margin"]
