@@ -98,6 +98,7 @@ def record_sections(record: StudyRecord | None) -> dict[str, list[dict[str, str]
         "recommendations": ["recommendations_drafting", "recommendations_validation"],
         "limitations": ["limitations"],
         "ethics": ["ethics", "funding", "conflicts_of_interest"],
+        "simulation": ["simulation"],
     }  # fmt: skip
     return {
         key: [

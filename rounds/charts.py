@@ -279,6 +279,7 @@ MARKERS: dict[str, str] = {
 MATRIX_FONT = 9
 _MARK_R = 4.5
 _CODES_PER_LINE = 3
+_MAX_CODES = 3  # more items at one place: a number and the legend
 
 
 @dataclass(frozen=True)
@@ -378,7 +379,11 @@ def priority_matrix(
     marks = _marker_positions(placed, kinds)
     for (cx, cy), kind in marks:
         parts.append(_marker(cx, cy, kind))
-    found = matrix_labels(placed, area, kinds)
+    guides = [
+        Box(px(x_threshold) - 1, top, px(x_threshold) + 1, top + plot_h),
+        Box(left, py(y_threshold) - 1, left + plot_w, py(y_threshold) + 1),
+    ]
+    found = matrix_labels(placed, area, kinds, guides)
     parts.extend(_matrix_label(label) for label in found)
     if kinds:
         shown = sorted({kinds.get(code, "") for code, _x, _y in points}, key=_marker_rank)
@@ -391,37 +396,65 @@ def matrix_labels(
     points: Sequence[tuple[str, float, float]],
     area: Box,
     dispositions: Mapping[str, str] | None = None,
+    guides: Sequence[Box] = (),
 ) -> list[MatrixLabel]:
     """Labels for ``points`` (code, x, y in SVG units) that overlap neither each other nor
     any marker and stay inside ``area``: for each place, in turn from the most crowded
-    neighbourhood, the first free spot among eight directions at growing distances; when
-    none is free, the codes give way to a number (legend), placed the same way."""
+    neighbourhood, the first free spot among eight directions at growing distances, off
+    the ``guides`` (threshold lines) if it can be. A place with more than a few items, or
+    whose codes fit nowhere, gets a number instead, resolved by a legend; numbers follow
+    the reading order (top to bottom, left to right)."""
     kinds = dict(dispositions or {})
     groups = _groups(points, kinds)
     obstacles = [
         Box(cx - _MARK_R - 1, cy - _MARK_R - 1, cx + _MARK_R + 1, cy + _MARK_R + 1)
         for (cx, cy), _kind in _marker_positions(points, kinds)
     ]
-    order = sorted(groups, key=lambda g: (-_crowding(g, groups), g[1], g[2]))
+    order = sorted(groups, key=lambda g: (len(g[0]) > _MAX_CODES, -_crowding(g, groups), g[1:]))
     labels: list[MatrixLabel] = []
-    numbered = 0
     for codes, x, y in order:
-        lines = tuple(
-            ", ".join(codes[i : i + _CODES_PER_LINE])
-            + ("," if i + _CODES_PER_LINE < len(codes) else "")
-            for i in range(0, len(codes), _CODES_PER_LINE)
-        )
-        box = _free_spot(x, y, lines, area, obstacles)
+        lines = _code_lines(codes)
+        box = None if len(codes) > _MAX_CODES else _spot(x, y, lines, area, obstacles, guides)
         number = None
         if box is None:
-            numbered += 1
-            number, lines = numbered, (str(numbered),)
-            box = _free_spot(x, y, lines, area, obstacles, reach=6)
+            number, lines = 0, ("00",)  # numbered below; room for two digits
+            box = _spot(x, y, lines, area, obstacles, guides, reach=6)
         if box is None:  # a pathological pile-up: keep the number on the point itself
             box = _label_box(x - _text_width(lines[0], MATRIX_FONT) / 2, y + _MARK_R + 1, lines)
         obstacles.append(box)
         labels.append(MatrixLabel(tuple(codes), x, y, lines, box, number))
-    return labels
+    return _numbered(labels)
+
+
+def _code_lines(codes: Sequence[str]) -> tuple[str, ...]:
+    return tuple(
+        ", ".join(codes[i : i + _CODES_PER_LINE])
+        + ("," if i + _CODES_PER_LINE < len(codes) else "")
+        for i in range(0, len(codes), _CODES_PER_LINE)
+    )
+
+
+def _spot(
+    x: float, y: float, lines: Sequence[str], area: Box, taken: list[Box],
+    guides: Sequence[Box], reach: int = 4,
+) -> Box | None:  # fmt: skip
+    """A free spot off the guide lines if there is one, else one that crosses them."""
+    return _free_spot(x, y, lines, area, [*taken, *guides], reach) or _free_spot(
+        x, y, lines, area, taken, reach
+    )
+
+
+def _numbered(labels: list[MatrixLabel]) -> list[MatrixLabel]:
+    """Number the labels that need a number in reading order."""
+    numbered = sorted(
+        (lab for lab in labels if lab.number is not None), key=lambda lab: (lab.y, lab.x)
+    )
+    numbers = {id(lab): i for i, lab in enumerate(numbered, start=1)}
+    return [
+        lab if lab.number is None else
+        MatrixLabel(lab.codes, lab.x, lab.y, (str(numbers[id(lab)]),), lab.box, numbers[id(lab)])
+        for lab in labels
+    ]  # fmt: skip
 
 
 def _groups(

@@ -300,6 +300,11 @@ class StudyRecord(models.Model):
     )  # fmt: skip
     funding = models.TextField(_("funding"), blank=True)
     conflicts_of_interest = models.TextField(_("conflicts of interest"), blank=True)
+    simulation = models.TextField(
+        _("how the ratings were simulated"), blank=True,
+        help_text=_("Simulated studies only (demonstrations, teaching): the model behind the "
+                    "ratings, printed in the methods."),
+    )  # fmt: skip
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

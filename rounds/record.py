@@ -29,6 +29,7 @@ RECORD_FIELDS = [
     "ethics",
     "funding",
     "conflicts_of_interest",
+    "simulation",
 ]
 
 
