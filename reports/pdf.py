@@ -198,6 +198,8 @@ class _Report:
         self._flow: list[dict[str, Any]] | None = None
         self._sheets: list[dict[str, Any]] | None = None
         self.rule = data.protocol.decision_rule()
+        self.codes = {item.pk: item.code for item in data.items}
+        self._verdicts: dict[int, dict[str, Any]] = {}
         self.decision_margins = _decision_margins(data, self.rule)
         self.names_by_code = {c.code: c.text(self.language) for c in data.criteria}
         rules = f"{data.protocol.accept_rule} {data.protocol.reject_rule}"
@@ -234,13 +236,18 @@ class _Report:
 
     def decision_margin(self, ri: RoundItem) -> str:
         """The margin of the item's decision after ``ri``'s round, "!" when fragile."""
-        found = self.decision_margins.get((ri.round.number, ri.item.code))
+        found = self.decision_margins.get((ri.round.number, self.codes[ri.item_id]))
         if found is None:
             return DASH
         return f"{found}{' !' if found <= FRAGILE_MARGIN else ''}"
 
     def verdict(self, view: _ItemView) -> dict[str, Any]:
         """An item's final disposition and its basis, as a sheet lists it."""
+        if view.item.pk not in self._verdicts:
+            self._verdicts[view.item.pk] = self._verdict(view)
+        return self._verdicts[view.item.pk]
+
+    def _verdict(self, view: _ItemView) -> dict[str, Any]:
         decision = self.final_decision(view)
         decided = next((ri for ri in reversed(view.rated) if ri.pk in self.data.decisions), None)
         return {
@@ -1160,8 +1167,12 @@ def yes_no(value: Any) -> str:
 
 
 def consensus_label(code: str) -> str:
-    labels = {"in": _("in"), "out": _("out"), "none": _("none")}
-    return labels.get(code, code)
+    return _consensus_words(translation.get_language() or "en").get(code, code)
+
+
+@functools.lru_cache(maxsize=8)
+def _consensus_words(language: str) -> dict[str, str]:
+    return {"in": _("in"), "out": _("out"), "none": _("none")}
 
 
 def rule_label(rule: str, *, short: bool = False) -> str:

@@ -283,15 +283,25 @@ def _flip(key: tuple[int, str], clause: Any, stats: Stats) -> _Flip:
     return _Flip(key, clause, held, directions)
 
 
+# Statistics that only rise as ratings move up (and fall as they move down): a clause on
+# one of them, or a percent/COMET verdict, flips once and stays flipped as k grows, so its
+# cost is found by a galloping then a binary search instead of trying every k.
+MONOTONE_STATS = frozenset({
+    "median", "mean", "q1", "q3", "p30", "p70", "pct_low", "pct_mid", "pct_high",
+    "count_low", "count_mid", "count_high",
+})  # fmt: skip
+Probe = tuple[_Flip, str, int]  # a clause, a direction, k ratings moved
+
+
 def _flip_costs(
     flips: list[_Flip],
     rows: dict[tuple[int, str], dict[str, Mapping[str, Any]]],
     settings: Mapping[str, consensus.CriterionSettings],
 ) -> dict[tuple[tuple[int, str], int], float]:
     """Each clause's flip cost by (item key, id(clause)): the engine margin for a verdict
-    that holds, else the smallest k found by moving k ratings, tried in growing batches."""
+    that holds, else the smallest k found by moving k ratings."""
     costs: dict[tuple[tuple[int, str], int], float] = {}
-    pending = []
+    steady, other = [], []
     for flip in flips:
         row = rows[flip.key].get(flip.clause.criterion)
         if row is None:
@@ -299,17 +309,77 @@ def _flip_costs(
         if flip.clause.stat is None and flip.held:
             margin = row.get("margin")
             costs[(flip.key, id(flip.clause))] = math.inf if margin is None else float(margin)
+        elif _monotone(flip, settings):
+            steady.append(flip)
         elif flip.directions:
-            pending.append(flip)
-    low = 1
+            other.append(flip)
+    costs.update(_search(steady, rows, settings))
+    costs.update(_scan(other, rows, settings))
+    return costs
+
+
+def _monotone(flip: _Flip, settings: Mapping[str, consensus.CriterionSettings]) -> bool:
+    if len(flip.directions) != 1:
+        return False
+    if flip.clause.stat is not None:
+        return str(flip.clause.stat) in MONOTONE_STATS
+    return settings[flip.clause.criterion].rule.kind in ("percent", "comet")
+
+
+def _search(
+    flips: list[_Flip],
+    rows: dict[tuple[int, str], dict[str, Mapping[str, Any]]],
+    settings: Mapping[str, consensus.CriterionSettings],
+) -> dict[tuple[tuple[int, str], int], float]:
+    """Galloping, then binary search, for all monotone clauses at once: k = 1, 2, 4, ...
+    until the clause flips, then halving the interval; one engine call per step."""
+    lo = {id(f): 0 for f in flips}  # known not to flip
+    hi: dict[int, int | None] = {id(f): None for f in flips}  # known to flip
+    size = {id(f): _n(rows[f.key][f.clause.criterion]) for f in flips}
+    active = list(flips)
+    while active:
+        probes = []
+        for f in active:
+            top = hi[id(f)]
+            k = min(max(2 * lo[id(f)], 1), size[id(f)]) if top is None else (lo[id(f)] + top) // 2
+            probes.append((f, f.directions[0], k))
+        for (f, _d, k), flipped in zip(probes, _try_moves(probes, rows, settings), strict=True):
+            if flipped:
+                hi[id(f)] = k
+            else:
+                lo[id(f)] = k
+        active = [
+            f for f in active
+            if (hi[id(f)] is None and lo[id(f)] < size[id(f)])
+            or (hi[id(f)] is not None and hi[id(f)] - lo[id(f)] > 1)  # type: ignore[operator]
+        ]  # fmt: skip
+    return {(f.key, id(f.clause)): float(hi[id(f)] or math.inf) for f in flips}
+
+
+def _scan(
+    flips: list[_Flip],
+    rows: dict[tuple[int, str], dict[str, Mapping[str, Any]]],
+    settings: Mapping[str, consensus.CriterionSettings],
+) -> dict[tuple[tuple[int, str], int], float]:
+    """Every k in growing batches (1-4, 5-20, ...) for clauses that may flip back."""
+    costs: dict[tuple[tuple[int, str], int], float] = {}
+    low, pending = 1, list(flips)
     while pending:
-        high = low * 4
-        found = _try_moves(pending, rows, settings, range(low, high + 1))
-        for flip in pending:
-            if (flip.key, id(flip.clause)) in found:
-                costs[(flip.key, id(flip.clause))] = found[(flip.key, id(flip.clause))]
-        n_max = {f.key: _n(rows[f.key][f.clause.criterion]) for f in pending}
-        pending = [f for f in pending if (f.key, id(f.clause)) not in found and high < n_max[f.key]]
+        high = low * 4 + 4
+        probes = [
+            (f, d, k)
+            for f in pending
+            for d in f.directions
+            for k in range(low, min(high, _n(rows[f.key][f.clause.criterion])) + 1)
+        ]
+        for (f, _d, k), flipped in zip(probes, _try_moves(probes, rows, settings), strict=True):
+            key = (f.key, id(f.clause))
+            if flipped and k < costs.get(key, math.inf):
+                costs[key] = k
+        pending = [
+            f for f in pending
+            if (f.key, id(f.clause)) not in costs and high < _n(rows[f.key][f.clause.criterion])
+        ]  # fmt: skip
         low = high + 1
     return costs
 
@@ -319,41 +389,35 @@ def _n(row: Mapping[str, Any]) -> int:
 
 
 def _try_moves(
-    flips: list[_Flip],
+    probes: list[Probe],
     rows: dict[tuple[int, str], dict[str, Mapping[str, Any]]],
     settings: Mapping[str, consensus.CriterionSettings],
-    ks: range,
-) -> dict[tuple[tuple[int, str], int], float]:
-    """Recompute each clause's statistic after moving k ratings (for every k in ``ks`` and
-    each direction) with the engine, in one call, and keep the smallest k that flips it."""
-    counts, criteria, tried = [], [], []
-    for flip in flips:
-        row = rows[flip.key][flip.clause.criterion]
-        base = list(row.get("counts") or [])
-        for direction in flip.directions:
-            for k in ks:
-                moved = _moved(base, k, direction)
-                if moved is None:
-                    break
-                counts.append(moved)
-                criteria.append(flip.clause.criterion)
-                tried.append((flip, k))
-    if not tried:
-        return {}
+) -> list[bool]:
+    """Whether each probe's clause flips once its k ratings have moved: the statistics of
+    every probe recomputed by the engine in one call."""
+    counts, criteria = [], []
+    for flip, direction, k in probes:
+        moved = _moved(list(rows[flip.key][flip.clause.criterion].get("counts") or []), k,
+                       direction)  # fmt: skip
+        counts.append(moved or [])
+        criteria.append(flip.clause.criterion)
+    if not probes:
+        return []
     described = consensus.describe(_ratings_of(counts, criteria, settings), dict(settings))
     described = described.sort_values("item", kind="stable", ignore_index=True)
-    needed = {flip.clause.stat or "consensus" for flip, _k in tried}
-    columns = {name: described[name].to_numpy() for name in needed}
-    found: dict[tuple[tuple[int, str], int], float] = {}
-    for index, (flip, k) in enumerate(tried):
-        key = (flip.key, id(flip.clause))
-        if k >= found.get(key, math.inf):
+    present = described["item"].to_numpy()
+    needed = {flip.clause.stat or "consensus" for flip, _d, _k in probes}
+    columns = {name: dict(zip(present, described[name].to_numpy(), strict=True))
+               for name in needed}  # fmt: skip
+    flipped = []
+    for index, (flip, _direction, _k) in enumerate(probes):
+        if not counts[index]:  # fewer than k ratings could move
+            flipped.append(False)
             continue
         actual = columns[flip.clause.stat or "consensus"][index]
         now = _holds(flip.clause.op, actual, flip.clause.value, flip.clause.stat)
-        if now != flip.held:
-            found[key] = k
-    return found
+        flipped.append(now != flip.held)
+    return flipped
 
 
 def _ratings_of(

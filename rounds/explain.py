@@ -7,12 +7,13 @@ Acceptability: consensus “in”". Figures are never rounded across the clause'
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.utils.formats import get_format
+from django.utils.translation import get_language, pgettext
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext
 
 from rounds import consensus, dispositions, formatting
 from rounds.models import Result
@@ -59,12 +60,16 @@ def _verdict_phrase(part: dispositions.Part, name: str) -> str:
 
 
 def verdict_word(code: str) -> str:
-    words = {
+    return _verdict_words(get_language() or "en").get(code, code)
+
+
+@functools.lru_cache(maxsize=8)
+def _verdict_words(language: str) -> dict[str, str]:
+    return {
         "in": pgettext("consensus verdict", "in"),
         "out": pgettext("consensus verdict", "out"),
         "none": pgettext("consensus verdict", "none"),
     }
-    return words.get(code, code)
 
 
 def stat_name(stat: str) -> str:

@@ -11,10 +11,12 @@ share is on (74.9). The CSV files keep full precision and never go through here.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from fractions import Fraction
+from typing import Any
 
 # The thresholds of the rules every report re-analyses the ratings under (percent
 # agreement at 75 %, COMET/GRADE 70/15): a share printed next to those verdicts must not
@@ -53,7 +55,13 @@ def share(
     threshold in ``limits`` as the exact share; an en dash when there is no share."""
     if count is None or not n:
         return DASH
-    return _shown(Fraction(100 * int(count), int(n)), limits, places, decimal_separator)
+    return _share(int(count), int(n), tuple(limits), places, decimal_separator)
+
+
+@functools.lru_cache(maxsize=4096)
+def _share(count: int, n: int, limits: tuple[Any, ...], places: int, separator: str) -> str:
+    """`share`, remembered: a report prints the same few shares many times."""
+    return _shown(Fraction(100 * count, n), limits, places, separator)
 
 
 def bounded(

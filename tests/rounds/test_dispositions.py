@@ -134,3 +134,28 @@ def test_with_one_criterion_and_the_default_rules_it_is_the_consensus_margin(see
     margins = decision_margins(results, consensus.decide_items(results), settings, None)
 
     assert margins[(1, "X")] == results.loc[0, "margin"]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_quick_search_finds_what_trying_every_k_finds(seed: int) -> None:
+    from rounds import dispositions
+
+    rng = np.random.default_rng(100 + seed)
+    ratings = {
+        (f"I{i}", c): np.clip(rng.normal(rng.uniform(3, 8), 1.8, 40).round(), 1, 9)
+        .astype(int).tolist()
+        for i in range(6) for c in ("acceptability", "priority")
+    }  # fmt: skip
+    settings = {c: consensus.CriterionSettings() for c in ("acceptability", "priority")}
+    results = _results(ratings, settings).assign(round=1)
+    rows = dispositions._rows_by_item(results)
+    rule = DecisionRule.parse(accept="acceptability.pct_high >= 60 AND priority.median >= 7")
+    flips = [
+        dispositions._flip(key, clause, rows[key])
+        for key in rows
+        for clause in dispositions._clause_list(rule._accept)
+    ]
+
+    scanned = dispositions._scan(flips, rows, settings)
+    expected = {(f.key, id(f.clause)): scanned.get((f.key, id(f.clause)), np.inf) for f in flips}
+    assert dispositions._search(flips, rows, settings) == expected
