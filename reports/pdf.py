@@ -792,6 +792,7 @@ class _Report:
                 {
                     **_decision_row(ri.round.number, self.data.decisions[ri.pk]),
                     "basis": self.basis(ri),
+                    "margin": self.decision_margin(ri),
                 }
                 for ri in view.round_items
                 if ri.pk in self.data.decisions

@@ -31,7 +31,11 @@ def _just_short_of_75_percent() -> Study:
 
     run_round(study, rate)
     services.recommendation_create(
-        study=study, title="Act", text="Act.", items=list(study.items.all())
+        study=study,
+        title="Act",
+        text="Act.",
+        items=list(study.items.all()),
+        justification="Kept for the test.",
     )
     return Study.objects.select_related("protocol").get(pk=study.pk)
 
