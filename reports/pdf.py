@@ -33,7 +33,7 @@ from django.utils.translation import ngettext
 from weasyprint import CSS, HTML
 from weasyprint.urls import URLFetcher
 
-from reports import methods
+from reports import methods, parts
 from reports.markup import render_markdown
 from reports.selectors import ReportData, report_data
 from reports.stamp import Stamp, build_stamp
@@ -41,6 +41,7 @@ from rounds import charts, consensus, dispositions, explain, formatting
 from rounds.csvio import ratings_csv
 from rounds.models import Criterion, Item, ItemDecision, Result, Round, RoundItem, Study
 
+PARALLEL_FROM = 20  # sheets: below, one process lays the report out faster than several
 FRAGILE_MARGIN = 2  # METHODS.md §5: reports flag verdicts that hang on one or two votes
 PDF_OPTIONS: dict[str, Any] = {"pdf_variant": "pdf/ua-1"}  # tagged, for screen readers
 MAX_DISSENT = 5  # dissenting comments quoted per item on a sheet; all are in comments.csv
@@ -88,10 +89,22 @@ def build_report(data: ReportData, stamp: Stamp, *, progress: Progress | None = 
     progress(8, _("Writing the report"))
     report = _Report(data, stamp)
     context = report_context(data, stamp, report)
+    if len(data.recommendations) >= PARALLEL_FROM and parts.workers() > 1:
+        return Report(pdf=parallel_pdf(context, progress), summary=report.policy_summary())
     html = render_to_string("reports/pdf/report.html", context)
     pages = expected_pages(len(data.recommendations), len(data.items))
     pdf = html_to_pdf(html, progress=progress, expected_pages=pages)
     return Report(pdf=pdf, summary=report.policy_summary())
+
+
+def parallel_pdf(context: dict[str, Any], progress: Progress) -> bytes:
+    """The report laid out in parts by several processes (`reports.parts`)."""
+    study = context["study"]
+    style = functools.partial(
+        page_style, context["title"], stamp_line(context["stamp"]), study.is_simulated
+    )
+    css_text = render_to_string("reports/pdf/report.css")
+    return parts.render(context, css_text, PDF_OPTIONS, style, progress)
 
 
 def html_to_pdf(html: str, *, progress: Progress | None = None, expected_pages: int = 0) -> bytes:
@@ -869,9 +882,20 @@ def report_context(data: ReportData, stamp: Stamp, report: _Report | None = None
     language = study.report_language
     flow = report.flow()
     generated = datetime.fromisoformat(stamp["generated_at"])
+    title = study.text("title", language)
+    sheets, appendix, matrix = report.sheets(), report.appendix(), report.matrix()
     return {
         "study": study,
-        "title": study.text("title", language),
+        "title": title,
+        "toc": toc_entries(sheets, has_matrix=matrix is not None),
+        "part": {
+            "front": True,
+            "body": True,
+            "sheets": sheets,
+            "appendix": appendix,
+            "appendix_head": True,
+        },
+        "page_style": page_style(title, stamp_line(stamp), study.is_simulated, numbered=True),
         "description": study.text("description", language),
         "language": language,
         "stamp": stamp,
@@ -884,15 +908,73 @@ def report_context(data: ReportData, stamp: Stamp, report: _Report | None = None
         "flow": flow,
         "flow_svg": report.flow_svg(flow),
         "round_tables": report.round_tables(),
-        "matrix": report.matrix(),
+        "matrix": matrix,
         "stability": report.stability(),
         "sensitivity": report.sensitivity(),
         "attrition": report.attrition(),
-        "sheets": report.sheets(),
-        "appendix": report.appendix(),
+        "sheets": sheets,
+        "appendix": appendix,
         "fragile_margin": FRAGILE_MARGIN,
         "has_rounds": bool(report.put_rounds),
     }
+
+
+def toc_entries(sheets: list[dict[str, Any]], *, has_matrix: bool) -> list[dict[str, Any]]:
+    """The table of contents: each chapter's anchor and title, the sheets under theirs."""
+    entries = [
+        ("summary", _("Summary")),
+        ("methods", _("Methods")),
+        ("flow", _("Participant flow")),
+        ("results", _("Results by round")),
+        *([("matrix", _("Priority matrix"))] if has_matrix else []),
+        ("stability", _("Stability between rounds")),
+        ("sensitivity", _("Sensitivity of the verdicts")),
+        ("attrition", _("Attrition")),
+        ("recommendations", _("Recommendations")),
+        ("appendix", _("Appendix: results of every item")),
+    ]
+    return [
+        {"anchor": anchor, "label": label, "sheets": sheets if anchor == "recommendations" else []}
+        for anchor, label in entries
+    ]
+
+
+def stamp_line(stamp: Stamp) -> str:
+    """ "Report v1 · protocol 7ef331156dad · data 195549ff7a2d · 2026-11-30", for footers."""
+    version = stamp.get("report_version")
+    parts = [_("Report v%(n)s") % {"n": version}] if version else []
+    parts += [
+        f"{_('protocol')} {str(stamp['protocol_hash'])[:12]}",
+        f"{_('data')} {str(stamp['data_checksum'])[:12]}",
+        str(stamp["generated_at"])[:10],
+    ]
+    return " · ".join(parts)
+
+
+def page_style(
+    title: str, stamp: str, simulated: bool, *, numbered: bool, section: str = ""
+) -> SafeString:
+    """The margin boxes' texts as literal CSS strings, so that each part of a report laid
+    out on its own carries them. Without ``numbered`` the page numbers are left out (the
+    assembled report gets them afterwards); ``section`` fixes the running section name of
+    a part that starts inside a chapter."""
+    rules = [
+        f"@top-left {{ content: {css_string(title)}; }}",
+        f"@bottom-left {{ content: {css_string(stamp)}; }}",
+        f"@bottom-center {{ content: {css_string(_('Simulated data') if simulated else '')}; }}",
+    ]
+    if numbered:
+        rules.append('@bottom-right { content: counter(page) " / " counter(pages); }')
+    if section:
+        rules.append(f"@top-right {{ content: {css_string(section)}; }}")
+    return mark_safe("@page { " + " ".join(rules) + " }")
+
+
+def css_string(text: str) -> str:
+    """``text`` as a CSS string literal: quotes, backslashes and line breaks escaped, and
+    ``<`` too, so that it can never close the style element it sits in."""
+    escaped = "".join(f"\\{ord(ch):x} " if ch in '"\\\n\r<>' or ord(ch) < 32 else ch for ch in text)
+    return f'"{escaped}"'
 
 
 def stamp_rows(stamp: Stamp, generated: str) -> list[tuple[str, str]]:
