@@ -44,7 +44,7 @@ from rounds.models import Criterion, Item, ItemDecision, Result, Round, RoundIte
 PARALLEL_FROM = 20  # sheets: below, one process lays the report out faster than several
 FRAGILE_MARGIN = 2  # METHODS.md §5: reports flag verdicts that hang on one or two votes
 PDF_OPTIONS: dict[str, Any] = {"pdf_variant": "pdf/ua-1"}  # tagged, for screen readers
-MAX_DISSENT = 5  # dissenting comments quoted per item on a sheet; all are in comments.csv
+MAX_DISSENT = 3  # dissenting comments quoted per item on a sheet; all are in comments.csv
 MAX_SUMMARY_ITEMS = 20
 MAX_ATTRITION_ITEMS = 10
 RULE_COLUMNS = [rule.label for rule in consensus.ALL_RULES]
