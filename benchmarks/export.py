@@ -36,7 +36,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+
+from benchmarks.common import temporary_database
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -56,26 +57,6 @@ COPY (
   ORDER BY r.number, i.code COLLATE "C", c.code COLLATE "C", p.pseudonym COLLATE "C"
 ) TO STDOUT WITH (FORMAT csv, HEADER)
 """.replace("rounds_roundItem", "rounds_rounditem")
-
-
-@contextmanager
-def temporary_database(server: str) -> Iterator[str]:
-    """A fresh database on ``server``, dropped afterwards; yields its URL."""
-    import psycopg
-
-    name = f"delphi_bench_{os.getpid()}_{int(time.time())}"
-    with psycopg.connect(server, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    parts = urlsplit(server)
-    url = urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-    try:
-        yield url
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        with psycopg.connect(server, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _setup(url: str, var_dir: Path) -> None:

@@ -102,6 +102,10 @@ USE_I18N = True
 TIME_ZONE = "UTC"
 USE_TZ = True
 
+# Generated reports: written by a worker, served by the web process (access-checked), so with
+# several hosts this must be a folder they share.
+REPORTS_ROOT = Path(env_str("DELPHI_REPORTS_ROOT", str(VAR_DIR / "reports")))
+
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]

@@ -14,9 +14,13 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import formataddr
+from html import escape
 from smtplib import SMTPRecipientsRefused, SMTPResponseException
+from types import SimpleNamespace
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -110,12 +114,14 @@ def emails_send_batch(*, limit: int = BATCH) -> int:
         logger.warning("The mail server could not be reached: %s", exc)
         _give_back(ids, exc, counted=True)
         return 0
+    sender = _Sender(backend)
     try:
         for index, email in enumerate(emails):
-            if not _deliver(backend, email, urls.get(email.panelist_id)):
+            if not sender.deliver(email, urls.get(email.panelist_id)):
                 _give_back([e.pk for e in emails[index + 1 :]], None, counted=False)
                 return 0
     finally:
+        sender.flush()
         backend.close()
     return len(ids)
 
@@ -134,32 +140,49 @@ def _claim_batch(limit: int) -> list[int]:
     return ids
 
 
-def _deliver(backend: object, email: EmailMessage, url: str | None) -> bool:
-    """Send one claimed e-mail; False when the server failed and the batch should stop."""
-    mine = EmailMessage.objects.filter(
-        pk=email.pk, status=EmailMessage.Status.QUEUED, lease_owner=jobs.worker_id()
-    )
-    if not mine.update(status=EmailMessage.Status.SENDING, attempts=F("attempts") + 1):
-        return True  # another worker took it over meanwhile
-    message = compose(email, url)
-    try:
-        backend.send_messages([message])  # type: ignore[attr-defined]
-    except SMTPRecipientsRefused as exc:
-        _finish(email, EmailMessage.Status.FAILED, error=_error(exc))
+class _Sender:
+    """Sends claimed e-mails one by one over one connection. Each message is marked
+    "sending" (committed) before its SMTP conversation; its "sent" is committed together
+    with the next message's "sending" (one commit per message, not two), or at the end."""
+
+    def __init__(self, backend: Any) -> None:
+        self.backend = backend
+        self.cache: Skeletons = {}
+        self.sent: tuple[EmailMessage, dict[str, object]] | None = None
+
+    def flush(self) -> None:
+        if self.sent is not None:
+            _finish(self.sent[0], EmailMessage.Status.SENT, **self.sent[1])
+            self.sent = None
+
+    def deliver(self, email: EmailMessage, url: str | None) -> bool:
+        """Send one claimed e-mail; False when the server failed and the batch should stop."""
+        mine = EmailMessage.objects.filter(
+            pk=email.pk, status=EmailMessage.Status.QUEUED, lease_owner=jobs.worker_id()
+        )
+        with transaction.atomic():
+            self.flush()
+            if not mine.update(status=EmailMessage.Status.SENDING, attempts=F("attempts") + 1):
+                return True  # another worker took it over meanwhile
+        message = compose(email, url, self.cache)
+        try:
+            self.backend.send_messages([message])
+        except SMTPRecipientsRefused as exc:
+            _finish(email, EmailMessage.Status.FAILED, error=_error(exc))
+            return True
+        except Exception as exc:
+            permanent = isinstance(exc, SMTPResponseException) and 500 <= exc.smtp_code < 600
+            _retry_or_fail(email, exc, permanent=permanent)
+            return permanent
+        self.sent = (
+            email,
+            {
+                "subject": str(message.subject),
+                "body_text": links.redact(str(message.body), [url] if url else []),
+                "sent_at": timezone.now(),
+            },
+        )
         return True
-    except Exception as exc:
-        permanent = isinstance(exc, SMTPResponseException) and 500 <= exc.smtp_code < 600
-        _retry_or_fail(email, exc, permanent=permanent)
-        return permanent
-    sent = [url] if url else []
-    _finish(
-        email,
-        EmailMessage.Status.SENT,
-        subject=str(message.subject),
-        body_text=links.redact(str(message.body), sent),
-        sent_at=timezone.now(),
-    )
-    return True
 
 
 def _finish(email: EmailMessage, status: str, **fields: object) -> None:
@@ -214,26 +237,69 @@ def _error(exc: BaseException) -> str:
 # --------------------------------------------------------------------------- composing
 
 
-def compose(email: EmailMessage, url: str | None) -> EmailMultiAlternatives:
-    """The message as it goes out, in the panelist's language (the only place the personal
-    link appears in clear)."""
+# Placeholders rendered into a skeleton of each message, then replaced per panelist: the
+# templates are rendered once per (kind, language, round), not once per message.
+NAME, LINK = "\x00name\x00", "\x00link\x00"
+
+
+@dataclass(frozen=True)
+class Skeleton:
+    subject: str
+    text: str
+    html: str
+
+    def fill(self, name: str, url: str | None) -> tuple[str, str, str]:
+        link = url or ""
+        return (
+            self.subject.replace(NAME, name),
+            self.text.replace(NAME, name).replace(LINK, link),
+            self.html.replace(NAME, escape(name)).replace(LINK, escape(link)),
+        )
+
+
+Skeletons = dict[tuple[str, str, int | None, int], Skeleton]
+
+
+def skeleton(email: EmailMessage, cache: Skeletons | None = None) -> Skeleton:
+    """The message of this kind, in the panelist's language, for this round, with the
+    panelist's name and link left as placeholders."""
     panelist, round = email.panelist, email.round
     study = panelist.study
+    key = (email.kind, panelist.language, email.round_id, study.pk)
+    if cache is not None and key in cache:
+        return cache[key]
+    anyone = SimpleNamespace(name=NAME, pseudonym=NAME, language=panelist.language)
     with translation.override(panelist.language):
         context = {
-            "panelist": panelist,
+            "panelist": anyone,
             "study": study,
             "round": round,
-            "link": url,
+            "link": LINK,
             "deadline": _deadline_text(round, study),
             "title": study.text("title", panelist.language),
             "purpose": study.text("description", panelist.language),
         }
         subject = render_to_string(f"panelists/email/{email.kind}_subject.txt", context)
-        text = render_to_string(f"panelists/email/{email.kind}.txt", context)
-        html = render_to_string(f"panelists/email/{email.kind}.html", context)
+        found = Skeleton(
+            subject=" ".join(subject.split()),
+            text=render_to_string(f"panelists/email/{email.kind}.txt", context),
+            html=render_to_string(f"panelists/email/{email.kind}.html", context),
+        )
+    if cache is not None:
+        cache[key] = found
+    return found
+
+
+def compose(
+    email: EmailMessage, url: str | None, cache: Skeletons | None = None
+) -> EmailMultiAlternatives:
+    """The message as it goes out, in the panelist's language (the only place the personal
+    link appears in clear)."""
+    panelist = email.panelist
+    study = panelist.study
+    subject, text, html = skeleton(email, cache).fill(panelist.name or panelist.pseudonym, url)
     message = EmailMultiAlternatives(
-        subject=" ".join(subject.split()),
+        subject=subject,
         body=text,
         from_email=_sender(study),
         to=[panelist.email],

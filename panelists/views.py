@@ -59,7 +59,8 @@ def _is_open(round: Round) -> bool:
 
 @never_cache
 def link_open(request: HttpRequest, token: str) -> HttpResponse:
-    """Open a personal link: start a session, then leave the token out of the address bar."""
+    """Open a personal link: start a session, record that the panelist opened the open round
+    (the only write a panelist's GET makes), then leave the token out of the address bar."""
     resolution = links.link_resolve(token)
     if resolution.panelist is None:
         status = 404 if resolution.status == "unknown" else 410
@@ -69,6 +70,9 @@ def link_open(request: HttpRequest, token: str) -> HttpResponse:
         request.session.cycle_key()
         request.session[SESSION_KEY] = resolution.panelist.pk
         request.session[LINK_KEY] = resolution.link_id
+        round = _open_round(resolution.panelist.study)
+        if round is not None and _is_open(round):
+            answers.participation_opened(panelist=resolution.panelist, round=round)
         response = redirect("panelist-home")
         response.set_cookie("django_language", resolution.panelist.language, samesite="Lax")
     response["Referrer-Policy"] = "no-referrer"
@@ -90,8 +94,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "panelists/closed.html",
             {"study": study, "round": last, "finished": finished},
         )
-    participation = answers.participation_for(panelist, round)
-    answers.participation_touch(participation=participation, opened=True)
+    participation = answers.participation_of(panelist, round)
     q = questionnaire.build(panelist, round, participation)
     context = {
         "study": study,
@@ -168,7 +171,10 @@ class RatingWizard(NamedUrlSessionWizardView):
                     ),
                 )
             return redirect("panelist-home")
-        participation = answers.participation_for(panelist, round)
+        if request.method == "POST":
+            participation = answers.participation_for(panelist, round)
+        else:
+            participation = answers.participation_of(panelist, round)
         if round.number == 1 and participation.consented_at is None:
             return redirect("panelist-home")
         self.panelist, self.round = panelist, round
@@ -277,7 +283,7 @@ class RatingWizard(NamedUrlSessionWizardView):
 @never_cache
 @in_open_round
 def review(request: HttpRequest, panelist: Panelist, round: Round) -> HttpResponse:
-    participation = answers.participation_for(panelist, round)
+    participation = answers.participation_of(panelist, round)
     q = questionnaire.build(panelist, round, participation)
     missing = q.total - q.answered
     context = {"study": panelist.study, "round": round, "questionnaire": q, "missing": missing}

@@ -22,8 +22,8 @@ from rounds.models import Item, Study
 
 def report_storage() -> Storage:
     """Where generated reports live: a private folder, served only through access-checked
-    views (never under a public MEDIA_URL). REPORTS_ROOT overrides VAR_DIR/reports."""
-    location = getattr(settings, "REPORTS_ROOT", None) or settings.VAR_DIR / "reports"
+    views (never under a public MEDIA_URL): settings.REPORTS_ROOT (DELPHI_REPORTS_ROOT)."""
+    location = settings.REPORTS_ROOT
     return FileSystemStorage(location=str(location), base_url=None)
 
 

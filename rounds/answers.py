@@ -50,6 +50,18 @@ def participation_for(panelist: Panelist, round: Round) -> Participation:
     return participation
 
 
+def participation_of(panelist: Panelist, round: Round) -> Participation:
+    """The panelist's participation in the round, without writing anything: an unsaved one
+    when there is none yet (the first save or consent records it)."""
+    found = Participation.objects.filter(panelist=panelist, round=round).first()
+    return found or Participation(panelist=panelist, round=round)
+
+
+def participation_opened(*, panelist: Panelist, round: Round) -> None:
+    """The panelist opened their link while the round is open (recorded once)."""
+    participation_touch(participation=participation_for(panelist, round), opened=True)
+
+
 def participation_touch(*, participation: Participation, opened: bool = False) -> None:
     now = timezone.now()
     updates: dict[str, object] = {"last_activity_at": now}

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import io
 from collections.abc import Iterable
+from typing import Any
 
 import pandas as pd
+from django.db import connection
+from django.db.models import QuerySet
+from django.db.models.functions import Collate
 
 from rounds import consensus, csvio
 from rounds.anonymise import Scrubber
@@ -14,30 +19,73 @@ from rounds.models import Panelist, Rating, Round, Study
 RATING_COLUMNS = ["round", "panelist", "group", "item", "criterion", "value"]
 
 
-def ratings_frame(
+def counted_rows(
     *, study: Study, rounds: Iterable[int] | None = None, submitted_only: bool = True
-) -> pd.DataFrame:
-    """Ratings of a study as the §6 `ratings.csv` columns, sorted; one query.
+) -> QuerySet[Rating, tuple[Any, ...]]:
+    """The ratings of a study as rows of the public `ratings.csv` columns, in its order
+    (round, item, criterion, panelist; codepoint order, whatever the database's collation).
 
     Only ratings of panelists who submitted the round count (``submitted_only``): answers
-    saved in a wizard that was never submitted are kept but not analysed.
-    """
+    saved in a questionnaire that was never submitted are kept but not analysed."""
     qs = Rating.objects.counted() if submitted_only else Rating.objects.all()
     qs = qs.filter(round_item__round__study=study)
     if rounds is not None:
         qs = qs.filter(round_item__round__number__in=list(rounds))
-    rows = qs.values_list(
+    return qs.values_list(
         "round_item__round__number",
         "panelist__pseudonym",
         "panelist__group",
         "round_item__item__code",
         "criterion__code",
         "value",
+    ).order_by(
+        "round_item__round__number",
+        *(Collate(code, _byte_order()) for code in _CODES),
     )
+
+
+_CODES = ("round_item__item__code", "criterion__code", "panelist__pseudonym")
+
+
+def _byte_order() -> str:
+    """A collation that sorts by codepoint, as Python does, whatever the database's locale."""
+    return "C" if connection.vendor == "postgresql" else "BINARY"
+
+
+def ratings_frame(
+    *, study: Study, rounds: Iterable[int] | None = None, submitted_only: bool = True
+) -> pd.DataFrame:
+    """The ratings of a study as a DataFrame of the `ratings.csv` columns, in its order; one
+    query. On PostgreSQL the rows come through COPY, straight into typed columns (no Python
+    object per row): what closing a round of a million ratings spends its time on."""
+    rows = counted_rows(study=study, rounds=rounds, submitted_only=submitted_only)
+    if connection.vendor == "postgresql":
+        return _frame_by_copy(rows)
     frame = pd.DataFrame.from_records(list(rows), columns=RATING_COLUMNS)
     frame["round"] = frame["round"].astype("int64")
     frame["value"] = pd.to_numeric(frame["value"], errors="coerce").astype("float64")
-    return frame.sort_values(["round", "item", "criterion", "panelist"], ignore_index=True)
+    return frame
+
+
+def _frame_by_copy(rows: QuerySet[Rating, tuple[Any, ...]]) -> pd.DataFrame:
+    sql, params = rows.query.sql_with_params()
+    buffer = io.BytesIO()
+    with connection.cursor() as cursor:
+        raw = cursor.cursor  # the psycopg cursor under Django's wrapper
+        with raw.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", params) as copy:
+            for block in copy:
+                buffer.write(block)
+    buffer.seek(0)
+    text = {name: "str" for name in ("panelist", "group", "item", "criterion")}
+    frame = pd.read_csv(
+        buffer,
+        names=RATING_COLUMNS,
+        dtype={"round": "int64", "value": "float64", **text},
+        keep_default_na=False,
+        na_values={"value": [""]},
+        engine="c",
+    )
+    return frame
 
 
 def criterion_settings(study: Study) -> dict[str, consensus.CriterionSettings]:

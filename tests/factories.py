@@ -1,8 +1,8 @@
 """Small studies built through the ORM and the real round services, for tests.
 
 `make_study` creates a study with two 1-9 criteria (acceptability, priority), items and a
-panel; `run_round` puts the next round to the panel, writes submitted ratings, closes and
-analyses it in-process (no Celery), and returns the analysed round.
+panel; `run_round` puts the next round to the panel, writes submitted ratings, closes it and runs
+its analysis job in-process (as a worker would), and returns the analysed round.
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ def run_round(study: Study, ratings_fn: RatingsFn | None = None, *, seed: int = 
             status=Participation.Status.SUBMITTED, opened_at=now, submitted_at=now
         )
     services.round_close(round=round)
-    services.round_analyse(round_id=round.pk)
+    services.analysis_run(job_id=round.analysis_jobs.get().pk)
     round.refresh_from_db()
     study.refresh_from_db()
     return round

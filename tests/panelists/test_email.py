@@ -195,3 +195,24 @@ def test_the_sweep_wakes_the_workers_for_emails_never_sent_to_them(monkeypatch) 
     assert woken == [1]
     assert all(e.dispatched_at is not None for e in EmailMessage.objects.filter(pk__in=ids))
     assert services.emails_sweep()["waiting"] == 0  # published recently: not again yet
+
+
+def test_each_message_of_a_batch_carries_its_own_name_and_link_escaped_in_html(
+    mailoutbox,
+) -> None:
+    round = open_round(n_panelists=3)
+    first, second, _third = round.study.panelists.order_by("pseudonym")
+    first.name, first.language = "Zoë <Peeters> & Co", "en"
+    first.save()
+    second.name, second.language = "", "en"
+    second.save()
+    queue(round)
+    services.emails_send_batch()
+    by_address = {m.to[0]: m for m in mailoutbox}
+    one, two = by_address[first.email], by_address[second.email]
+    assert "Dear Zoë <Peeters> & Co," in one.body
+    assert "Dear Zoë &lt;Peeters&gt; &amp; Co," in one.alternatives[0][0]
+    assert f"Dear {second.pseudonym}," in two.body
+    links = [next(w for w in m.body.split() if "/p/" in w) for m in (one, two)]
+    assert links[0] != links[1]
+    assert links[0] in one.alternatives[0][0] and links[1] in two.alternatives[0][0]

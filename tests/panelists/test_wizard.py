@@ -387,3 +387,24 @@ def test_round_2_feedback_shows_comments_scrubbed_like_the_exports(client: Clien
     assert "Ask [name removed] ([e-mail removed]) about this." in text
     assert "Jan Peeters" not in text
     assert "jan.peeters@example.org" not in text
+
+
+def test_reading_the_panelist_pages_writes_nothing(client: Client) -> None:
+    study = make_study(n_items=4, n_panelists=3)
+    open_round(study)
+    panelist = study.panelists.get(pseudonym="P002")
+    login(client, panelist, language="nl")
+    consent(client)
+    pages = ["/p/", *(f"/p/rate/{name}/" for name in step_names(client)), "/p/review/"]
+    for language in ("fr", "nl"):
+        client.cookies["django_language"] = language
+        with CaptureQueriesContext(connection) as queries:
+            for page in pages:
+                assert client.get(page).status_code == 200, page
+        writes = [
+            q["sql"] for q in queries.captured_queries
+            if q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
+        ]  # fmt: skip
+        assert writes == [], writes
+    panelist.refresh_from_db()
+    assert panelist.language == "nl"  # a GET in French did not change it
