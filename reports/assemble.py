@@ -64,7 +64,7 @@ def merge(parts: Sequence[bytes], nested: Sequence[int] = ()) -> bytes:
     root.ParentTreeNextKey = next_key
     _write_dests(out, names)
     buffer = io.BytesIO()
-    out.save(buffer, linearize=False, object_stream_mode=pikepdf.ObjectStreamMode.generate)
+    out.save(buffer)
     return buffer.getvalue()
 
 

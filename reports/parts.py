@@ -55,7 +55,7 @@ def workers() -> int:
 
 def plan(context: dict[str, Any], count: int) -> list[Part]:
     """The body, sheets and appendix as ``count`` contiguous parts of about equal weight
-    (weight: the HTML each unit of work makes, a fair measure of its layout time)."""
+    (weight: `_weight`, a rough count of the pages each unit of work makes)."""
     units: list[tuple[str, Any, int]] = [("body", None, _weight(context, {"body": True}))]
     units += [("sheet", s, _weight(context, {"sheets": [s]})) for s in context["sheets"]]
     appendix = context["appendix"]
@@ -77,7 +77,13 @@ def plan(context: dict[str, Any], count: int) -> list[Part]:
 
 
 def _weight(context: dict[str, Any], flags: dict[str, Any]) -> int:
-    return len(render_to_string("reports/pdf/report.html", {**context, "part": flags}))
+    """About how long a unit takes to lay out, in points: a sheet is worth about a page,
+    an appendix item a sixth of one, the body a page per six items and criteria."""
+    if flags.get("body"):
+        return 100 * max(len(context["appendix"]) * len(context["criteria"]) // 6, 8)
+    if flags.get("sheets"):
+        return 100 * len(flags["sheets"])
+    return 100 * len(flags.get("appendix", [])) // 6
 
 
 def _part(index: int, units: list[tuple[str, Any, int]]) -> Part:
@@ -119,30 +125,52 @@ def render(
             (folder / f"{part.name}.html").write_text(html, encoding="utf-8")
         batches = _batches([p.name for p in parts], count)
         procs = [_start(folder, batch, options, css_text) for batch in batches]
-        front = _front(context, {}, page_style)
-        provisional = HTML(string=front, url_fetcher=_fetcher()).render(**_css(css_text, options))
-        counts = {}
-        anchors: dict[str, Any] = dict(first_pages(provisional))
-        for proc in procs:
-            found = _read(proc)
-            counts.update({name: info["pages"] for name, info in found.items()})
-            offsets = found  # anchors per part, resolved below
-            for name, info in offsets.items():
-                anchors.update({a: (name, i) for a, i in info["anchors"].items()})
-        progress(60, _("Numbering the pages"))
-        first_page = len(provisional.pages) + 1
-        starts, total = _starts([p.name for p in parts], counts, first_page)
-        for proc, batch in zip(procs, batches, strict=True):
-            _send(proc, {name: [starts[name], total] for name in batch})
-        pages = _pages(anchors, starts)
-        front_pdf = _final_front(context, pages, page_style, css_text, options, total,
-                                 len(provisional.pages))  # fmt: skip
-        for proc in procs:
-            _read(proc)
-            proc.wait(timeout=60)
+        try:
+            front_pdf = _lay_out(
+                context, parts, batches, procs, page_style, css_text, options, progress
+            )
+        finally:
+            for proc in procs:
+                if proc.poll() is None:
+                    proc.kill()
         progress(80, _("Assembling the parts"))
         pdfs = [front_pdf, *[(folder / f"{p.name}.pdf").read_bytes() for p in parts]]
         return assemble.merge(pdfs, [0, *[_nested(p) for p in parts]])
+
+
+def _lay_out(
+    context: dict[str, Any],
+    parts: list[Part],
+    batches: list[list[str]],
+    procs: list[subprocess.Popen[str]],
+    page_style: Callable[..., str],
+    css_text: str,
+    options: dict[str, Any],
+    progress: Progress,
+) -> bytes:
+    """While the workers lay out the parts, lay out the front with provisional page
+    numbers; then number every part and lay the front out again with the real ones.
+    Returns the front's PDF (the workers write theirs)."""
+    front = _front(context, {}, page_style)
+    provisional = HTML(string=front, url_fetcher=_fetcher()).render(**_css(css_text, options))
+    counts = {}
+    anchors: dict[str, Any] = dict(first_pages(provisional))
+    for proc in procs:
+        for name, info in _read(proc).items():
+            counts[name] = info["pages"]
+            anchors.update({a: (name, i) for a, i in info["anchors"].items()})
+    progress(60, _("Numbering the pages"))
+    first_page = len(provisional.pages) + 1
+    starts, total = _starts([p.name for p in parts], counts, first_page)
+    for proc, batch in zip(procs, batches, strict=True):
+        _send(proc, {name: [starts[name], total] for name in batch})
+    pages = _pages(anchors, starts)
+    front_pdf = _final_front(context, pages, page_style, css_text, options, total,
+                             len(provisional.pages))  # fmt: skip
+    for proc in procs:
+        _read(proc)
+        proc.wait(timeout=60)
+    return front_pdf
 
 
 def _nested(part: Part) -> int:

@@ -238,14 +238,15 @@ class _Report:
         decided = [self.data.decisions[ri.pk] for ri in view.rated if ri.pk in self.data.decisions]
         return decided[-1] if decided else None
 
-    def basis(self, ri: RoundItem) -> str:
-        """Which clauses of the decision rule decided this round's computed decision."""
+    def basis(self, ri: RoundItem, *, context: bool = True) -> str:
+        """Which clauses of the decision rule decided this round's computed decision (and,
+        with ``context``, which other clauses of the accept rule held)."""
         decision = self.data.decisions.get(ri.pk)
         if decision is None:
             return ""
         results = [r for c in self.criteria if (r := self.result(ri, c)) is not None]
         found = explain.results_basis(results, self.rule, decision.computed)
-        return explain.phrase(found, self.names_by_code)
+        return explain.phrase(found, self.names_by_code, context=context)
 
     def decision_margin(self, ri: RoundItem) -> str:
         """The margin of the item's decision after ``ri``'s round, "!" when fragile."""
@@ -388,7 +389,7 @@ class _Report:
                         "cells": [self._cell(self.result(ri, c)) for c in self.criteria],
                         "decision": decision.get_decision_display() if decision else "",
                         "decision_code": decision.decision if decision else "",
-                        "basis": self.basis(ri),
+                        "basis": self.basis(ri, context=False),
                         "margin": self.decision_margin(ri),
                     }
                 )
@@ -507,7 +508,7 @@ class _Report:
                             "n_paired": s.get("n_paired", ""),
                         }
                     )
-                if any(cells):
+                if any(c is not None and not c["stable"] for c in cells):
                     rows.append({"code": view.item.code, "round": ri.round.number, "cells": cells})
         return {
             "rows": rows,

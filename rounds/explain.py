@@ -29,9 +29,10 @@ def results_basis(
     return dispositions.explain(stats, rule, decision)
 
 
-def phrase(basis: dispositions.Basis, names: Mapping[str, str]) -> str:
-    """The deciding clauses, then the other clauses of the accept rule, in words."""
-    parts = [*basis.deciding, *basis.context]
+def phrase(basis: dispositions.Basis, names: Mapping[str, str], *, context: bool = True) -> str:
+    """The deciding clauses, then (``context``) the clauses of the accept rule that held,
+    in words."""
+    parts = [*basis.deciding, *(basis.context if context else ())]
     return "; ".join(part_phrase(p, names.get(p.criterion, p.criterion)) for p in parts)
 
 
