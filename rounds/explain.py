@@ -37,6 +37,14 @@ def phrase(basis: dispositions.Basis, names: Mapping[str, str], *, context: bool
 
 
 def part_phrase(part: dispositions.Part, name: str) -> str:
+    """One clause in words; a comparison never breaks between its sign and its number."""
+    text = _part_phrase(part, name)
+    for sign in OPS.values():
+        text = text.replace(f"{sign} ", f"{sign}\u00a0")
+    return text
+
+
+def _part_phrase(part: dispositions.Part, name: str) -> str:
     if part.held is None:
         return _("%(criterion)s: no result") % {"criterion": name}
     if part.stat is None:
