@@ -159,7 +159,10 @@ class StudyRecordForm(forms.ModelForm):
     class Meta:
         model = StudyRecord
         fields = RECORD_FIELDS
-        widgets = {name: forms.Textarea(attrs={"rows": 3}) for name in RECORD_FIELDS}
+        widgets = {
+            name: forms.Textarea(attrs={"rows": 3, "style": "width: 100%; max-width: 46rem"})
+            for name in RECORD_FIELDS
+        }
 
 
 class ItemSourceForm(forms.Form):
