@@ -154,3 +154,25 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
 if __name__ == "__main__":
     main()
+
+
+SCALES = {"small": 200_000, "full": 1_000_000}
+
+
+def figures(scale: str) -> list[Any]:
+    """The figures for `python -m benchmarks`."""
+    from benchmarks.__main__ import Figure
+
+    with tempfile.TemporaryDirectory() as var, temporary_database(SERVER) as url:
+        setup_django(url, Path(var), eager=False)
+        found = measure(build(SCALES[scale]), repeats=1)
+    floor, name = found["floor_copy_s"], "COPY (same SELECT) TO '/dev/null'"
+    n = f"{int(found['ratings']):,} ratings"
+    return [
+        Figure("close", f"close a round of {n} until stored", found["close_to_stored_s"], "s",
+               name, floor, "<= 2x"),
+        Figure("close", "  of which: ratings into a DataFrame", found["read_frame_s"], "s",
+               name, floor),
+        Figure("close", "  of which: data checksum", found["checksum_s"], "s"),
+        Figure("close", "  of which: the engine (analyse)", found["engine_s"], "s"),
+    ]  # fmt: skip

@@ -71,3 +71,29 @@ class EmailMessage(Job):
 
     def __str__(self) -> str:
         return f"{self.kind} to {self.panelist}: {self.status}"
+
+
+class EmailTemplate(models.Model):
+    """A study's own wording of one kind of panel e-mail in one language. Placeholders:
+    {name} {study} {link} {deadline} {contact}; without a row, the built-in text is used."""
+
+    study = models.ForeignKey(
+        "rounds.Study", on_delete=models.CASCADE, related_name="email_templates"
+    )
+    kind = models.CharField(max_length=16, choices=EmailMessage.Kind.choices)
+    language = models.CharField(max_length=8)
+    subject = models.CharField(_("subject"), max_length=300)
+    body = models.TextField(_("text"))
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("e-mail template")
+        verbose_name_plural = _("e-mail templates")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["study", "kind", "language"], name="one_email_template_per_kind"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} ({self.language}) of {self.study}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from rounds import selectors
@@ -49,6 +50,7 @@ class Cell:
     answered: bool = False
     comment: str = ""
     feedback: Feedback | None = None
+    updated_at: datetime | None = None
 
 
 @dataclass
@@ -67,6 +69,12 @@ class Step:
     @property
     def complete(self) -> bool:
         return all(cell.answered for entry in self.entries for cell in entry.cells)
+
+    @property
+    def newest(self) -> datetime | None:
+        """When this step's stored answers last changed (None: nothing stored yet)."""
+        times = [c.updated_at for e in self.entries for c in e.cells if c.updated_at]
+        return max(times) if times else None
 
 
 @dataclass
@@ -131,6 +139,7 @@ def build(
                     value=rating.value if rating else None,
                     answered=rating is not None,
                     comment=rating.comment if rating else "",
+                    updated_at=rating.updated_at if rating else None,
                     feedback=by_cell.get((ri.item_id, criterion.pk)),
                 )
             )
@@ -244,3 +253,51 @@ def as_initial(step: Step) -> dict[str, Any]:
                 initial[name] = "dk" if cell.value is None else str(cell.value)
             initial[f"c-{entry.round_item.pk}-{cell.criterion.pk}"] = cell.comment
     return initial
+
+
+@dataclass
+class Changes:
+    """What changed since the last round, for the panel (from round 2)."""
+
+    previous: int
+    introduction: str
+    accepted: list[str]
+    rejected: list[str]
+    dropped: list[str]
+    reworded: list[str]
+    to_rate: int
+
+
+def changes(round: Round, language: str) -> Changes | None:
+    """Items decided or dropped after the last round, and items reworded since, by label."""
+    if round.number < 2:
+        return None
+    previous = Round.objects.filter(
+        study_id=round.study_id, number=round.number - 1, state=Round.State.ANALYSED
+    ).first()
+    if previous is None:
+        return None
+    study = round.study
+    now = {ri.item_id: ri for ri in RoundItem.objects.filter(round=round).select_related("item")}
+    before = list(
+        RoundItem.objects.filter(round=previous)
+        .select_related("item", "decision")
+        .order_by("position", "pk")
+    )
+    out = Changes(round.number - 1, _text(round.introduction or {}, language, study.fallbacks),
+                  [], [], [], [], len(now))  # fmt: skip
+    for ri in before:
+        label = f"{ri.item.code} {_text(ri.text, language, study.fallbacks)}"
+        decision = getattr(ri, "decision", None)
+        verdict = decision.decision if decision else ""
+        if verdict == "accepted":
+            out.accepted.append(label)
+        elif verdict == "rejected":
+            out.rejected.append(label)
+        elif ri.item_id not in now:
+            out.dropped.append(label)
+        elif now[ri.item_id].text != ri.text:
+            out.reworded.append(
+                f"{ri.item.code} {_text(now[ri.item_id].text, language, study.fallbacks)}"
+            )
+    return out

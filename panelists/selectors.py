@@ -19,8 +19,12 @@ SECONDS_PER_RATING_FLOOR = 2.0  # faster than this on average is not plausible r
 
 @dataclass
 class Progress:
+    """Participations by current status, plus how many have opened the round at all (a
+    panelist who opened and then submitted is "submitted" now, and still counts as opened)."""
+
     label: str
     counts: dict[str, int] = field(default_factory=dict)
+    opened: int = 0
 
     @property
     def invited(self) -> int:
@@ -43,6 +47,10 @@ class PanelistRow:
     participation: Participation
     failed_emails: int
     flags: list[str]
+    emails: list[EmailMessage] = field(default_factory=list)
+
+
+OPENED = Q(opened_at__isnull=False) | ~Q(status=Participation.Status.INVITED)
 
 
 def round_progress(round: Round) -> tuple[Progress, list[Progress]]:
@@ -50,14 +58,15 @@ def round_progress(round: Round) -> tuple[Progress, list[Progress]]:
     rows = (
         Participation.objects.filter(round=round)
         .values_list("panelist__group", "status")
-        .annotate(n=Count("pk"))
+        .annotate(n=Count("pk"), opened=Count("pk", filter=OPENED))
     )
     overall = Progress(_("All panelists"))
     groups: dict[str, Progress] = {}
-    for group, status, n in rows:
-        overall.counts[status] = overall.counts.get(status, 0) + n
+    for group, status, n, opened in rows:
         progress = groups.setdefault(group or "", Progress(group or _("(no group)")))
-        progress.counts[status] = progress.counts.get(status, 0) + n
+        for p in (overall, progress):
+            p.counts[status] = p.counts.get(status, 0) + n
+            p.opened += opened
     return overall, [groups[g] for g in sorted(groups)]
 
 
@@ -77,7 +86,15 @@ def panelist_rows(round: Round) -> list[PanelistRow]:
         .order_by("panelist__pseudonym")
     )
     flags = quality_flags(round, participations)
-    return [PanelistRow(p, p.failed, flags.get(p.panelist_id, [])) for p in participations]
+    history: dict[int, list[EmailMessage]] = defaultdict(list)
+    for email in EmailMessage.objects.filter(round=round).only(
+        "panelist_id", "kind", "status", "created_at", "sent_at", "error"
+    ):
+        history[email.panelist_id].append(email)
+    return [
+        PanelistRow(p, p.failed, flags.get(p.panelist_id, []), history.get(p.panelist_id, []))
+        for p in participations
+    ]
 
 
 def quality_flags(

@@ -33,8 +33,8 @@ from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from panelists import links
-from panelists.models import EmailMessage
+from panelists import links, texts
+from panelists.models import EmailMessage, EmailTemplate
 from rounds import jobs
 from rounds.errors import TransitionError
 from rounds.models import Panelist, Participation, Round, ScheduledReminder, Study
@@ -279,11 +279,18 @@ def skeleton(email: EmailMessage, cache: Skeletons | None = None) -> Skeleton:
             "title": study.text("title", panelist.language),
             "purpose": study.text("description", panelist.language),
         }
+        custom = EmailTemplate.objects.filter(
+            study=study, kind=email.kind, language=panelist.language
+        ).first()
         subject = render_to_string(f"panelists/email/{email.kind}_subject.txt", context)
-        found = Skeleton(
-            subject=" ".join(subject.split()),
-            text=render_to_string(f"panelists/email/{email.kind}.txt", context),
-            html=render_to_string(f"panelists/email/{email.kind}.html", context),
+        found = (
+            _custom_skeleton(custom, panelist, round)
+            if custom
+            else Skeleton(
+                subject=" ".join(subject.split()),
+                text=render_to_string(f"panelists/email/{email.kind}.txt", context),
+                html=render_to_string(f"panelists/email/{email.kind}.html", context),
+            )
         )
     if cache is not None:
         cache[key] = found
@@ -308,6 +315,36 @@ def compose(
     )
     message.attach_alternative(html, "text/html")
     return message
+
+
+def _custom_skeleton(custom: EmailTemplate, panelist: Panelist, round: Round | None) -> Skeleton:
+    """A study's own text as a skeleton: the name and the link stay placeholders."""
+    values = {**placeholder_values(panelist, round, LINK), "name": NAME}
+    text = texts.fill(custom.body, values)
+    return Skeleton(
+        subject=" ".join(texts.fill(custom.subject, values).split()),
+        text=text,
+        html=str(texts.as_html(text, LINK, panelist.language)),
+    )
+
+
+def placeholder_values(panelist: Panelist, round: Round | None, url: str | None) -> dict[str, str]:
+    """The values of a study's own e-mail text, in the active language."""
+    study = panelist.study
+    contact = ""
+    if study.contact_email:
+        contact = _("Questions: %(name)s <%(email)s>") % {
+            "name": study.contact_name,
+            "email": study.contact_email,
+        }
+    return {
+        "name": panelist.name or panelist.pseudonym,
+        "study": study.text("title", panelist.language),
+        "round": str(round.number) if round else "",
+        "link": url or "",
+        "deadline": _deadline_text(round, study),
+        "contact": contact,
+    }
 
 
 def _sender(study: Study) -> str:

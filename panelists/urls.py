@@ -14,6 +14,14 @@ urlpatterns = [
     path(f"{R}/status.json", coordinator.round_status, name="round-status"),
     path(f"{R}/remind/", coordinator.round_remind, name="round-remind"),
     path(f"{R}/reminders/", coordinator.round_reminder_schedule, name="round-reminder-schedule"),
+    path(
+        f"{R}/panelists/<str:pseudonym>/<str:action>/",
+        coordinator.panelist_action,
+        name="panelist-action",
+    ),
+    path("studies/<slug:slug>/emails/", coordinator.email_templates, name="email-templates"),
+    path(f"{R}/preview/", coordinator.round_preview, name="round-preview"),
+    path(f"{R}/preview/<str:step>/", coordinator.round_preview, name="round-preview-step"),
     # The panelist's pages.
     path("p/", views.home, name="panelist-home"),
     path("p/consent/", views.consent, name="panelist-consent"),

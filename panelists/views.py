@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import wraps
 from typing import Any
 
 from django import forms
 from django.contrib import messages
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -19,9 +24,11 @@ from formtools.wizard.storage.base import BaseStorage
 from formtools.wizard.views import NamedUrlSessionWizardView
 
 from panelists import links, questionnaire
-from panelists.forms import StepForm
+from panelists.forms import DONT_KNOW, StepForm, comment_name, rating_name
 from rounds import answers
 from rounds.models import Panelist, Participation, Round, Study
+
+logger = logging.getLogger(__name__)
 
 SESSION_KEY = "panelist_id"
 LINK_KEY = "panelist_link_id"
@@ -103,6 +110,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "questionnaire": q,
         "needs_consent": round.number == 1 and participation.consented_at is None,
         "purpose": study.text("description"),
+        "changes": questionnaire.changes(round, panelist.language),
     }
     return render(request, "panelists/welcome.html", context)
 
@@ -234,6 +242,7 @@ class RatingWizard(NamedUrlSessionWizardView):
                 round=self.round,
                 answers=form.answers(partial=True),  # type: ignore[attr-defined]
                 questions=questions,
+                expected=_seen(self.request.POST.get(SEEN_FIELD)),
             )
         except answers.InvalidAnswerError as exc:
             messages.error(self.request, str(exc))
@@ -241,6 +250,12 @@ class RatingWizard(NamedUrlSessionWizardView):
         except answers.RoundClosedError as exc:
             messages.error(self.request, str(exc))
             return redirect("panelist-home")
+        except answers.StaleAnswersError as exc:
+            # The typed answers stay in the (bound) form; the page shows the stored ones.
+            return self.render(form, conflict=exc)
+        except DatabaseError:
+            logger.exception("Saving a step failed")
+            return self.render(form, save_failed=True)
         if self.request.POST.get("wizard_goto_step") == step.name:
             messages.success(self.request, _("Your answers are saved."))
         return super().post(*args, **kwargs)
@@ -255,8 +270,8 @@ class RatingWizard(NamedUrlSessionWizardView):
         return super().get_form(step, data, files)
 
     def render(self, form: forms.Form | None = None, **kwargs: Any) -> HttpResponse:
-        if not self.questionnaire.with_feedback:  # a POST that shows the step again
-            q = self.questionnaire
+        if not self.questionnaire.with_feedback and not kwargs.get("save_failed"):
+            q = self.questionnaire  # a POST that shows the step again: read it afresh
             self.questionnaire = questionnaire.build(self.panelist, self.round, q.participation)
         return super().render(form, **kwargs)
 
@@ -270,14 +285,101 @@ class RatingWizard(NamedUrlSessionWizardView):
     def get_context_data(self, form: forms.Form, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(form=form, **kwargs)
         q = self.questionnaire
+        step = q.step(self.steps.current)
         context.update(
             study=self.panelist.study,
             round=self.round,
             questionnaire=q,
-            step=q.step(self.steps.current),
+            step=step,
             protocol=self.panelist.study.protocol,
+            error_summary=_error_summary(form, step) if form.is_bound and step else [],
+            seen_field=SEEN_FIELD,
+            seen=self.request.POST.get(SEEN_FIELD, "")
+            if kwargs.get("save_failed")
+            else _seen_value(step),
+            save_failed=kwargs.get("save_failed", False),
+            conflict=_conflict(form, step) if step and kwargs.get("conflict") else None,
         )
         return context
+
+
+SEEN_FIELD = "answers_seen"
+NOTHING_STORED = "none"
+
+
+def _seen_value(step: questionnaire.Step | None) -> str:
+    """The hidden field's value: when the step's stored answers last changed as shown."""
+    newest = step.newest if step else None
+    return newest.isoformat() if newest else NOTHING_STORED
+
+
+def _seen(raw: str | None) -> datetime | None:
+    """`expected` for the save: None (no check) for a page sent without the field."""
+    if not raw:
+        return None
+    if raw == NOTHING_STORED:
+        return datetime.min.replace(tzinfo=UTC)
+    try:
+        parsed = datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class ConflictCell:
+    code: str
+    criterion: str
+    stored: str
+    typed: str
+
+
+def _conflict(form: forms.Form, step: questionnaire.Step) -> list[ConflictCell]:
+    """Each question whose stored answer differs from the one typed on this page."""
+    out = []
+    for entry in step.entries:
+        for cell in entry.cells:
+            typed = str(form.data.get(form.add_prefix(rating_name(entry, cell)), "") or "")
+            stored = (
+                "" if not cell.answered else DONT_KNOW if cell.value is None else str(cell.value)
+            )
+            if typed != stored:
+                out.append(
+                    ConflictCell(
+                        entry.round_item.item.code, cell.criterion.text(),
+                        _answer_label(stored), _answer_label(typed),
+                    )
+                )  # fmt: skip
+    return out
+
+
+def _stored(cell: questionnaire.Cell) -> str:
+    if not cell.answered:
+        return ""
+    return DONT_KNOW if cell.value is None else str(cell.value)
+
+
+def _answer_label(value: str) -> str:
+    if not value:
+        return "—"
+    return _("Don't know") if value == DONT_KNOW else value
+
+
+def _error_summary(form: forms.Form, step: questionnaire.Step) -> list[tuple[str, str]]:
+    """(anchor, message) for each problem of the step, in page order: the page opens on
+    this list, so the panelist sees at once what is missing and can jump to it."""
+    out = []
+    for entry in step.entries:
+        code = entry.round_item.item.code
+        for cell in entry.cells:
+            for name in (rating_name(entry, cell), comment_name(entry, cell)):
+                if name not in form.errors:
+                    continue
+                field = form[name]
+                anchor = f"{field.auto_id}_0" if name == rating_name(entry, cell) else field.auto_id
+                message = " ".join(str(e) for e in form.errors[name])
+                out.append((f"#{anchor}", f"{code} – {cell.criterion.text()}: {message}"))
+    return out
 
 
 @never_cache
@@ -315,3 +417,72 @@ def thanks(request: HttpRequest) -> HttpResponse:
     )
     context = {"study": panelist.study, "round": round, "participation": participation}
     return render(request, "panelists/thanks.html", context)
+
+
+# ------------------------------------------------------------ preview as a panelist
+
+
+def preview_panelist(round: Round, language: str) -> Panelist:
+    """A panelist that exists only for this page: never saved, with no answers, so the
+    preview reads the real questionnaire and writes nothing."""
+    panelist = Panelist(
+        pk=-1, study=round.study, pseudonym="P000", name=_("Preview"), language=language
+    )
+    panelist._state.adding = False  # lets the questionnaire's queries filter on pk -1
+    return panelist
+
+
+@dataclass(frozen=True)
+class _PreviewSteps:
+    """What the step template reads from formtools' `wizard.steps`."""
+
+    current: str
+    step1: int
+    count: int
+    prev: str | None
+    next: str | None
+
+
+def preview_step(
+    request: HttpRequest, round: Round, language: str, step_name: str | None
+) -> HttpResponse:
+    """The rating step `step_name` as a panelist in `language` sees it. A POST only moves
+    between steps or shows the form's errors: a preview records nothing."""
+    panelist = preview_panelist(round, language)
+    participation = Participation(panelist=panelist, round=round)
+    with translation.override(language):
+        q = questionnaire.build(panelist, round, participation)
+        if not q.steps:
+            messages.error(request, _("This round has no items to preview."))
+            return redirect("round-detail", slug=round.study.slug, number=round.number)
+        names = [s.name for s in q.steps]
+        step = q.step(step_name or names[0]) or q.steps[0]
+        index = names.index(step.name)
+        steps = _PreviewSteps(
+            step.name, index + 1, len(names),
+            names[index - 1] if index else None,
+            names[index + 1] if index + 1 < len(names) else None,
+        )  # fmt: skip
+        data = request.POST if request.method == "POST" else None
+        form = StepForm(data, step=step, protocol=round.study.protocol,
+                        prefix=step.name)  # fmt: skip
+        if request.method == "POST":
+            target = request.POST.get("wizard_goto_step") or (steps.next if form.is_valid() else "")
+            if target == "" and form.is_valid():
+                messages.success(request, _("End of the preview: nothing was saved."))
+                return redirect("round-detail", slug=round.study.slug, number=round.number)
+            if target:
+                return redirect(_preview_url(round, language, target))
+        context = {
+            "study": round.study, "round": round, "questionnaire": q, "step": step,
+            "form": form, "wizard": {"steps": steps, "management_form": ""},
+            "protocol": round.study.protocol, "preview": True, "preview_language": language,
+            "error_summary": _error_summary(form, step) if form.is_bound else [],
+            "seen_field": SEEN_FIELD, "seen": NOTHING_STORED, "conflict": None,
+        }  # fmt: skip
+        return render(request, "panelists/step.html", context)
+
+
+def _preview_url(round: Round, language: str, step: str) -> str:
+    path = reverse("round-preview-step", args=[round.study.slug, round.number, step])
+    return f"{path}?language={language}"

@@ -850,6 +850,7 @@ class _Report:
                 {
                     "number": index,
                     "title": rec.title,
+                    "text": rec.text,
                     "actors": list(rec.actors or []),
                     "items": [i.code for i in self.data.recommendation_items.get(rec.pk, [])],
                     "supported": sheet["supported"],

@@ -29,12 +29,15 @@ from django.views.decorators.http import require_POST
 
 from reports import exports, selectors, services
 from reports.forms import RecommendationForm
+from reports.markup import render_markdown
 from reports.models import Recommendation, ReportVersion
 from reports.pdf import overview
 from rounds import access, csvio
 from rounds import selectors as round_selectors
 from rounds.errors import DomainError
 from rounds.models import ItemDecision, Study, StudyMembership
+from rounds.templatetags.delphi_format import stat
+from rounds.templatetags.shares import share
 
 # Files a version offers for download, by the name used in its URL.
 DOWNLOADS: dict[str, str] = {
@@ -180,8 +183,29 @@ def report_version(request: HttpRequest, slug: str, number: int) -> HttpResponse
         "version": version,
         "is_published": published is not None and published.pk == version.pk,
         "files": _files(version),
+        "publish_warnings": _publish_warnings(study),
     }
     return render(request, "reports/version_detail.html", context)
+
+
+def _publish_warnings(study: Study) -> list[str]:
+    """What the coordinator must know before publishing: an interim report, no reader."""
+    out = []
+    if study.status != Study.Status.FINISHED:
+        out.append(
+            _(
+                "The study is still running: this is an interim report, and it says so on "
+                "its title page. End the study on its page to make the next version final."
+            )
+        )
+    if not study.memberships.filter(role=StudyMembership.Role.VIEWER).exists():
+        out.append(
+            _(
+                "Nobody can see it yet: the study has no viewer. Invite the policy team on "
+                "the study's Team page."
+            )
+        )
+    return out
 
 
 @login_required
@@ -206,6 +230,9 @@ def report_status(request: HttpRequest, slug: str, number: int) -> JsonResponse:
 def report_publish(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     study = _run(request, slug)
     version = get_object_or_404(ReportVersion, study=study, version=number)
+    if _publish_warnings(study) and request.POST.get("confirmed") != "yes":
+        messages.error(request, _("Tick the box to confirm that you read the warnings."))
+        return redirect("report-version", slug=study.slug, number=version.version)
     try:
         services.report_publish(version=version, by=request.user)
     except DomainError as exc:
@@ -327,8 +354,53 @@ def policy_space(request: HttpRequest, slug: str) -> HttpResponse:
         "summary": _labelled(version.summary) if version else {},
         "files": _files(version) if version else [],
         "can_run": _can_run(request, study),
+        "policy_summary": study.text("policy_summary"),
     }
+    if version:
+        context["sheets"] = _sheets(_labelled(version.summary))
     return render(request, "reports/policy.html", context)
+
+
+def _sheets(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """The published recommendation sheets with the items behind each, in plain words."""
+    items = {item["code"]: item for item in summary.get("items", [])}
+    names = [c["name"] for c in summary.get("criteria", [])]
+    sheets = []
+    for rec in summary.get("recommendations", []):
+        sheets.append(
+            {
+                **rec,
+                "text_html": render_markdown(rec.get("text", "")),
+                "items": [
+                    {**items[code], "words": _plain_cells(items[code], names)}
+                    for code in rec.get("items", [])
+                    if code in items
+                ],
+            }
+        )
+    return sheets
+
+
+def _plain_cells(item: dict[str, Any], names: list[str]) -> list[str]:
+    verdicts = {
+        "in": _("the panel agreed it is high"),
+        "out": _("the panel agreed it is low"),
+        "none": _("no agreement"),
+    }
+    out = []
+    for name, cell in zip(names, item.get("cells", []), strict=False):
+        if not cell or cell.get("median") is None:
+            continue
+        out.append(
+            _("%(criterion)s: median %(median)s, half of the panel between %(q1)s and %(q3)s, "
+              "%(high)s%% rated it high; %(verdict)s.")
+            % {
+                "criterion": name, "median": stat(cell["median"]), "q1": stat(cell["q1"]),
+                "q3": stat(cell["q3"]), "high": share(cell, "high"),
+                "verdict": verdicts.get(cell.get("consensus", ""), cell.get("consensus", "")),
+            }
+        )  # fmt: skip
+    return out
 
 
 def _labelled(summary: dict[str, Any]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connection, transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import Case, F, Max, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -28,6 +28,20 @@ class RoundClosedError(DomainError):
 
 class InvalidAnswerError(DomainError):
     """An answer that does not belong to this panelist's round, or is off the scale."""
+
+
+class StaleAnswersError(DomainError):
+    """Newer answers were saved (from another tab or device) after the page that sent these
+    was shown: nothing was saved, so that neither set overwrites the other unseen."""
+
+    def __init__(self, newest: datetime) -> None:
+        self.newest = newest
+        super().__init__(
+            _(
+                "Newer answers to these questions were saved from another page or device "
+                "after this page was opened. Nothing was saved: choose which answers to keep."
+            )
+        )
 
 
 class IncompleteError(DomainError):
@@ -119,16 +133,22 @@ def ratings_save(
     answers: Iterable[Answer],
     questions: Questions | None = None,
     now: datetime | None = None,
+    expected: datetime | None = None,
 ) -> int:
     """Upsert answers (last write wins); refuse them all if one is not this panelist's to give.
 
-    `questions` spares two queries when the caller has already loaded the questionnaire."""
+    `questions` spares two queries when the caller has already loaded the questionnaire.
+    `expected`: the newest `updated_at` of these cells' stored answers when the page was
+    shown (`datetime.min` in UTC if none was stored); if a newer one is stored now,
+    `StaleAnswersError` is raised and nothing is saved (one more query)."""
     answers = list(answers)
     now = now or timezone.now()
     with transaction.atomic():
         round = _round_for_saving(round.pk)
         ensure_round_open(round, now)
         _check_answers(questions or Questions.of(round), answers)
+        if expected is not None:
+            _check_not_stale(panelist, answers, expected)
         rows = [
             Rating(
                 panelist=panelist,
@@ -160,6 +180,14 @@ def ratings_save(
                 last_activity_at=now,
             )  # fmt: skip
     return len(rows)
+
+
+def _check_not_stale(panelist: Panelist, answers: list[Answer], expected: datetime) -> None:
+    newest = Rating.objects.filter(
+        panelist=panelist, round_item_id__in={a.round_item_id for a in answers}
+    ).aggregate(newest=Max("updated_at"))["newest"]
+    if newest is not None and newest > expected:
+        raise StaleAnswersError(newest)
 
 
 def _round_for_saving(round_id: int) -> Round:

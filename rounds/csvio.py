@@ -21,7 +21,8 @@ import pandas as pd
 from rounds.consensus import RESULTS_COLUMNS, Scale
 
 RATINGS_COLUMNS: tuple[str, ...] = ("round", "panelist", "group", "item", "criterion", "value")
-REQUIRED_COLUMNS: tuple[str, ...] = ("round", "panelist", "item", "criterion", "value")
+REQUIRED_COLUMNS = RATINGS_COLUMNS  # group too: it may be empty, but the column must be there
+INTEGER = r"0|-?[1-9][0-9]*"  # an integer written as such: not 7.0, +7, 7e0, 07 or " 7"
 MAX_SHOWN = 20  # problems listed in an error message
 
 Problem = tuple[int, str, str]  # (line, column, message)
@@ -64,7 +65,7 @@ def read_ratings_csv(source: Source, scale: Scale | Mapping[str, Scale]) -> pd.D
     result = pd.DataFrame({
         "round": rounds,
         "panelist": frame["panelist"].str.strip(),
-        "group": frame["group"].str.strip() if "group" in frame else "",
+        "group": frame["group"].str.strip(),
         "item": frame["item"].str.strip(),
         "criterion": frame["criterion"].str.strip(),
         "value": values,
@@ -141,15 +142,15 @@ def _values(
     scale: Scale | Mapping[str, Scale],
     problems: list[Problem],
 ) -> np.ndarray:
-    text = frame["value"].str.strip()
+    text = frame["value"]
     given = (text != "").to_numpy()
-    numbers = pd.to_numeric(text.where(given), errors="coerce")
-    values = numbers.to_numpy(dtype=float, na_value=np.nan)
-    not_number = given & (np.isnan(values) | (values != np.floor(values)))
+    integer = text.str.fullmatch(INTEGER).to_numpy(dtype=bool)
+    values = pd.to_numeric(text.where(integer)).to_numpy(dtype=float, na_value=np.nan)
+    not_number = given & ~integer
     for i in np.flatnonzero(not_number):
         problems.append((int(lines[i]), "value", f"value {text.iloc[i]!r} is not a whole "
-                         "number; write an integer on the scale, or leave it empty for "
-                         "don't know"))  # fmt: skip
+                         "number written as such; write an integer on the scale (7, not 7.0, "
+                         "+7, 7e0 or ' 7'), or leave it empty for don't know"))  # fmt: skip
     criteria = frame["criterion"].str.strip().to_numpy()
     for criterion in pd.unique(criteria):
         in_crit = criteria == criterion

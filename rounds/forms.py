@@ -7,9 +7,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django import forms
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from rounds.models import Item, ItemDecision, Protocol, Study, StudyRecord
+from rounds.models import Item, ItemDecision, Protocol, Study, StudyMembership, StudyRecord
 from rounds.record import RECORD_FIELDS
 
 
@@ -36,6 +37,12 @@ class StudyTimeForm(forms.Form):
 
 class ScheduleForm(StudyTimeForm):
     opens_at = LocalDateTimeField(label=_("Opens at"), required=False)
+    closes_at = LocalDateTimeField(label=_("Deadline"), required=False)
+
+
+class OpenForm(StudyTimeForm):
+    """ "Open now": the deadline typed beside the button goes with it (optional)."""
+
     closes_at = LocalDateTimeField(label=_("Deadline"), required=False)
 
 
@@ -143,6 +150,43 @@ class ProtocolForm(forms.ModelForm):
         except ValueError as exc:
             raise forms.ValidationError(str(exc)) from exc
         return cleaned
+
+
+class ContactForm(forms.Form):
+    contact_name = forms.CharField(label=_("Contact name"), max_length=200, required=False)
+    contact_email = forms.EmailField(
+        label=_("Contact e-mail"),
+        required=False,
+        help_text=_("Panelists' replies to the study's e-mails go to this address."),
+    )
+
+
+class TextsForm(forms.Form):
+    """One optional text per study language."""
+
+    def __init__(self, *args: Any, languages: list[str], label: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.languages = languages
+        names = dict(settings.LANGUAGES)
+        for code in languages:
+            self.fields[f"text_{code}"] = forms.CharField(
+                label=f"{label} ({names.get(code, code)})",
+                required=False,
+                max_length=5000,
+                widget=forms.Textarea(attrs={"rows": 5}),
+            )
+
+    def texts(self) -> dict[str, str]:
+        return {code: self.cleaned_data[f"text_{code}"] for code in self.languages}
+
+
+class InviteForm(forms.Form):
+    email = forms.EmailField(label=_("E-mail"))
+    role = forms.ChoiceField(
+        label=_("Role"),
+        choices=StudyMembership.Role.choices,
+        initial=StudyMembership.Role.COORDINATOR,
+    )
 
 
 class UploadForm(forms.Form):

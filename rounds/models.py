@@ -58,6 +58,12 @@ class Study(models.Model):
         help_text=_("Shown on every page and export: the ratings are simulated."),
     )
     minutes_per_round = models.PositiveSmallIntegerField(_("minutes per round"), default=15)
+    policy_summary = models.JSONField(
+        _("summary for policy readers, per language"),
+        default=dict,
+        blank=True,
+        help_text=_("Shown in the policy space and the report's summary; not to the panel."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -413,6 +419,12 @@ class Round(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
     analysed_at = models.DateTimeField(null=True, blank=True)
     analysis_version = models.PositiveIntegerField(default=0)
+    introduction = models.JSONField(
+        _("introduction for the panel, per language"),
+        default=dict,
+        blank=True,
+        help_text=_("From round 2: what changed since the last round, in the coordinator's words."),
+    )
 
     class Meta:
         verbose_name = _("round")
@@ -709,3 +721,38 @@ class ScheduledReminder(models.Model):
 
     def __str__(self) -> str:
         return f"{self.round}: {self.days_before} days before"
+
+
+class StudyInvitation(models.Model):
+    """An invitation to join a study's team in a role, sent by e-mail. The token is never
+    stored: only its SHA-256 (like the panel's personal links)."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField(_("e-mail"))
+    role = models.CharField(_("role"), max_length=16, choices=StudyMembership.Role.choices)
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )  # fmt: skip
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    email_error = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = _("team invitation")
+        verbose_name_plural = _("team invitations")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.email} as {self.role} of {self.study}"
+
+    @property
+    def pending(self) -> bool:
+        return self.accepted_at is None and self.revoked_at is None

@@ -146,9 +146,15 @@ def round_create(
 
 
 def round_open(
-    *, round: Round, by: Actor = None, now: datetime | None = None, notify: bool = True
+    *,
+    round: Round,
+    by: Actor = None,
+    now: datetime | None = None,
+    notify: bool = True,
+    closes_at: datetime | None = None,
 ) -> Round:
-    """Open a draft round to the panel; opening round 1 locks the protocol.
+    """Open a draft round to the panel; opening round 1 locks the protocol. A `closes_at`
+    given here sets the deadline in the same step (else the scheduled one stays).
 
     Every panelist of the study takes part. With ``notify``, each is invited: the
     invitations are recorded in this transaction (`signals.invitations_requested`) and
@@ -157,13 +163,15 @@ def round_open(
     with transaction.atomic():
         round = Round.objects.select_for_update().select_related("study").get(pk=round.pk)
         study = round.study
+        if closes_at is not None:
+            round.closes_at = closes_at
         _check_can_open(round, now)
         if round.number == 1:
             Protocol.objects.filter(study=study, locked_at__isnull=True).update(locked_at=now)
             Study.objects.filter(pk=study.pk).update(status=Study.Status.RUNNING)
         round.state = Round.State.OPEN
         round.opened_at = now
-        round.save(update_fields=["state", "opened_at"])
+        round.save(update_fields=["state", "opened_at", "closes_at"])
         panel = list(Panelist.objects.filter(study=study).values_list("pk", flat=True))
         Participation.objects.bulk_create(
             [Participation(panelist_id=pk, round=round) for pk in panel], ignore_conflicts=True
@@ -630,3 +638,41 @@ def _sync_next_round(decision: ItemDecision, next_round: Round) -> None:
             )
     else:
         present.delete()
+
+
+def _unanswered(round: Round) -> bool:
+    """A closed round that nobody submitted: it cannot be analysed, and need not be."""
+    return (
+        round.state == Round.State.CLOSED
+        and not round.participations.filter(status=Participation.Status.SUBMITTED).exists()
+    )
+
+
+def study_end_after_round(*, study: Study, by: Actor = None, reason: str = "") -> Study:
+    """End a study by the coordinators' decision once its last round is analysed (e.g. the
+    remaining items will not converge), or closed unanswered: no further round; the draft
+    the analysis prepared for the next round, never shown to the panel, is removed. Items
+    still carried over stay undecided. The study is then finished, like `study_finish`."""
+    if not reason.strip():
+        raise DomainError(_("Give the reason for ending the study; the report states it."))
+    with transaction.atomic():
+        study = Study.objects.select_for_update().get(pk=study.pk)
+        if study.status == Study.Status.FINISHED:
+            raise TransitionError(_("The study is already finished."))
+        rounds = list(study.rounds.order_by("number"))
+        drafts = [r for r in rounds if r.state == Round.State.DRAFT]
+        ran = [r for r in rounds if r.state != Round.State.DRAFT and not _unanswered(r)]
+        if not ran or any(r.state != Round.State.ANALYSED for r in ran):
+            raise TransitionError(
+                _("A study can end only once its last round is closed and analysed.")
+            )
+        for draft in drafts:
+            draft.delete()
+        study.status = Study.Status.FINISHED
+        study.finished_at = timezone.now()
+        study.save(update_fields=["status", "finished_at"])
+        audit_record(
+            study=study, action="study.ended", target=study.slug, by=by, reason=reason,
+            after={"after_round": ran[-1].number, "drafts_removed": len(drafts)},
+        )  # fmt: skip
+    return study

@@ -18,7 +18,7 @@ from rounds.imports import (
     import_items,
     import_panel,
 )
-from rounds.models import Criterion, Protocol, Study, StudyMembership, translated
+from rounds.models import Criterion, Protocol, Round, Study, StudyMembership, translated
 from rounds.services import audit_record
 
 
@@ -139,3 +139,43 @@ def _study_create(setup: StudySetup, by: User) -> Study:
         except ImportRejected as rejected:
             raise SetupError(step, str(rejected)) from rejected
     return study
+
+
+def study_contact_update(*, study: Study, name: str, email: str, by: User) -> Study:
+    """Who the panel's e-mails come from and whom replies reach."""
+    before = {"contact_name": study.contact_name, "contact_email": study.contact_email}
+    with transaction.atomic():
+        study.contact_name, study.contact_email = name, email
+        study.save(update_fields=["contact_name", "contact_email"])
+        audit_record(
+            study=study, action="study.contact_changed", target=study.slug, by=by,
+            before=before, after={"contact_name": name, "contact_email": email},
+        )  # fmt: skip
+    return study
+
+
+def study_policy_summary_update(*, study: Study, texts: dict[str, str], by: User) -> Study:
+    """The summary written for policy readers (policy space, report), per language."""
+    cleaned = {code: text.strip() for code, text in texts.items() if text.strip()}
+    with transaction.atomic():
+        before = dict(study.policy_summary or {})
+        study.policy_summary = cleaned
+        study.save(update_fields=["policy_summary"])
+        audit_record(
+            study=study, action="study.policy_summary_changed", target=study.slug, by=by,
+            before=before, after=cleaned,
+        )  # fmt: skip
+    return study
+
+
+def round_introduction_update(*, round: Round, texts: dict[str, str], by: User) -> Round:
+    """What the coordinator tells the panel about the changes since the last round."""
+    cleaned = {code: text.strip() for code, text in texts.items() if text.strip()}
+    with transaction.atomic():
+        round.introduction = cleaned
+        round.save(update_fields=["introduction"])
+        audit_record(
+            study=round.study, action="round.introduction_changed", target=str(round), by=by,
+            after=cleaned,
+        )  # fmt: skip
+    return round

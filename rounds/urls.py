@@ -7,6 +7,26 @@ from rounds import views
 urlpatterns = [
     path("studies/<slug:slug>/", views.study_detail, name="study-detail"),
     path("studies/<slug:slug>/audit/", views.audit_log, name="audit-log"),
+    path("studies/<slug:slug>/contact/", views.study_contact, name="study-contact"),
+    path("studies/<slug:slug>/end/", views.study_end, name="study-end"),
+    path("studies/<slug:slug>/team/", views.team_page, name="team"),
+    path("studies/<slug:slug>/texts/", views.study_texts, name="study-texts"),
+    path(
+        "studies/<slug:slug>/rounds/<int:number>/introduction/",
+        views.round_introduction,
+        name="round-introduction",
+    ),
+    path(
+        "studies/<slug:slug>/team/<int:pk>/<str:action>/",
+        views.team_member,
+        name="team-member",
+    ),
+    path(
+        "studies/<slug:slug>/team/invitations/<int:pk>/revoke/",
+        views.team_invitation_revoke,
+        name="team-invitation-revoke",
+    ),
+    path("team/accept/<str:token>/", views.team_accept, name="team-accept"),
     path("studies/<slug:slug>/protocol/", views.protocol_edit, name="protocol-edit"),
     path("studies/<slug:slug>/record/", views.study_record_edit, name="study-record"),
     path("studies/<slug:slug>/import/<str:kind>/", views.import_upload, name="import-upload"),

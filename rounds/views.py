@@ -8,27 +8,52 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import login as auth_login
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.models import User
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from rounds import access, explain, imports, item_services, record, services
+from rounds import (
+    access,
+    checks,
+    explain,
+    imports,
+    item_services,
+    overview,
+    record,
+    services,
+    studies,
+    team,
+)
 from rounds.errors import DomainError
 from rounds.forms import (
+    ContactForm,
     DeadlineForm,
+    InviteForm,
     ItemSourceForm,
     NewItemForm,
+    OpenForm,
     OverrideForm,
     ProtocolForm,
     ReopenForm,
     ScheduleForm,
     StudyRecordForm,
+    TextsForm,
     UploadForm,
     WordingForm,
 )
-from rounds.models import ItemDecision, Round, RoundItem, Study
+from rounds.models import (
+    ItemDecision,
+    Round,
+    RoundItem,
+    Study,
+    StudyInvitation,
+    StudyMembership,
+)
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -62,8 +87,60 @@ def study_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "n_items": study.items.count(),
         "n_panelists": study.panelists.count(),
         "can_create_round": _can_create_round(study),
+        "can_end": _can_end(study),
+        "warnings": checks.study_warnings(study) if study.status != Study.Status.FINISHED else [],
+        "contact_form": ContactForm(
+            initial={"contact_name": study.contact_name, "contact_email": study.contact_email}
+        ),
     }
     return render(request, "rounds/study_detail.html", context)
+
+
+@login_required
+@require_POST
+def study_contact(request: HttpRequest, slug: str) -> HttpResponse:
+    study = access.get_study_for_user(request.user, slug, access.RUN)
+    form = ContactForm(request.POST)
+    if form.is_valid():
+        assert isinstance(request.user, User)
+        studies.study_contact_update(
+            study=study,
+            name=form.cleaned_data["contact_name"],
+            email=form.cleaned_data["contact_email"],
+            by=request.user,
+        )
+        messages.success(request, _("The contact is saved."))
+    else:
+        messages.error(request, str(_form_errors(form)))
+    return redirect("study-detail", slug=slug)
+
+
+def _can_end(study: Study) -> bool:
+    """Ending by decision is offered between rounds: the last round that ran is analysed."""
+    ran = study.rounds.exclude(state=Round.State.DRAFT).order_by("-number").first()
+    if study.status == Study.Status.FINISHED or ran is None:
+        return False
+    return ran.state == Round.State.ANALYSED or (
+        ran.state == Round.State.CLOSED
+        and not ran.participations.filter(status="submitted").exists()
+    )
+
+
+@login_required
+@require_POST
+def study_end(request: HttpRequest, slug: str) -> HttpResponse:
+    study = access.get_study_for_user(request.user, slug, access.RUN)
+    try:
+        services.study_end_after_round(
+            study=study, by=request.user, reason=request.POST.get("reason", "")
+        )
+    except DomainError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request, _("The study is finished. Its next report version is the final report.")
+        )
+    return redirect("study-detail", slug=slug)
 
 
 def _can_create_round(study: Study) -> bool:
@@ -76,27 +153,17 @@ def _can_create_round(study: Study) -> bool:
 @login_required
 def round_results(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     round = _round_for(request, slug, number)
-    results = round.results.select_related("round_item__item", "criterion").order_by(
-        "round_item__position", "round_item__item__code", "criterion__position"
-    )
-    decisions = {d.round_item_id: d for d in round.decisions.select_related("overridden_by")}
-    rows: dict[int, dict[str, Any]] = {}
-    for result in results:
-        row = rows.setdefault(
-            result.round_item_id,
-            {
-                "round_item": result.round_item,
-                "results": [],
-                "decision": decisions.get(result.round_item_id),
-            },
-        )
-        row["results"].append(result)
-    _add_bases(round, rows.values())
+    filters = overview.Filters.from_query(request.GET)
+    found = overview.overview(round, filters)
+    _add_bases(round, found.rows)
     next_round = round.study.rounds.filter(number=round.number + 1).first()
     context = {
         "study": round.study,
         "round": round,
-        "rows": list(rows.values()),
+        "overview": found,
+        "filters": filters,
+        "sorts": overview.SORTS,
+        "decisions": ItemDecision.Decision.choices,
         "override_form": OverrideForm(),
         "next_round": next_round,
         "kendall": getattr(round, "analysis", None),
@@ -104,15 +171,14 @@ def round_results(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     return render(request, "rounds/round_results.html", context)
 
 
-def _add_bases(round: Round, rows: Iterable[dict[str, Any]]) -> None:
+def _add_bases(round: Round, rows: Iterable[overview.Row]) -> None:
     """Each decision's basis: the clauses of the decision rule that decided it."""
     rule = round.study.protocol.decision_rule()
     for row in rows:
-        decision = row["decision"]
-        names = {r.criterion.code: r.criterion.text() for r in row["results"]}
-        if decision is not None:
-            basis = explain.results_basis(row["results"], rule, decision.computed)
-            row["basis"] = explain.phrase(basis, names)
+        names = {r.criterion.code: r.criterion.text() for r in row.results}
+        if row.decision is not None:
+            basis = explain.results_basis(row.results, rule, row.decision.computed)
+            row.basis = explain.phrase(basis, names)
 
 
 @login_required
@@ -131,11 +197,17 @@ def round_items(request: HttpRequest, slug: str, number: int) -> HttpResponse:
         )
         for ri in round.round_items.select_related("item").prefetch_related("item__derived_from")
     ]
+    previous = overview.previous_rows(round)
     context = {
         "study": round.study,
         "round": round,
-        "entries": entries,
+        "entries": [(ri, form, previous.get(ri.item_id)) for ri, form in entries],
         "new_form": NewItemForm(languages=languages, prefix="new"),
+        "intro_form": TextsForm(
+            languages=languages,
+            label=_("Introduction for the panel"),
+            initial={f"text_{c}": (round.introduction or {}).get(c, "") for c in languages},
+        ),
         "split_form": NewItemForm(languages=languages, prefix="split"),
     }
     return render(request, "rounds/round_items.html", context)
@@ -164,7 +236,11 @@ def _form_errors(form: Any) -> DomainError:
 
 
 def _open(request: HttpRequest, round: Round) -> str:
-    services.round_open(round=round, by=request.user)
+    form = OpenForm(request.POST, study=round.study)
+    if not form.is_valid():
+        raise _form_errors(form)
+    closes_at = form.aware(form.cleaned_data["closes_at"])
+    services.round_open(round=round, by=request.user, closes_at=closes_at)
     return _("Round %(n)d is open; the invitations are on their way.") % {"n": round.number}
 
 
@@ -229,7 +305,31 @@ def round_action(request: HttpRequest, slug: str, number: int, action: str) -> H
     if handler is None:
         messages.error(request, _("Unknown action."))
         return _back(round)
+    if action in CONFIRMED_ACTIONS and request.POST.get("confirmed") != "yes":
+        return _confirm(request, round, action)
     return _run(request, round, handler, "round-detail")
+
+
+# Actions that cannot be undone: the page asks once more, saying what will happen.
+CONFIRMED_ACTIONS = ("open", "close")
+
+
+def _confirm(request: HttpRequest, round: Round, action: str) -> HttpResponse:
+    form = OpenForm(request.POST, study=round.study)
+    closes_at = form.aware(form.cleaned_data["closes_at"]) if form.is_valid() else round.closes_at
+    participations = round.participations.all()
+    context = {
+        "study": round.study,
+        "round": round,
+        "action": action,
+        "closes_at": closes_at,
+        "typed_closes_at": request.POST.get("closes_at", ""),
+        "n_panelists": round.study.panelists.count(),
+        "n_submitted": participations.filter(status="submitted").count(),
+        "n_invited": participations.count(),
+        "warnings": checks.study_warnings(round.study) if action == "open" else [],
+    }
+    return render(request, "rounds/round_confirm.html", context)
 
 
 @login_required
@@ -413,3 +513,146 @@ def import_upload(request: HttpRequest, slug: str, kind: str) -> HttpResponse:
     columns = imports.item_columns(study) if kind == "items" else list(imports.PANEL_COLUMNS)
     context = {"study": study, "form": form, "problems": problems, "kind": kind, "columns": columns}
     return render(request, "rounds/import.html", context)
+
+
+# --------------------------------------------------------------------------- the team
+
+
+@login_required
+def team_page(request: HttpRequest, slug: str) -> HttpResponse:
+    """Who may run or read the study; invite colleagues and the policy team by e-mail."""
+    study = access.get_study_for_user(request.user, slug, access.RUN)
+    form = InviteForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        assert isinstance(request.user, User)
+        try:
+            url = team.team_invite(
+                study=study,
+                email=form.cleaned_data["email"],
+                role=form.cleaned_data["role"],
+                by=request.user,
+            )
+        except DomainError as exc:
+            form.add_error("email", str(exc))
+        else:
+            messages.success(
+                request,
+                _("The invitation is on its way to %(email)s.")
+                % {"email": form.cleaned_data["email"]},
+            )
+            request.session["invitation_url"] = url
+            return redirect("team", slug=slug)
+    context = {
+        "study": study,
+        "form": form,
+        "members": study.memberships.select_related("user").order_by("role", "user__username"),
+        "invitations": study.invitations.filter(accepted_at__isnull=True, revoked_at__isnull=True),
+        "roles": StudyMembership.Role.choices,
+        "new_url": request.session.pop("invitation_url", None),
+    }
+    return render(request, "rounds/team.html", context)
+
+
+@login_required
+@require_POST
+def team_member(request: HttpRequest, slug: str, pk: int, action: str) -> HttpResponse:
+    study = access.get_study_for_user(request.user, slug, access.RUN)
+    membership = get_object_or_404(
+        StudyMembership.objects.select_related("user"), study=study, pk=pk
+    )
+    assert isinstance(request.user, User)
+    try:
+        if action == "role":
+            team.membership_change(
+                membership=membership, role=request.POST.get("role", ""), by=request.user
+            )
+            messages.success(request, _("The role is changed."))
+        elif action == "remove":
+            team.membership_remove(membership=membership, by=request.user)
+            messages.success(
+                request, _("%(user)s is removed from the team.") % {"user": membership.user}
+            )
+        else:
+            raise Http404("No such action")
+    except DomainError as exc:
+        messages.error(request, str(exc))
+    return redirect("team", slug=slug)
+
+
+@login_required
+@require_POST
+def team_invitation_revoke(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    study = access.get_study_for_user(request.user, slug, access.RUN)
+    invitation = get_object_or_404(StudyInvitation, study=study, pk=pk)
+    assert isinstance(request.user, User)
+    team.invitation_revoke(invitation=invitation, by=request.user)
+    messages.success(
+        request, _("The invitation to %(email)s is withdrawn.") % {"email": invitation.email}
+    )
+    return redirect("team", slug=slug)
+
+
+def team_accept(request: HttpRequest, token: str) -> HttpResponse:
+    """A colleague opens the invitation: joins with their account or creates one."""
+    invitation = team.invitation_for(token)
+    if invitation is None:
+        response = render(request, "rounds/team_accept.html", {"invalid": True}, status=404)
+        response["Referrer-Policy"] = "no-referrer"
+        return response
+    signup: UserCreationForm[User] = UserCreationForm(
+        request.POST if request.POST.get("create") else None
+    )
+    if request.method == "POST":
+        user = request.user if request.user.is_authenticated else None
+        if user is None and signup.is_valid():
+            user = signup.save(commit=False)
+            user.email = invitation.email
+            user.save()
+            auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        if isinstance(user, User):
+            try:
+                team.invitation_accept(token=token, user=user)
+            except DomainError as exc:
+                messages.error(request, str(exc))
+                return redirect("home")
+            messages.success(
+                request,
+                _("You have joined “%(study)s”.") % {"study": invitation.study.display_title},
+            )
+            return redirect("home")
+    context = {"invitation": invitation, "signup": signup, "study": None}
+    response = render(request, "rounds/team_accept.html", context)
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+# --------------------------------------------------------------------------- texts
+
+
+@login_required
+def study_texts(request: HttpRequest, slug: str) -> HttpResponse:
+    """The summary for policy readers, written apart from what the panel reads."""
+    study = access.get_study_for_user(request.user, slug, access.RUN)
+    languages = list(study.languages)
+    initial = {f"text_{c}": (study.policy_summary or {}).get(c, "") for c in languages}
+    form = TextsForm(request.POST or None, languages=languages, initial=initial,
+                     label=_("Summary for policy readers"))  # fmt: skip
+    if request.method == "POST" and form.is_valid():
+        assert isinstance(request.user, User)
+        studies.study_policy_summary_update(study=study, texts=form.texts(), by=request.user)
+        messages.success(request, _("The summary for policy readers is saved."))
+        return redirect("study-detail", slug=slug)
+    return render(request, "rounds/study_texts.html", {"study": study, "form": form})
+
+
+@login_required
+@require_POST
+def round_introduction(request: HttpRequest, slug: str, number: int) -> HttpResponse:
+    round = _round_for(request, slug, number)
+    form = TextsForm(request.POST, languages=list(round.study.languages),
+                     label=_("Introduction for the panel"))  # fmt: skip
+    if form.is_valid():
+        assert isinstance(request.user, User)
+        studies.round_introduction_update(round=round, texts=form.texts(), by=request.user)
+        messages.success(request, _("The introduction for the panel is saved."))
+    return redirect("round-items", slug=slug, number=number)

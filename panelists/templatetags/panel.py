@@ -30,6 +30,9 @@ def feedback_histogram(cell: Cell) -> SafeString:
     svg = charts.histogram_svg(
         r.counts, scale_min=c.scale_min, median=r.median, q1=r.q1, q3=r.q3,
         highlight=fb.own_previous, bands=(c.low_max, c.high_min), labels=_words(),
+        # Drawn 240 wide and shown at the width of the page (up to 24rem): the legend's
+        # 9-unit text reaches at least 12 px on a 375 px phone.
+        width=240, height=110,
         title=_("Previous round: %(criterion)s") % {"criterion": c.text()},
         key=f"{r.round_item_id}-{c.pk}",
     )  # fmt: skip

@@ -83,6 +83,21 @@ class FieldErrors(ErrorList):
         super().__init__(initlist, error_class or "field-error", renderer, field_id)
 
 
+SHORT_SLUG = 30  # a derived short name stays readable in addresses and file names
+
+
+def short_slug(title: str, limit: int = SHORT_SLUG) -> str:
+    """A short name from a title: its first words, whole, within `limit` characters."""
+    words = [w for w in slugify(title).split("-") if w]
+    out = ""
+    for word in words:
+        candidate = f"{out}-{word}" if out else word
+        if len(candidate) > limit:
+            break
+        out = candidate
+    return out or slugify(title)[:limit].strip("-_")
+
+
 def language_name(code: str) -> str:
     return str(LANGUAGE_NAMES.get(code, code))
 
@@ -227,7 +242,7 @@ class BasicsForm(forms.Form):
             slug = typed
         else:
             title = next(iter(data["title"].values()), "")
-            slug = slugify(title)[:80].strip("-_")
+            slug = short_slug(title)
             if not title:
                 return  # the missing title is reported already
             if not slug:
@@ -303,7 +318,12 @@ class CriterionForm(forms.Form):
             "Names the criterion in decision rules and exports, e.g. acceptability."
         ),
     )
-    scale = forms.ChoiceField(label=gettext_lazy("Scale"), choices=SCALES, initial="1-9")
+    scale = forms.ChoiceField(
+        label=gettext_lazy("Scale"),
+        choices=SCALES,
+        initial="1-9",
+        widget=forms.Select(attrs={"data-scale-choice": ""}),
+    )
     scale_min = forms.IntegerField(
         label=gettext_lazy("Lowest point"),
         required=False,
@@ -600,8 +620,8 @@ class ProtocolForm(forms.ModelForm):
                 initial=DEFAULT_RULE,
                 widget=forms.TextInput(attrs={"list": "rule-suggestions"}),
                 help_text=_(
-                    "percent:75 (any threshold from 1 to 100), comet, rand (1–9 scale only) "
-                    "or iqr:2 (any k)."
+                    "percent:75 (any threshold above 50, decimals allowed), comet, rand (1–9 "
+                    "scale only) or iqr:2 (any k)."
                 ),
             )
         rounds = self.fields["max_rounds"]
@@ -672,8 +692,8 @@ class ProtocolForm(forms.ModelForm):
             self.add_error(
                 field,
                 _(
-                    "“%(rule)s” is not a consensus rule. Write percent:75 (any threshold from 1 "
-                    "to 100), comet, rand or iqr:2 (any k of 0 or more)."
+                    "“%(rule)s” is not a consensus rule. Write percent:75 (any threshold above "
+                    "50, decimals allowed), comet, rand or iqr:2 (any k of 0 or more)."
                 )
                 % {"rule": text},
             )

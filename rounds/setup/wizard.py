@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from formtools.wizard.forms import ManagementForm
 from formtools.wizard.views import NamedUrlSessionWizardView
 
+from rounds import checks
 from rounds.setup.forms import (
     CRITERIA_INITIAL,
     LANGUAGES,
@@ -267,6 +268,13 @@ class StudySetupWizard(LoginRequiredMixin, NamedUrlSessionWizardView):
             "items": items_table(items.get("rows", []), basics.get("languages", [])),
             "panel": panel_table(panel.get("rows", [])),
             "groups": sorted({row.group for row in panel.get("rows", []) if row.group}),
+            "warnings": checks.warnings_for(
+                languages=basics.get("languages", []),
+                contact_email=basics.get("contact_email", ""),
+                title=basics["title"],
+                items=[(row.domain, row.text) for row in items.get("rows", [])],
+                criteria=[(c.name, c.question, c.anchors) for c in self._criteria()],
+            ),
         }
 
 

@@ -39,3 +39,15 @@ def _get(result: Any, name: str) -> Any:
     if isinstance(result, Mapping):
         return result.get(name)
     return getattr(result, name, None)
+
+
+@register.filter
+def bounded(value: Any, limit: Any) -> str:
+    """``{{ change|bounded:15 }}``: a figure with one decimal (more if needed), never
+    rounded onto the other side of ``limit`` (a percent change against "stable below")."""
+    separator = str(get_format("DECIMAL_SEPARATOR"))
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return formatting.DASH
+    return formatting.bounded(number, [limit], decimal_separator=separator)

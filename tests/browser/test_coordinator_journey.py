@@ -29,7 +29,7 @@ LINK = re.compile(r"https?://\S+/p/[\w-]+/")
 PASSWORD = "a long coordinator passphrase"
 TITLE_EN = "Supporting general practitioners"
 TITLE_FR = "Soutenir les médecins généralistes"
-SLUG = "soutenir-les-medecins-generalistes"  # derived from the first language's title
+SLUG = "soutenir-les-medecins"  # whole words of the first language's title, at most 30 characters
 
 # A duplicate code on line 3 and a missing French text on line 4.
 ITEMS_WITH_ERRORS = (
@@ -264,6 +264,11 @@ def test_a_coordinator_sets_up_a_study_runs_round_1_and_opens_round_2(
     assert round_1.closes_at == deadline.replace(microsecond=0)
     shot(page, "07-round-1-draft")
     page.get_by_role("button", name="Open now and send the invitations").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Open round 1 now?")
+    expect(page.get_by_text("The invitation e-mail goes to 5 panelists at once.")).to_be_visible()
+    shot(page, "07b-open-confirmation")
+    assert_accessible(page, "open confirmation")
+    page.get_by_role("button", name="Open now and send the invitations").click()
     expect(page.locator(".messages")).to_contain_text(
         "Round 1 is open; the invitations are on their way."
     )
@@ -319,6 +324,8 @@ def test_a_coordinator_sets_up_a_study_runs_round_1_and_opens_round_2(
     statuses = Participation.objects.filter(round=round_1).values_list("status", flat=True)
     assert set(statuses) == {Participation.Status.SUBMITTED}
     page.get_by_role("button", name="Close now and analyse").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Close round 1 now?")
+    page.get_by_role("button", name="Close now and analyse").click()
     expect(page.get_by_role("link", name="See the results")).to_be_visible(timeout=15_000)
     expect(page.locator("#round-state")).to_have_text("Analysed")
     expect(submitted).to_have_text("5")
@@ -331,7 +338,7 @@ def test_a_coordinator_sets_up_a_study_runs_round_1_and_opens_round_2(
     results = page.locator("section.result")
     expect(results).to_have_count(4)
     medians = {"W01": "8", "W02": "5", "S01": "2", "S02": "8"}
-    pct_high = {"W01": "100.0", "W02": "40.0", "S01": "0.0", "S02": "100.0"}
+    pct_high = {"W01": "100%", "W02": "40%", "S01": "0%", "S02": "100%"}
     verdicts = {"W01": "in", "W02": "none", "S01": "out", "S02": "in"}
     for code, decision in DECISIONS.items():
         section = results.filter(has=page.locator("h2 .code", has_text=code))
@@ -339,11 +346,12 @@ def test_a_coordinator_sets_up_a_study_runs_round_1_and_opens_round_2(
         expect(rows).to_have_count(2)
         for row, criterion in zip(rows.all(), CRITERIA, strict=True):
             expect(row.locator("th")).to_have_text(criterion)
-            cells = row.locator("td")
-            expect(cells.nth(0)).to_have_text("5")  # n
-            expect(cells.nth(1)).to_have_text(medians[code])
-            expect(cells.nth(3)).to_have_text(pct_high[code])
-            expect(cells.nth(4).locator(".badge")).to_have_text(verdicts[code])
+            cells = row.locator("td")  # the first is the small chart
+            expect(cells.nth(0).locator("svg[role=img]")).to_have_count(1)
+            expect(cells.nth(1)).to_have_text("5")  # n
+            expect(cells.nth(2)).to_have_text(medians[code])
+            expect(cells.nth(4)).to_have_text(pct_high[code])
+            expect(cells.nth(5).locator(".badge")).to_have_text(verdicts[code])
         expect(section.locator("strong.badge")).to_have_text(decision)
     shot(page, "12-results")
     assert_accessible(page, "results")
@@ -377,6 +385,7 @@ def test_a_coordinator_sets_up_a_study_runs_round_1_and_opens_round_2(
     expect(page.get_by_role("heading", level=1)).to_have_text("Round 2 Draft")
     expect(page.get_by_role("link", name="1 item in this round")).to_be_visible()
     before = len(mailoutbox)
+    page.get_by_role("button", name="Open now and send the invitations").click()
     page.get_by_role("button", name="Open now and send the invitations").click()
     expect(page.locator(".messages")).to_contain_text(
         "Round 2 is open; the invitations are on their way."

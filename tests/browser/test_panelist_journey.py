@@ -259,6 +259,11 @@ def test_round_2_shows_the_panel_feedback(
     expect(items).to_have_count(2)
     for item in items.all():
         for fieldset in item.locator("fieldset.rating").all():
+            # On a phone each criterion shows one line; the chart is one tap away.
+            summary = fieldset.locator("details.feedback > summary")
+            expect(summary).to_contain_text("Last round: median 5 · you 2 · no consensus yet")
+            expect(fieldset.locator("svg[role=img]")).not_to_be_visible()
+            summary.click()
             chart = fieldset.locator("svg[role=img]")
             expect(chart).to_have_count(1)
             expect(chart).to_be_visible()
@@ -269,6 +274,10 @@ def test_round_2_shows_the_panel_feedback(
             expect(fieldset.get_by_text("6 panelists; median 5;")).to_be_visible()
     shot(phone, "round-2-feedback")
     assert_accessible(phone, "round 2 step")
+    phone.set_viewport_size({"width": 1280, "height": 900})
+    phone.reload()
+    expect(phone.locator("details.feedback[open]")).to_have_count(4)  # 2 items × 2 criteria
+    shot(phone, "round-2-feedback-desktop")
 
 
 def _tab_to(page: Page, predicate: str, *, key: str = "Tab", limit: int = 60) -> None:

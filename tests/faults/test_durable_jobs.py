@@ -161,7 +161,8 @@ def test_with_the_broker_down_opening_and_submitting_succeed_and_emails_follow_o
     round.save(update_fields=["closes_at"])
     broker.stop()
 
-    response = coordinator(study).post(reverse("round-action", args=[study.slug, 1, "open"]))
+    url = reverse("round-action", args=[study.slug, 1, "open"])
+    response = coordinator(study).post(url, {"confirmed": "yes"})  # past the confirmation
     assert response.status_code == 302
     round.refresh_from_db()
     assert round.state == "open"

@@ -41,6 +41,10 @@ def test_kendalls_w_prints_m_and_says_it_uses_complete_cases_only(study: Study) 
 
 
 def test_stability_p_values_are_said_to_be_uncorrected_without_holm(study: Study) -> None:
+    for result in Result.objects.filter(round__study=study, round__number=2):
+        held = {k: v for k, v in result.stability.items() if not k.endswith("_holm")}
+        Result.objects.filter(pk=result.pk).update(stability=held)  # an analysis from before
+
     text = _text(report_html(study), "stability")
 
     assert "not corrected" in text

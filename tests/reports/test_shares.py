@@ -61,7 +61,7 @@ def test_the_results_page_prints_74_5() -> None:
 
     page = _client(study, "coordinator").get(reverse("round-results", args=[study.slug, 1]))
 
-    cells = re.findall(r'<td class="num">([\d.]+)</td>', page.content.decode())
+    cells = re.findall(r'<td class="num">([\d.]+)%</td>', page.content.decode())
     assert "74.5" in cells and "75" not in cells and "75.0" not in cells
 
 

@@ -127,7 +127,9 @@ def test_opening_a_round_from_the_dashboard_invites_the_panel(
     round = services.round_create(study=study)
     with django_capture_on_commit_callbacks(execute=False):
         response = coordinator.post(
-            reverse("round-action", args=[study.slug, 1, "open"]), follow=True
+            reverse("round-action", args=[study.slug, 1, "open"]),
+            {"confirmed": "yes"},
+            follow=True,
         )
     assert b"Round 1 is open" in response.content
     round.refresh_from_db()
@@ -196,7 +198,9 @@ def test_closing_queues_the_analysis_and_the_page_shows_progress(
     round = services.round_create(study=study)
     services.round_open(round=round, notify=False)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        coordinator.post(reverse("round-action", args=[study.slug, 1, "close"]))
+        coordinator.post(
+            reverse("round-action", args=[study.slug, 1, "close"]), {"confirmed": "yes"}
+        )
     assert len(callbacks) == 1
     page = coordinator.get(reverse("round-detail", args=[study.slug, 1])).content.decode()
     assert "The analysis is waiting for a worker" in page

@@ -42,9 +42,27 @@ def test_it_accepts_a_byte_order_mark_and_crlf_line_ends() -> None:
     assert frame["value"].tolist() == [7.0]
 
 
-def test_it_accepts_a_file_without_a_group_column() -> None:
-    frame = read("round,panelist,item,criterion,value\n1,P1,I1,acc,7\n")
-    assert frame["group"].tolist() == [""]
+def test_it_refuses_a_file_without_a_group_column() -> None:
+    found = problems("round,panelist,item,criterion,value\n1,P1,I1,acc,7\n")
+    assert [(p[0], p[1]) for p in found] == [(1, "group")]
+    assert "missing column 'group'" in found[0][2]
+
+
+def test_the_group_may_be_empty() -> None:
+    frame = read(HEADER + "1,P1,,I1,acc,7\n1,P2,gp,I1,acc,8\n")
+    assert frame["group"].tolist() == ["", "gp"]
+
+
+@pytest.mark.parametrize("value", ["7.0", "7e0", "+7", " 7", "7 ", "07", "7.", " "])
+def test_a_value_must_be_an_integer_written_as_such(value: str) -> None:
+    found = problems(HEADER + "1,P1,,I1,acc,8\n" + f"1,P2,,I1,acc,{value}\n")
+    assert [(p[0], p[1]) for p in found] == [(3, "value")]
+    assert "write an integer" in found[0][2]
+
+
+def test_negative_values_are_read_on_a_scale_that_has_them() -> None:
+    scale = Scale.parse("-3-3:-3--1,0-0,1-3")
+    assert read(HEADER + "1,P1,,I1,acc,-3\n1,P2,,I1,acc,0\n", scale)["value"].tolist() == [-3, 0]
 
 
 def test_it_skips_blank_lines_but_keeps_line_numbers() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import numpy as np
@@ -119,3 +120,46 @@ def test_an_existing_out_folder_keeps_other_files(tmp_path: Path) -> None:
     call_command("delphi_analyse", str(path), "--out", str(out), "--scale", "1-9")
     assert (out / "notes.txt").read_text() == "keep me"
     assert (out / "results.csv").exists()
+
+
+@pytest.mark.parametrize("value", ["7.0", "7e0", "+7", " 7"])
+def test_a_value_not_written_as_an_integer_is_refused(value: str, tmp_path: Path) -> None:
+    path = tmp_path / "ratings.csv"
+    path.write_text(HEADER + f"1,P1,,I1,acc,8\n1,P2,,I1,acc,{value}\n", encoding="utf-8")
+    with pytest.raises(CommandError, match=r"line 3, column value: .*write an integer"):
+        call_command("delphi_analyse", str(path), "--out", str(tmp_path / "out"))
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_header_without_the_group_column_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "ratings.csv"
+    path.write_text("round,panelist,item,criterion,value\n1,P1,I1,acc,7\n", encoding="utf-8")
+    with pytest.raises(CommandError, match=r"line 1, column group: missing column 'group'"):
+        call_command("delphi_analyse", str(path), "--out", str(tmp_path / "out"))
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("threshold", ["50", "49.5", "10"])
+def test_a_percent_threshold_of_50_or_below_is_refused(threshold: str, tmp_path: Path) -> None:
+    path = tmp_path / "ratings.csv"
+    path.write_text(HEADER + "1,P1,,I1,acc,7\n", encoding="utf-8")
+    with pytest.raises(CommandError, match="above 50"):
+        call_command("delphi_analyse", str(path), "--out", str(tmp_path / "out"),
+                     "--rule", f"percent:{threshold}")  # fmt: skip
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("rule", "scale", "written"),
+    [("percent:66.7", "1-9", "percent:66.7"), ("iqr", "1-9", "iqr:2"), ("iqr", "1-5", "iqr:1"),
+     ("iqr:1.50", "1-7", "iqr:1.5"), ("percent", "1-9", "percent:75"), ("RAND", "1-9", "rand")],
+)  # fmt: skip
+def test_results_carry_the_rule_in_full(rule: str, scale: str, written: str,
+                                        tmp_path: Path) -> None:  # fmt: skip
+    path = tmp_path / "ratings.csv"
+    path.write_text(HEADER + "1,P1,,I1,acc,5\n1,P2,,I1,acc,4\n1,P3,,I2,acc,5\n", encoding="utf-8")
+    call_command("delphi_analyse", str(path), "--out", str(tmp_path / "out"),
+                 "--rule", rule, "--scale", scale)  # fmt: skip
+    with (tmp_path / "out" / "results.csv").open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["rule"] for row in rows] == [written, written]

@@ -297,6 +297,25 @@ def test_it_refuses_the_rand_rule_on_a_five_point_scale_and_keeps_what_was_typed
     assert 'value="percent:70"' in html
 
 
+def test_it_refuses_a_percent_threshold_of_50_and_names_the_valid_ones(wizard: Wizard) -> None:
+    wizard.to_protocol()
+
+    response = wizard.protocol(rule_acceptability="percent:50")
+
+    html = page(response)
+    assert response.status_code == 200
+    assert "above 50" in html
+    assert 'value="percent:50"' in html
+
+
+def test_it_accepts_a_percent_threshold_with_decimals(wizard: Wizard) -> None:
+    wizard.to_protocol()
+
+    assert redirects_to(wizard.protocol(rule_acceptability="percent:66.7"), "items")
+
+    assert 'value="percent:66.7"' in page(wizard.get("protocol"))
+
+
 def test_it_names_an_unknown_criterion_in_the_accept_rule(wizard: Wizard) -> None:
     wizard.to_protocol()
 
@@ -384,3 +403,38 @@ def test_the_preview_leaves_out_a_criterion_whose_rule_is_wrong(wizard: Wizard) 
 
     assert verdicts(html, "strong-high") == ["in"]
     assert decision(html, "strong-high") is None
+
+
+def test_the_review_warns_about_missing_translations(wizard: Wizard) -> None:
+    assert redirects_to(wizard.basics(), "criteria")
+    assert redirects_to(wizard.criteria(ACCEPTABILITY, PRIORITY), "protocol")
+    assert redirects_to(wizard.protocol(), "items")
+    assert redirects_to(wizard.upload("items", ITEMS_CSV, "items.csv"), "panel")
+    assert redirects_to(wizard.upload("panel", PANEL_CSV, "panel.csv"), "review")
+    html = page(wizard.get("review"))
+    # ACCEPTABILITY has its question and end labels in English only.
+    assert "French: missing criterion questions (1), scale end labels (2)" in html
+    assert "Domain headings have the same text in every language (Accès, Équipe)" in html
+
+
+def test_the_review_has_no_warning_when_everything_is_translated(wizard: Wizard) -> None:
+    full = {**ACCEPTABILITY, "question_fr": "Acceptable ?", "anchor_min_fr": "Pas du tout",
+            "anchor_max_fr": "Tout à fait"}  # fmt: skip
+    items = (
+        "code;domain_fr;domain_en;text_fr;text_en\r\nA01;Accès;Access;Améliorer;Improve\r\n"
+    ).encode()
+    assert redirects_to(wizard.basics(), "criteria")
+    assert redirects_to(wizard.criteria(full, PRIORITY), "protocol")
+    assert redirects_to(wizard.protocol(), "items")
+    assert redirects_to(wizard.upload("items", items, "items.csv"), "panel")
+    assert redirects_to(wizard.upload("panel", PANEL_CSV, "panel.csv"), "review")
+    assert "Check before you create the study" not in page(wizard.get("review"))
+
+
+def test_a_long_title_gives_a_short_name_of_whole_words(wizard: Wizard) -> None:
+    from rounds.setup.forms import short_slug
+
+    title = "Burnout of general practitioners: priorities for action in Belgium, 2026 edition"
+    assert short_slug(title) == "burnout-of-general"
+    assert len(short_slug(title)) <= 30
+    assert short_slug("Priorités en médecine générale") == "priorites-en-medecine-generale"

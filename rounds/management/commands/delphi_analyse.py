@@ -15,8 +15,10 @@ class Command(BaseCommand):
         "results.csv (one row per round, item and criterion: the §6 columns, then the "
         "consensus margin), decisions.csv (round,item,decision: accepted/rejected/carried), "
         "stability.csv (§4 between consecutive rounds: percent change, Wilcoxon and McNemar "
-        "p-values, coefficient of variation) and kendall.csv (Kendall's W per round and "
-        "criterion). Bad input writes nothing and exits non-zero, naming the lines to fix."
+        "p-values, each also Holm-adjusted over the items of a criterion, coefficient of "
+        "variation) and kendall.csv (Kendall's W per round and criterion, with m, the "
+        "panelists who rated every item, n_items and n_panelists). Bad input writes nothing "
+        "and exits non-zero, naming the lines to fix."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -26,7 +28,10 @@ class Command(BaseCommand):
             "--scale", default="1-9", help="1-9, 1-7, 1-5 or e.g. 0-10:0-3,4-6,7-10"
         )
         parser.add_argument(
-            "--rule", default="percent:75", help="percent:T, comet, rand, rand:half, iqr or iqr:K"
+            "--rule",
+            default="percent:75",
+            help="percent:T (T above 50, decimals allowed: 66.7), comet, rand, rand:half, iqr or "
+            "iqr:K; results.csv writes it in full (iqr:2, percent:75)",
         )
         parser.add_argument("--quantile", default="7", help="Hyndman-Fan type: 5, 6, 7 or 8")
         parser.add_argument(

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('rounds', '0005_analysisjob'),
+        ('rounds', '0006_ux_team_texts'),
     ]
 
     operations = [

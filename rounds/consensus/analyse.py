@@ -1,0 +1,104 @@
+"""The whole analysis of a study's ratings (METHODS §2-5), and the same ratings under every
+rule side by side (the alternative rules of §5).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rounds.consensus.between import STABILITY_COLUMNS, compare
+from rounds.consensus.counting import Bools, Counted, count_ratings
+from rounds.consensus.decisions import DecisionRule, decide_items
+from rounds.consensus.describe import describe_counted, keep_none
+from rounds.consensus.kendall import kendall
+from rounds.consensus.margins import margins
+from rounds.consensus.rules import LABELS, verdicts
+from rounds.consensus.settings import ALL_RULES, CriterionSettings, Rule, SettingsArg
+
+
+@dataclass(frozen=True)
+class Analysis:
+    results: pd.DataFrame
+    decisions: pd.DataFrame
+    all_rules: pd.DataFrame
+    stability: pd.DataFrame
+    kendall: pd.DataFrame
+
+
+def analyse(
+    ratings: pd.DataFrame,
+    settings: SettingsArg,
+    decision_rule: DecisionRule | None = None,
+    stable_below: float = 15.0,
+) -> Analysis:
+    """Everything the platform shows for a study's ratings: §2-3 results with margins,
+    item decisions, the §5 alternative rules, §4 stability for each consecutive pair of
+    rounds present (with prev_round and round columns) and Kendall's W."""
+    counted = count_ratings(ratings, settings, panels=True)
+    results = describe_counted(counted)
+    rounds = sorted(set(counted.rounds.tolist()))
+    stability = [
+        compare(counted, prev, cur, stable_below).assign(prev_round=prev, round=cur)
+        for prev, cur in itertools.pairwise(rounds)
+    ]
+    columns = ["prev_round", "round", *STABILITY_COLUMNS]
+    return Analysis(
+        results=results,
+        decisions=decide_items(results, decision_rule),
+        all_rules=all_rules_counted(counted),
+        stability=pd.concat(stability, ignore_index=True)[columns]
+        if stability
+        else pd.DataFrame(columns=columns),
+        kendall=kendall(counted),
+    )
+
+
+def consensus_under_all_rules(ratings: pd.DataFrame, settings: SettingsArg) -> pd.DataFrame:
+    """The verdict and margin of every rule in ``ALL_RULES`` side by side (METHODS §5).
+
+    Columns: round, item, criterion, then per rule ``<label>`` (in/out/none) and
+    ``<label>_margin``. A rule that cannot apply to a criterion's scale (RAND off the 1-9
+    scale, IQR without a default k) gives None. Scale and quantile type stay the study's.
+    """
+    return all_rules_counted(count_ratings(ratings, settings))
+
+
+def all_rules_counted(counted: Counted) -> pd.DataFrame:
+    n_groups = len(counted.counts)
+    columns: dict[str, Any] = {
+        "round": counted.rounds,
+        "item": counted.item_column(counted.item_codes),
+        "criterion": counted.criterion_column(counted.crit_codes),
+    }
+    for rule in ALL_RULES:
+        verdict = np.full(n_groups, None, dtype=object)
+        margin = np.full(n_groups, -1, dtype=np.int64)
+        for rows, settings in _rule_blocks(counted, rule):
+            counts = counted.block(rows, settings.scale)
+            code = verdicts(counts, settings, rule)
+            verdict[rows] = LABELS[code + 1]
+            margin[rows] = margins(counts, settings, rule, code)
+        columns[rule.label] = keep_none(verdict)
+        columns[f"{rule.label}_margin"] = pd.arrays.IntegerArray(np.maximum(margin, 0),
+                                                                 margin < 0)  # fmt: skip
+    return pd.DataFrame(columns, copy=False)
+
+
+def _rule_blocks(counted: Counted, rule: Rule) -> Iterator[tuple[Bools, CriterionSettings]]:
+    distinct = dict.fromkeys(counted.settings)
+    for settings in distinct:
+        try:
+            applied = CriterionSettings(settings.scale, rule, settings.quantile)
+        except ValueError:
+            continue  # the rule does not apply to this scale
+        if len(distinct) == 1:
+            yield np.ones(len(counted.counts), dtype=bool), applied
+            continue
+        codes = [c for c, s in enumerate(counted.settings) if s == settings]
+        yield np.isin(counted.crit_codes, codes), applied
