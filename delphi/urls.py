@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 
+from demo import views as demo_views
 from rounds import views as round_views
 from rounds.setup import StudySetupWizard
 
@@ -20,6 +21,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", round_views.home, name="home"),
+    path("demo/panelist/", demo_views.visitor, name="demo-visitor"),
     # The study setup wizard's "studies/new/" URLs go here, before "studies/<slug>/".
     path(
         "studies/new/",
@@ -31,6 +33,7 @@ urlpatterns = [
         StudySetupWizard.as_view(url_name="study-setup-step", done_step_name="done"),
         name="study-setup-step",
     ),
+    path("", include("rounds.privacy_urls")),  # before the round URLs that take any action
     path("", include("panelists.urls")),  # before rounds: its round URLs are more specific
     path("", include("rounds.urls")),
     path("", include("reports.urls")),

@@ -172,7 +172,11 @@ def round_open(
         round.state = Round.State.OPEN
         round.opened_at = now
         round.save(update_fields=["state", "opened_at", "closes_at"])
-        panel = list(Panelist.objects.filter(study=study).values_list("pk", flat=True))
+        panel = list(
+            Panelist.objects.filter(study=study, erased_at__isnull=True).values_list(
+                "pk", flat=True
+            )
+        )
         Participation.objects.bulk_create(
             [Participation(panelist_id=pk, round=round) for pk in panel], ignore_conflicts=True
         )

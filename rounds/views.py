@@ -12,6 +12,8 @@ from django.contrib.auth import login as auth_login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
 from django.contrib.auth.models import User
+from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -154,8 +156,8 @@ def _can_create_round(study: Study) -> bool:
 def round_results(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     round = _round_for(request, slug, number)
     filters = overview.Filters.from_query(request.GET)
-    found = overview.overview(round, filters)
-    _add_bases(round, found.rows)
+    found = overview.overview(round, filters, request.GET.get("page", 1))
+    _add_bases(round, found.page.object_list if found.page is not None else found.shown)
     next_round = round.study.rounds.filter(number=round.number + 1).first()
     context = {
         "study": round.study,
@@ -186,6 +188,13 @@ def round_items(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     """Between rounds: the draft round's items, to reword, merge, split, drop or add."""
     round = _round_for(request, slug, number)
     languages = list(round.study.languages)
+    query = request.GET.get("q", "").strip()[:100]
+    found = round.round_items.select_related("item").prefetch_related("item__derived_from")
+    if query:
+        found = found.filter(Q(item__code__icontains=query) | Q(text__icontains=query))
+    page = Paginator(found.order_by("position", "pk"), ITEMS_PER_PAGE).get_page(
+        request.GET.get("page", 1)
+    )
     entries = [
         (
             ri,
@@ -195,13 +204,15 @@ def round_items(request: HttpRequest, slug: str, number: int) -> HttpResponse:
                 initial={f"text_{c}": ri.text.get(c, "") for c in languages},
             ),
         )
-        for ri in round.round_items.select_related("item").prefetch_related("item__derived_from")
+        for ri in page.object_list
     ]
-    previous = overview.previous_rows(round)
+    previous = overview.previous_rows(round, [ri.item_id for ri, _form in entries])
     context = {
         "study": round.study,
         "round": round,
         "entries": [(ri, form, previous.get(ri.item_id)) for ri, form in entries],
+        "page": page,
+        "query": query,
         "new_form": NewItemForm(languages=languages, prefix="new"),
         "intro_form": TextsForm(
             languages=languages,
@@ -213,6 +224,7 @@ def round_items(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     return render(request, "rounds/round_items.html", context)
 
 
+ITEMS_PER_PAGE = 50
 Action = Callable[[HttpRequest, Round], str | None]
 
 
@@ -368,9 +380,19 @@ def decision_override(request: HttpRequest, slug: str, number: int, pk: int) -> 
 
 
 def _round_item(round: Round, pk: Any) -> RoundItem:
-    return get_object_or_404(
-        RoundItem.objects.select_related("item", "round__study"), round=round, pk=pk
-    )
+    """The round's item `pk` (as posted: any text); a clear message when there is none."""
+    found = None
+    if isinstance(pk, str) and pk.isdigit() and len(pk) < 19:  # a bigint, never a 500
+        found = (
+            RoundItem.objects.select_related("item", "round__study")
+            .filter(round=round, pk=int(pk))
+            .first()
+        )
+    if found is None:
+        raise DomainError(
+            _("Choose an item of round %(n)d from the list, then try again.") % {"n": round.number}
+        )
+    return found
 
 
 def _item_action(request: HttpRequest, round: Round, action: str) -> str:
