@@ -278,3 +278,23 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def figures(scale: str) -> list[Any]:
+    """The figures for `python -m benchmarks`: the export of 300,000 ratings (full) or 60,000
+    (small) against a raw COPY of ratings.csv."""
+    from benchmarks.__main__ import Figure
+
+    panelists = 5000 if scale == "full" else 1000
+    with (
+        tempfile.TemporaryDirectory(prefix="delphi-bench-export-") as folder,
+        temporary_database(DEFAULT_SERVER) as url,
+    ):
+        _setup(url, Path(folder))
+        m = measure(build_study(panelists, 30), 1)
+    return [
+        Figure("export", f"export of {m['ratings']:,} ratings (CSVs, XLSX, zip)", m["whole"], "s",
+               "raw COPY of ratings.csv", m["copy"], "< 3 s", met=m["whole"] < 3),
+        Figure("export", "queries of the export", float(m["queries"]), "",
+               target="constant"),
+    ]  # fmt: skip

@@ -249,3 +249,22 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def figures(scale: str) -> list[Any]:
+    """The figures for `python -m benchmarks`: 30 sheets (small) or 200 (full), one layout
+    worker and two, against WeasyPrint alone on the same HTML."""
+    from benchmarks.__main__ import Figure
+
+    n = 200 if scale == "full" else 30
+    with tempfile.TemporaryDirectory(prefix="delphi-bench-report-") as folder:
+        _setup(Path(folder))
+        m = measure(n, 2, 40, 1, [1, 2])
+    floor, name = m["direct"], "WeasyPrint alone, same HTML"
+    out = [
+        Figure("report", f"{n} sheets ({m['pages']} pages), {count} layout worker(s)", wall, "s",
+               name, floor, "< 20 s" if n >= 200 else "", met=(wall < 20) if n >= 200 else None)
+        for count, (wall, _cpu) in m["ours"].items()
+    ]  # fmt: skip
+    out.append(Figure("report", "our part alone (queries, context, HTML)", m["part"], "s"))
+    return out
