@@ -1,0 +1,199 @@
+"""Study files as YAML: read into plain data with the line of every field, and written back.
+
+Reading is strict where YAML is ambiguous, so that every YAML parser reads a valid file to
+the same data (the design hash depends on it): scalars resolve as in YAML 1.2's core schema
+(only ``true``/``false`` are booleans, ``yes``, ``no``, ``on`` and dates stay text; whole
+numbers have no leading zero and floats a decimal point), keys are text and appear once,
+and anchors, aliases and tags other than the core ones are refused. Lines are counted from 1.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+from django.utils.translation import gettext as _
+
+from rounds.studyfile.problems import Path, StudyFileProblem, StudyFileRejected, field_name
+
+Lines = dict[Path, int]
+
+_CORE = "tag:yaml.org,2002:"
+
+
+class _Loader(yaml.SafeLoader):
+    """Composes nodes with the YAML 1.2 core schema's implicit types (see the docstring)."""
+
+    yaml_implicit_resolvers: dict[Any, Any] = {}
+
+
+for _tag, _pattern, _first in (
+    ("null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+    ("bool", r"^(?:true|True|TRUE|false|False|FALSE)$", list("tTfF")),
+    ("int", r"^[-+]?(?:0|[1-9][0-9]*)$", list("-+0123456789")),
+    ("float", r"^[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)$", list("-+0123456789.")),
+):
+    _Loader.add_implicit_resolver(_CORE + _tag, re.compile(_pattern), _first)
+
+
+def load(text: str) -> tuple[Any, Lines]:
+    """The data of a YAML document and the line of each field (a mapping entry's key line,
+    a list entry's first line). Raises StudyFileRejected on anything unreadable."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.MarkedYAMLError as error:
+        raise StudyFileRejected([_syntax_problem(error)]) from None
+    except yaml.YAMLError as error:  # e.g. a character YAML does not allow, without a mark
+        raise StudyFileRejected([StudyFileProblem(None, "", _not_yaml(str(error)))]) from None
+    finally:
+        loader.dispose()
+    if node is None:
+        raise StudyFileRejected([StudyFileProblem(None, "", _("The file is empty."))])
+    builder = _Builder()
+    data = builder.value(node, ())
+    if builder.problems:
+        raise StudyFileRejected(builder.problems)
+    return data, builder.lines
+
+
+def _syntax_problem(error: yaml.MarkedYAMLError) -> StudyFileProblem:
+    mark = error.problem_mark or error.context_mark
+    detail = " ".join(part for part in (error.context, error.problem) if part)
+    return StudyFileProblem(mark.line + 1 if mark else None, "", _not_yaml(detail))
+
+
+def _not_yaml(detail: str) -> str:
+    return _(
+        "this is not valid YAML (%(detail)s). Check the indentation, that every field name "
+        "ends with a colon, and that a text containing “: ” or starting with a special "
+        "character is in quotes."
+    ) % {"detail": detail}
+
+
+class _Builder:
+    """Turns composed nodes into dicts, lists and scalars, noting lines and problems."""
+
+    def __init__(self) -> None:
+        self.lines: Lines = {}
+        self.problems: list[StudyFileProblem] = []
+        self._seen: set[int] = set()
+
+    def value(self, node: yaml.Node, path: Path) -> Any:
+        self.lines.setdefault(path, node.start_mark.line + 1)
+        if id(node) in self._seen:  # the composer hands an alias the anchored node again
+            self._problem(node, path, _("anchors and aliases (& and *) are not allowed."))
+            return None
+        self._seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.value(item, (*path, i)) for i, item in enumerate(node.value)]
+        return self._scalar(node, path)
+
+    def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if not (isinstance(key_node, yaml.ScalarNode) and key_node.tag == _CORE + "str"):
+                self._problem(key_node, path, _("write this field name as plain text."))
+                continue
+            key = str(key_node.value)
+            child = (*path, key)
+            if key in out:
+                self._problem(
+                    key_node, child, _("this field appears twice here; keep one of them.")
+                )
+                continue
+            self.lines[child] = key_node.start_mark.line + 1
+            out[key] = self.value(value_node, child)
+        return out
+
+    def _scalar(self, node: yaml.Node, path: Path) -> Any:
+        tag, text = node.tag, str(node.value)
+        try:
+            if tag == _CORE + "str":
+                return text
+            if tag == _CORE + "null":
+                return None
+            if tag == _CORE + "bool":
+                return text.lower() == "true"
+            if tag == _CORE + "int":
+                return int(text)
+            if tag == _CORE + "float":
+                return float(text)
+        except ValueError:
+            pass
+        self._problem(node, path, _("the tag %(tag)s is not allowed; remove it.") % {"tag": tag})
+        return None
+
+    def _problem(self, node: yaml.Node, path: Path, message: str) -> None:
+        self.problems.append(StudyFileProblem(node.start_mark.line + 1, field_name(path), message))
+
+
+# --------------------------------------------------------------------------- writing
+
+
+class _Dumper(yaml.SafeDumper):
+    """Lists indented under their field, short lists of values and groups of numbers on one
+    line, texts of several lines as literal blocks; PyYAML quotes any text another YAML
+    reader could take for a number, a boolean or a date."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        return super().increase_indent(flow, False)
+
+
+def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar(_CORE + "str", value, style=style)
+
+
+def _one_line(value: Any) -> bool:
+    return (
+        value is None
+        or isinstance(value, (bool, int, float))
+        or (isinstance(value, str) and "\n" not in value)
+    )
+
+
+def _list(dumper: yaml.SafeDumper, value: list[Any]) -> yaml.SequenceNode:
+    flow = all(_one_line(v) for v in value)
+    return dumper.represent_sequence(_CORE + "seq", value, flow_style=flow)
+
+
+def _mapping(dumper: yaml.SafeDumper, value: dict[str, Any]) -> yaml.MappingNode:
+    flow = all(isinstance(v, int) and not isinstance(v, bool) for v in value.values())
+    return dumper.represent_mapping(_CORE + "map", value, flow_style=flow)
+
+
+class _Top(dict[str, Any]):
+    """One top-level field of the file, always written as a block."""
+
+
+def _top(dumper: yaml.SafeDumper, value: _Top) -> yaml.MappingNode:
+    return dumper.represent_mapping(_CORE + "map", dict(value), flow_style=False)
+
+
+_Dumper.add_representer(str, _text)
+_Dumper.add_representer(list, _list)
+_Dumper.add_representer(dict, _mapping)
+_Dumper.add_representer(_Top, _top)
+
+
+def dump(data: dict[str, Any], header: list[str]) -> str:
+    """The document as YAML, its top-level fields in order and separated by a blank line,
+    after `header` as comment lines."""
+    parts = ["\n".join(f"# {line}".rstrip() for line in header)] if header else []
+    for key, value in data.items():
+        parts.append(
+            yaml.dump(
+                _Top({key: value}),
+                Dumper=_Dumper,
+                sort_keys=False,
+                allow_unicode=True,
+                default_flow_style=False,
+                width=1_000_000,
+                indent=2,
+            ).rstrip("\n")
+        )
+    return "\n\n".join(parts) + "\n"
