@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 
 from rounds import views as round_views
-from rounds.setup import StudySetupWizard
+from rounds.setup import StudySetupWizard, from_file
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
@@ -25,6 +25,12 @@ urlpatterns = [
         "studies/new/",
         StudySetupWizard.as_view(url_name="study-setup-step", done_step_name="done"),
         name="study-setup",
+    ),
+    path("studies/new/from-file/", from_file.study_file_upload, name="study-from-file"),
+    path(
+        "studies/new/from-file/review/",
+        from_file.study_file_review,
+        name="study-from-file-review",
     ),
     path(
         "studies/new/<str:step>/",

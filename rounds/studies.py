@@ -52,10 +52,15 @@ def criteria_named(expression: str) -> list[str]:
     return names
 
 
-def slug_taken_message(slug: str) -> str:
-    taken = set(Study.objects.filter(slug__startswith=slug).values_list("slug", flat=True))
+def free_slug(slug: str) -> str:
+    """A short name like `slug` that no study has yet, e.g. kce-2025-2."""
     base = slug[:75]
-    suggestion = next(f"{base}-{n}" for n in range(2, len(taken) + 3) if f"{base}-{n}" not in taken)
+    taken = set(Study.objects.filter(slug__startswith=base).values_list("slug", flat=True))
+    return next(f"{base}-{n}" for n in range(2, len(taken) + 3) if f"{base}-{n}" not in taken)
+
+
+def slug_taken_message(slug: str) -> str:
+    suggestion = free_slug(slug)
     return _(
         "A study with the short name “%(slug)s” already exists. Choose another, "
         "e.g. “%(suggestion)s”."
