@@ -448,7 +448,7 @@ def datapackage(files: dict[str, bytes], stamp: Stamp, *, title: str) -> bytes:
             }
         )
     package = {
-        "profile": "tabular-data-package",
+        "profile": "data-package",  # the study file is not a table
         "name": _package_name(str(stamp.get("study") or "study")),
         "title": title,
         "description": "Data of a Delphi consensus study, published with its report. "

@@ -286,8 +286,8 @@ def _check_meaning(doc: Document, problems: _Problems, now: datetime | None) -> 
     study = doc["study"]
     languages: list[str] = study["languages"]
     _check_study(study, problems)
-    scales = _check_criteria(doc["criteria"], languages, problems)
-    _check_decision_rules(doc["protocol"], scales, problems)
+    _check_criteria(doc["criteria"], languages, problems)
+    _check_decision_rules(doc["protocol"], [c["code"] for c in doc["criteria"]], problems)
     _check_items(doc["items"], languages, problems)
     _check_schedule(doc["schedule"]["round_1"], study["time_zone"], problems, now)
     _check_texts(doc, problems)
@@ -336,10 +336,7 @@ def _require_languages(
             )
 
 
-def _check_criteria(
-    criteria: list[Document], languages: list[str], problems: _Problems
-) -> dict[str, consensus.Scale]:
-    scales: dict[str, consensus.Scale] = {}
+def _check_criteria(criteria: list[Document], languages: list[str], problems: _Problems) -> None:
     seen: dict[str, int] = {}
     for index, criterion in enumerate(criteria):
         path: Path = ("criteria", index)
@@ -360,9 +357,7 @@ def _check_criteria(
         _require_languages(criterion["name"], languages, (*path, "name"), problems)
         scale = _scale(criterion, path, problems)
         if scale is not None:
-            scales[code] = scale
             _check_rule(criterion["rule"], scale, (*path, "rule"), problems)
-    return scales
 
 
 def _scale(criterion: Document, path: Path, problems: _Problems) -> consensus.Scale | None:
@@ -435,9 +430,7 @@ def _check_rule(text: str, scale: consensus.Scale, path: Path, problems: _Proble
         problems.add(path, message % {"scale": scale.label})
 
 
-def _check_decision_rules(
-    protocol: Document, scales: dict[str, consensus.Scale], problems: _Problems
-) -> None:
+def _check_decision_rules(protocol: Document, codes: list[str], problems: _Problems) -> None:
     for name in ("accept_rule", "reject_rule"):
         text = protocol[name].strip()
         if not text:
@@ -457,14 +450,14 @@ def _check_decision_rules(
             )
             continue
         for criterion in criteria_named(text):
-            if criterion not in scales:
+            if criterion not in codes:
                 problems.add(
                     path,
                     _(
                         "the rule names the criterion “%(name)s”, which the file does not "
                         "have; use one of: %(codes)s."
                     )
-                    % {"name": criterion, "codes": ", ".join(scales) or "-"},
+                    % {"name": criterion, "codes": ", ".join(codes)},
                 )
 
 

@@ -22,10 +22,22 @@ Lines = dict[Path, int]
 _CORE = "tag:yaml.org,2002:"
 
 
+class _AliasFound(yaml.YAMLError):
+    def __init__(self, mark: yaml.Mark) -> None:
+        super().__init__()
+        self.mark = mark
+
+
 class _Loader(yaml.SafeLoader):
-    """Composes nodes with the YAML 1.2 core schema's implicit types (see the docstring)."""
+    """Composes nodes with the YAML 1.2 core schema's implicit types (see the docstring),
+    refusing aliases where they appear."""
 
     yaml_implicit_resolvers: dict[Any, Any] = {}
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            raise _AliasFound(self.peek_event().start_mark)
+        return super().compose_node(parent, index)
 
 
 for _tag, _pattern, _first in (
@@ -43,6 +55,9 @@ def load(text: str) -> tuple[Any, Lines]:
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
+    except _AliasFound as found:
+        message = _("anchors and aliases (& and *) are not allowed; write the value out.")
+        raise StudyFileRejected([StudyFileProblem(found.mark.line + 1, "", message)]) from None
     except yaml.MarkedYAMLError as error:
         raise StudyFileRejected([_syntax_problem(error)]) from None
     except yaml.YAMLError as error:  # e.g. a character YAML does not allow, without a mark
@@ -78,14 +93,9 @@ class _Builder:
     def __init__(self) -> None:
         self.lines: Lines = {}
         self.problems: list[StudyFileProblem] = []
-        self._seen: set[int] = set()
 
     def value(self, node: yaml.Node, path: Path) -> Any:
         self.lines.setdefault(path, node.start_mark.line + 1)
-        if id(node) in self._seen:  # the composer hands an alias the anchored node again
-            self._problem(node, path, _("anchors and aliases (& and *) are not allowed."))
-            return None
-        self._seen.add(id(node))
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
