@@ -58,13 +58,13 @@ def test_the_package_carries_the_study_file_of_its_design(files: dict[str, bytes
     assert "datapackage.json" in files["README.txt"].decode()
 
 
-def test_a_file_missing_from_the_codebook_is_an_error_not_a_guess() -> None:
-    exports.TABLES["ratings.csv"][0].append("mystery")
-    try:
-        with pytest.raises(ValueError, match="does not describe ratings.csv: mystery"):
-            exports.table_schema("ratings.csv")
-    finally:
-        exports.TABLES["ratings.csv"][0].pop()
+def test_a_file_missing_from_the_codebook_is_an_error_not_a_guess(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    columns = [*exports.RATINGS_COLUMNS, "mystery"]
+    monkeypatch.setitem(exports.TABLES, "ratings.csv", (columns, []))
+    with pytest.raises(ValueError, match=r"does not describe ratings\.csv: mystery"):
+        exports.table_schema("ratings.csv")
 
 
 def test_frictionless_would_catch_a_value_of_the_wrong_type(
