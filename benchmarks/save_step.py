@@ -603,6 +603,7 @@ def main(argv: list[str] | None = None) -> None:
     server_env = {
         **os.environ,
         "DJANGO_DEBUG": "0",
+        "DELPHI_HTTPS": "0",  # plain HTTP on loopback
         "DJANGO_SECRET_KEY": "benchmark-" + os.urandom(16).hex(),
         "DJANGO_ALLOWED_HOSTS": HOST,
         "DATABASE_CONN_MAX_AGE": "60",

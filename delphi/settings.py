@@ -7,6 +7,7 @@ the EMAIL_* variables to scale out (see README, "Configuration").
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -14,16 +15,21 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from delphi.env import env_bool, env_int, env_list, env_str
+from delphi.logs import install_token_redaction
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("DELPHI_VAR_DIR", str(BASE_DIR / "var")))
 
-DEBUG = env_bool("DJANGO_DEBUG", True)
+# Off unless asked for: `./dev run` sets DJANGO_DEBUG=1; a forgotten variable in production
+# must not show Django's debug pages (which list every URL and setting).
+DEBUG = env_bool("DJANGO_DEBUG", False)
 SECRET_KEY = env_str("DJANGO_SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
-            "DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off (production)."
+            "DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off (production). Set it to a "
+            "long random string, e.g. the output of: python -c 'import secrets; "
+            "print(secrets.token_urlsafe(50))'. For development, run with DJANGO_DEBUG=1."
         )
     SECRET_KEY = "insecure-development-key-do-not-use-in-production"
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
@@ -38,6 +44,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "formtools",
+    "axes",
     "rounds",
     "panelists",
     "reports",
@@ -46,6 +53,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -54,6 +62,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: it turns a lockout into the lockout page
 ]
 
 # Content-Security-Policy (django-csp 4): no inline script or style on any page; the site's
@@ -108,8 +117,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": f"django.contrib.auth.password_validation.{name}"}
+    for name in (
+        "UserAttributeSimilarityValidator",
+        "MinimumLengthValidator",
+        "CommonPasswordValidator",
+        "NumericPasswordValidator",
+    )
+]
+# The rate limit on staff logins (django-axes) needs its backend first.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 LANGUAGE_CODE = "en"
@@ -124,8 +143,14 @@ USE_TZ = True
 REPORTS_ROOT = Path(env_str("DELPHI_REPORTS_ROOT", str(VAR_DIR / "reports")))
 
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT = Path(env_str("DJANGO_STATIC_ROOT", str(VAR_DIR / "static")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# WhiteNoise serves what collectstatic gathered, compressed, from each web process (no
+# separate file server needed). No manifest: pages render before collectstatic too (tests).
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -199,11 +224,17 @@ DELPHI_JOB_PAUSE_SECONDS = float(env_str("DELPHI_JOB_PAUSE_SECONDS", "0"))  # fa
 DELPHI_TICK_SECONDS = env_int("DELPHI_TICK_SECONDS", 60)
 
 VAR_DIR.mkdir(parents=True, exist_ok=True)
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns when it is missing
 
+# No log line ever carries a personal link's token: every record is redacted when it is
+# created (Django's "Not Found: /p/<token>/", gunicorn's access log, any other), and the
+# console handler filters again in case a library builds its records by hand.
+install_token_redaction()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"tokens": {"()": "delphi.logs.TokenFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["tokens"]}},
     "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL", "WARNING")},
 }
 
@@ -216,8 +247,59 @@ DEMO_MODE = env_bool("DELPHI_DEMO_MODE", False)
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_SECURE = not DEBUG
-CSRF_COOKIE_SECURE = not DEBUG
+X_FRAME_OPTIONS = "DENY"
+
+# HTTPS (production): secure cookies (session, CSRF, language), redirect http to https, HSTS.
+# On by default when DEBUG is off; DELPHI_HTTPS=0 only for a plain-HTTP test on loopback.
+HTTPS = env_bool("DELPHI_HTTPS", not DEBUG)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = LANGUAGE_COOKIE_SECURE = HTTPS
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", HTTPS)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain HTTP
+SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 31_536_000 if HTTPS else 0)
+# The site usually lives on its own host name (delphi.example.org): covering the names below
+# it costs nothing. Preloading is a commitment for the whole domain: the operator's choice.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", False)
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+# Behind a reverse proxy that terminates TLS and sets X-Forwarded-Proto (and strips any the
+# client sent), DJANGO_BEHIND_PROXY=1 makes Django see https requests as secure.
+BEHIND_PROXY = env_bool("DJANGO_BEHIND_PROXY", False)
+if BEHIND_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# How many proxies in front of the app append to X-Forwarded-For: the client's address for
+# the rate limits is the one the nearest trusted proxy saw (0: REMOTE_ADDR).
+DELPHI_TRUSTED_PROXIES = env_int("DELPHI_TRUSTED_PROXIES", 1 if BEHIND_PROXY else 0)
+
+# Caches: one per process by default; set DJANGO_CACHE_URL=redis://host:6379/1 when several
+# web processes must share the rate limits on personal links.
+_cache_url = env_str("DJANGO_CACHE_URL", "")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _cache_url}
+        if _cache_url.startswith(("redis://", "rediss://"))
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
+# Rate limits. Staff logins (django-axes, counted in the database, so shared by every web
+# process): after DELPHI_LOGIN_FAILURES failed attempts from one address, or on one account,
+# logins from there (or to it) are refused for DELPHI_LOGIN_COOLOFF_MINUTES.
+AXES_FAILURE_LIMIT = env_int("DELPHI_LOGIN_FAILURES", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("DELPHI_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "delphi.lockout.locked_out"
+AXES_CLIENT_IP_CALLABLE = "rounds.throttle.client_ip"
+AXES_VERBOSE = False
+# Personal links: invalid tokens tried from one address (rounds.throttle).
+DELPHI_LINK_FAILURES = env_int("DELPHI_LINK_FAILURES", 20)
+DELPHI_LINK_COOLOFF_SECONDS = env_int("DELPHI_LINK_COOLOFF_SECONDS", 600)
+
+# Privacy: this many days after a study ends, its panelists' e-mail addresses and names are
+# erased (ratings stay, under their pseudonyms); 0 keeps them until erased by hand.
+DELPHI_RETENTION_DAYS = env_int("DELPHI_RETENTION_DAYS", 365)
 
 # Celery beat, one per installation: scheduled openings and closings, reminders, and the
 # jobs left waiting (lost messages, dead workers), every minute.

@@ -37,6 +37,7 @@ urlpatterns = [
         StudySetupWizard.as_view(url_name="study-setup-step", done_step_name="done"),
         name="study-setup-step",
     ),
+    path("", include("rounds.privacy_urls")),  # before the round URLs that take any action
     path("", include("panelists.urls")),  # before rounds: its round URLs are more specific
     path("", include("rounds.urls")),
     path("", include("reports.urls")),

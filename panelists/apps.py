@@ -9,7 +9,7 @@ class PanelistsConfig(AppConfig):
     verbose_name = _("Panel")
 
     def ready(self) -> None:
-        from panelists import services
+        from panelists import privacy, services
         from rounds import signals
 
         signals.invitations_requested.connect(
@@ -17,4 +17,10 @@ class PanelistsConfig(AppConfig):
         )
         signals.round_submitted.connect(
             services.on_round_submitted, dispatch_uid="panelists.confirmation"
+        )
+        signals.panelist_data_requested.connect(
+            privacy.on_panelist_data_requested, dispatch_uid="panelists.privacy.data"
+        )
+        signals.panelist_erased.connect(
+            privacy.on_panelist_erased, dispatch_uid="panelists.privacy.erased"
         )

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from django import forms
@@ -98,3 +100,45 @@ class StepForm(forms.Form):
 
 
 _MISSING = object()
+
+
+@dataclass(frozen=True)
+class Posted:
+    """A posted step read without building its form: the answers to save, and whether the
+    step is complete (every cell has a valid rating), which is all a save needs when no
+    comment rule applies. Matches `StepForm.answers(partial=True)` and `is_valid()`."""
+
+    answers: list[Answer]
+    complete: bool
+
+
+def read_posted(step: Step, data: Mapping[str, Any], prefix: str, protocol: Protocol) -> Posted:
+    found, complete = [], True
+    for entry in step.entries:
+        for cell in entry.cells:
+            raw = data.get(f"{prefix}-{rating_name(entry, cell)}")
+            value = _posted_value(raw, cell.criterion, protocol.allow_dont_know)
+            comment = str(data.get(f"{prefix}-{comment_name(entry, cell)}") or "")
+            if len(comment) > 4000:
+                complete = False  # the form refuses it; the save keeps the first 4,000
+            if value is _MISSING:
+                complete = False
+                continue
+            found.append(
+                Answer(entry.round_item.pk, cell.criterion.pk, value, comment.strip()[:4000])
+            )
+    return Posted(found, complete)
+
+
+def _posted_value(raw: Any, criterion: Any, allow_dont_know: bool) -> Any:
+    if not raw:
+        return _MISSING
+    if raw == DONT_KNOW:
+        return None if allow_dont_know else _MISSING
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        return _MISSING
+    if str(value) != raw or not criterion.scale_min <= value <= criterion.scale_max:
+        return _MISSING
+    return value

@@ -85,6 +85,7 @@ class Questionnaire:
     criteria: list[Criterion]
     steps: list[Step]
     with_feedback: bool = True
+    with_answers: bool = True
 
     def step(self, name: str) -> Step | None:
         return next((s for s in self.steps if s.name == name), None)
@@ -103,10 +104,16 @@ class Questionnaire:
 
 
 def build(
-    panelist: Panelist, round: Round, participation: Participation, *, feedback: bool = True
+    panelist: Panelist,
+    round: Round,
+    participation: Participation,
+    *,
+    feedback: bool = True,
+    answers: bool = True,
 ) -> Questionnaire:
-    """The panelist's questionnaire; without `feedback`, the previous round is not read
-    (saving a step needs only the items and the saved answers)."""
+    """The panelist's questionnaire; without `feedback` the previous round is not read,
+    without `answers` the stored answers are not (saving a step needs neither: two queries
+    then, whatever the number of items)."""
     study = round.study
     language = panelist.language
     criteria = list(Criterion.objects.filter(study=study).order_by("position", "code"))
@@ -119,10 +126,8 @@ def build(
     for ri in round_items:
         ri.round = round
         ri.item.study = study
-    saved = {
-        (r.round_item_id, r.criterion_id): r
-        for r in Rating.objects.filter(panelist=panelist, round_item__round=round)
-    }
+    stored = Rating.objects.filter(panelist=panelist, round_item__round=round) if answers else []
+    saved = {(r.round_item_id, r.criterion_id): r for r in stored}
     by_cell, previous_texts = _feedback(panelist, round) if feedback else ({}, {})
     steps: dict[str, Step] = {}
     for ri in round_items:
@@ -156,7 +161,7 @@ def build(
         shuffle = random.Random(f"{round.pk}:{panelist.pk}")
         for step in ordered:
             shuffle.shuffle(step.entries)
-    return Questionnaire(round, panelist, participation, criteria, ordered, feedback)
+    return Questionnaire(round, panelist, participation, criteria, ordered, feedback, answers)
 
 
 def _text(texts: dict[str, str], language: str, fallbacks: list[str]) -> str:

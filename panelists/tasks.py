@@ -8,7 +8,7 @@ import time
 from celery import shared_task
 
 from panelists import services
-from rounds import jobs
+from rounds import jobs, privacy
 
 SLICE_SECONDS = 60.0
 
@@ -30,6 +30,8 @@ def send_emails() -> int:
 
 @shared_task(ignore_result=True)
 def tick() -> dict[str, int]:
-    """Run by Celery beat every minute: due reminders, and e-mails left waiting."""
+    """Run by Celery beat every minute: due reminders, e-mails left waiting, and the
+    panelists whose retention period is over (DELPHI_RETENTION_DAYS) erased."""
     reminders = services.reminders_due()
-    return {"reminders": reminders, **services.emails_sweep()}
+    erased = privacy.retention_apply()
+    return {"reminders": reminders, "erased": erased, **services.emails_sweep()}

@@ -11,8 +11,10 @@ from functools import wraps
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.db import DatabaseError
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -24,9 +26,10 @@ from formtools.wizard.storage.base import BaseStorage
 from formtools.wizard.views import NamedUrlSessionWizardView
 
 from panelists import links, questionnaire
-from panelists.forms import DONT_KNOW, StepForm, comment_name, rating_name
+from panelists.forms import DONT_KNOW, StepForm, comment_name, rating_name, read_posted
 from rounds import answers
 from rounds.models import Panelist, Participation, Round, Study
+from rounds.throttle import client_ip, link_throttle
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +55,37 @@ def _current_panelist(request: HttpRequest) -> Panelist | None:
     return panelist
 
 
+def _saving_context(request: HttpRequest) -> Participation | None:
+    """For a save, in one query: the session's panelist's participation in the study's open
+    round, with the round, panelist, study and protocol, provided the link that opened the
+    session is still live and the round still takes answers. None in any other case: the
+    caller then takes the slow path, which says what is wrong."""
+    panelist_id, link_id = request.session.get(SESSION_KEY), request.session.get(LINK_KEY)
+    if panelist_id is None or link_id is None:
+        return None
+    now = timezone.now()
+    found = (
+        Participation.objects.select_related("round", "panelist__study__protocol")
+        .filter(
+            Q(panelist__links__expires_at__isnull=True) | Q(panelist__links__expires_at__gt=now),
+            panelist_id=panelist_id,
+            panelist__links__id=link_id,
+            panelist__links__revoked_at__isnull=True,
+        )
+        .filter(Q(round__closes_at__isnull=True) | Q(round__closes_at__gt=now))
+        .filter(round__state=Round.State.OPEN)
+        .order_by("-round__number")
+        .first()
+    )
+    if found is None:
+        return None
+    found.round.study = found.panelist.study  # texts and checks read the loaded study
+    if translation.get_language() != found.panelist.language:
+        Panelist.objects.filter(pk=panelist_id).update(language=translation.get_language())
+        found.panelist.language = translation.get_language()
+    return found
+
+
 def _no_session(request: HttpRequest) -> HttpResponse:
     return render(request, "panelists/no_session.html", status=403)
 
@@ -67,9 +101,20 @@ def _is_open(round: Round) -> bool:
 @never_cache
 def link_open(request: HttpRequest, token: str) -> HttpResponse:
     """Open a personal link: start a session, record that the panelist opened the open round
-    (the only write a panelist's GET makes), then leave the token out of the address bar."""
+    (the only write a panelist's GET makes), then leave the token out of the address bar.
+    Too many unknown links from one address block it for a while (guessing is pointless
+    anyway: 256 bits), whatever link it tries next."""
+    throttle, address = link_throttle(), client_ip(request) or "unknown"
+    if throttle.blocked(address):
+        context = {"reason": "throttled", "minutes": max(1, throttle.window // 60)}
+        response = render(request, "panelists/link_invalid.html", context, status=429)
+        response["Retry-After"] = str(throttle.window)
+        response["Referrer-Policy"] = "no-referrer"
+        return response
     resolution = links.link_resolve(token)
     if resolution.panelist is None:
+        if resolution.status == "unknown":
+            throttle.fail(address)
         status = 404 if resolution.status == "unknown" else 410
         context = {"reason": resolution.status, "study": resolution.study}
         response = render(request, "panelists/link_invalid.html", context, status=status)
@@ -81,7 +126,13 @@ def link_open(request: HttpRequest, token: str) -> HttpResponse:
         if round is not None and _is_open(round):
             answers.participation_opened(panelist=resolution.panelist, round=round)
         response = redirect("panelist-home")
-        response.set_cookie("django_language", resolution.panelist.language, samesite="Lax")
+        response.set_cookie(
+            settings.LANGUAGE_COOKIE_NAME,
+            resolution.panelist.language,
+            samesite="Lax",
+            secure=settings.LANGUAGE_COOKIE_SECURE,
+            httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+        )
     response["Referrer-Policy"] = "no-referrer"
     return response
 
@@ -165,30 +216,40 @@ class RatingWizard(NamedUrlSessionWizardView):
     storage_name = f"{__name__}._RequestStorage"
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        panelist = _current_panelist(request)
-        if panelist is None:
-            return _no_session(request)
-        round = _open_round(panelist.study)
-        if round is None or not _is_open(round):
-            if request.method == "POST":
-                messages.error(
-                    request,
-                    _(
-                        "This round closed; your last answers were not saved. "
-                        "What you saved before is kept."
-                    ),
-                )
-            return redirect("panelist-home")
-        if request.method == "POST":
-            participation = answers.participation_for(panelist, round)
+        found = _saving_context(request) if request.method == "POST" else None
+        if found is not None:  # the common case of a save, in one query
+            panelist, round, participation = found.panelist, found.round, found
         else:
-            participation = answers.participation_of(panelist, round)
+            current = _current_panelist(request)
+            if current is None:
+                return _no_session(request)
+            panelist = current
+            open_round = _open_round(current.study)
+            if open_round is None or not _is_open(open_round):
+                if request.method == "POST":
+                    messages.error(
+                        request,
+                        _(
+                            "This round closed; your last answers were not saved. "
+                            "What you saved before is kept."
+                        ),
+                    )
+                return redirect("panelist-home")
+            round = open_round
+            if request.method == "POST":
+                participation = answers.participation_for(panelist, round)
+            else:
+                participation = answers.participation_of(panelist, round)
         if round.number == 1 and participation.consented_at is None:
             return redirect("panelist-home")
         self.panelist, self.round = panelist, round
-        # Saving a step needs no feedback, unless a comment rule depends on it.
-        feedback = request.method != "POST" or panelist.study.protocol.require_comment_outside_iqr
-        self.questionnaire = questionnaire.build(panelist, round, participation, feedback=feedback)
+        # Saving a step needs neither last round's feedback (unless a comment rule depends
+        # on it) nor the stored answers: a page shown again reads both afresh (render).
+        posting = request.method == "POST"
+        feedback = not posting or panelist.study.protocol.require_comment_outside_iqr
+        self.questionnaire = questionnaire.build(
+            panelist, round, participation, feedback=feedback, answers=not posting
+        )
         self._posted_form: tuple[str, forms.Form] | None = None
         if not self.questionnaire.steps:
             return redirect("panelist-home")
@@ -230,7 +291,17 @@ class RatingWizard(NamedUrlSessionWizardView):
             )
             return redirect("panelist-rate")
         self.storage.current_step = step.name
-        form = self.get_form(step.name, data=self.request.POST)
+        protocol = self.panelist.study.protocol
+        # Without a comment rule, the posted values alone say what to save and whether the
+        # step is complete: no form is built unless the page has to be shown again.
+        fast = not protocol.require_comment_outside_iqr
+        if fast:
+            posted = read_posted(step, self.request.POST, self.get_form_prefix(step.name), protocol)
+            given = posted.answers
+        else:
+            given = self.get_form(step.name, data=self.request.POST).answers(  # type: ignore[attr-defined]
+                partial=True
+            )
         q = self.questionnaire
         questions = answers.Questions(
             frozenset(e.round_item.pk for s in q.steps for e in s.entries),
@@ -240,9 +311,10 @@ class RatingWizard(NamedUrlSessionWizardView):
             answers.ratings_save(
                 panelist=self.panelist,
                 round=self.round,
-                answers=form.answers(partial=True),  # type: ignore[attr-defined]
+                answers=given,
                 questions=questions,
                 expected=_seen(self.request.POST.get(SEEN_FIELD)),
+                participation=self.questionnaire.participation,
             )
         except answers.InvalidAnswerError as exc:
             messages.error(self.request, str(exc))
@@ -252,12 +324,19 @@ class RatingWizard(NamedUrlSessionWizardView):
             return redirect("panelist-home")
         except answers.StaleAnswersError as exc:
             # The typed answers stay in the (bound) form; the page shows the stored ones.
-            return self.render(form, conflict=exc)
+            return self.render(self.get_form(step.name, data=self.request.POST), conflict=exc)
         except DatabaseError:
             logger.exception("Saving a step failed")
+            form = self.get_form(step.name, data=self.request.POST)
             return self.render(form, save_failed=True)
-        if self.request.POST.get("wizard_goto_step") == step.name:
+        goto = self.request.POST.get("wizard_goto_step")
+        if goto == step.name:
             messages.success(self.request, _("Your answers are saved."))
+        if fast and goto and goto in self.form_list:
+            return redirect(self.get_step_url(goto))
+        if fast and not goto and posted.complete:
+            following = self.get_next_step(step.name)
+            return redirect(self.get_step_url(following) if following else "panelist-review")
         return super().post(*args, **kwargs)
 
     def get_form(self, step: str | None = None, data: Any = None, files: Any = None) -> forms.Form:
@@ -270,7 +349,9 @@ class RatingWizard(NamedUrlSessionWizardView):
         return super().get_form(step, data, files)
 
     def render(self, form: forms.Form | None = None, **kwargs: Any) -> HttpResponse:
-        if not self.questionnaire.with_feedback and not kwargs.get("save_failed"):
+        q = self.questionnaire
+        stale = not q.with_feedback or not q.with_answers
+        if stale and not kwargs.get("save_failed"):
             q = self.questionnaire  # a POST that shows the step again: read it afresh
             self.questionnaire = questionnaire.build(self.panelist, self.round, q.participation)
         return super().render(form, **kwargs)

@@ -220,7 +220,9 @@ _CODEBOOK: list[tuple[str, str, str, str]] = [
     ("comments.csv", "item", "text", "Item code."),
     ("comments.csv", "criterion", "text", "Criterion code the comment was given with."),
     ("comments.csv", "comment", "text", "The comment, with e-mail addresses replaced by "
-     "'[e-mail removed]' and panelists' names by '[name removed]'."),
+     "'[e-mail removed]' and panelists' names by '[name removed]'. In every file, a text "
+     "that would start like a formula (an equals, plus, minus or at sign, a tab or a carriage "
+     "return) begins with an apostrophe (') so that spreadsheets never run it."),
     ("stability.csv", "round", "integer", "Round compared with the previous one."),
     ("stability.csv", "prev_round", "integer", "The previous round."),
     ("stability.csv", "item", "text", "Item code."),
@@ -261,7 +263,7 @@ def codebook_csv() -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["file", "column", "type", "description"])
-    writer.writerows(_CODEBOOK)
+    writer.writerows([csvio.safe_cell(str(cell)) for cell in row] for row in _CODEBOOK)
     return buffer.getvalue().encode("utf-8")
 
 
@@ -492,6 +494,10 @@ def readme(stamp: Stamp, files: dict[str, bytes], *, title: str) -> bytes:
         "The protocol hash is the SHA-256 of the canonical form of the study file as it",
         "stood when round 1 opened; design_hash is the same for study.yaml (the design now).",
         "Both are equal unless the design changed after round 1 opened (see the report).",
+        "",
+        "A text cell that would start like a formula (an equals, plus, minus or at sign, a",
+        "tab or a carriage return) begins with an apostrophe ('), so that no spreadsheet",
+        "runs it.",
         "",
         "Panelists appear only under pseudonyms. Running the platform's command",
         "  python manage.py delphi_analyse ratings.csv --out DIR --quantile "

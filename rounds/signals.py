@@ -14,3 +14,11 @@ invitations_requested = Signal()
 
 round_submitted = Signal()
 """sender=Round; kwargs: round (Round), panelist (Panelist). Sent on a first submission."""
+
+panelist_data_requested = Signal()
+"""sender=Panelist; kwargs: panelist. Each receiver returns {section name: JSON-able data}
+for an access request (rounds.privacy.panelist_data)."""
+
+panelist_erased = Signal()
+"""sender=Panelist; kwargs: panelist (already erased). Sent inside the erasure's transaction:
+receivers remove what they keep about the panelist (links, e-mails)."""

@@ -353,9 +353,19 @@ def decision_override(request: HttpRequest, slug: str, number: int, pk: int) -> 
 
 
 def _round_item(round: Round, pk: Any) -> RoundItem:
-    return get_object_or_404(
-        RoundItem.objects.select_related("item", "round__study"), round=round, pk=pk
-    )
+    """The round's item `pk` (as posted: any text); a clear message when there is none."""
+    found = None
+    if isinstance(pk, str) and pk.isdigit() and len(pk) < 19:  # a bigint, never a 500
+        found = (
+            RoundItem.objects.select_related("item", "round__study")
+            .filter(round=round, pk=int(pk))
+            .first()
+        )
+    if found is None:
+        raise DomainError(
+            _("Choose an item of round %(n)d from the list, then try again.") % {"n": round.number}
+        )
+    return found
 
 
 def _item_action(request: HttpRequest, round: Round, action: str) -> str:

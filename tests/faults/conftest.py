@@ -75,10 +75,11 @@ class Broker:
 
 
 def _point_app_at(url: str, options: dict[str, Any]) -> None:
+    from kombu import pools
+
     from delphi.celery import app
 
-    with contextlib.suppress(Exception):
-        app.pool.force_close_all()
+    pools.reset()  # closes kombu's connection pools and forgets them, so new ones are made
     os.environ["CELERY_BROKER_URL"] = url  # Celery reads it before its own setting
     app.conf.broker_url = url
     app.conf.broker_transport_options = options

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('rounds', '0006_ux_team_texts'),
+        ('rounds', '0008_privacy'),
     ]
 
     operations = [
