@@ -20,6 +20,7 @@ from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.text import capfirst
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 
@@ -172,8 +173,8 @@ def _summary(design: StudyDesign) -> dict[str, Any]:
             {
                 "code": c["code"],
                 "name": text(c["name"]) or c["code"],
-                "scale": c["scale"],
-                "bands": c["bands"],
+                "scale": f"{c['scale']['min']}–{c['scale']['max']}",
+                "bands": _bands(c["scale"], c["bands"]),
                 "rule": c["rule"],
             }
             for c in doc["criteria"]
@@ -196,6 +197,12 @@ def _summary(design: StudyDesign) -> dict[str, Any]:
     }
 
 
+def _bands(scale: dict[str, int], bands: dict[str, int]) -> str:
+    low, high = bands["low_max"], bands["high_min"]
+    spans = [(scale["min"], low), (low + 1, high - 1), (high, scale["max"])]
+    return " / ".join(f"{a}–{b}" if a != b else str(a) for a, b in spans)
+
+
 def _instant(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
@@ -214,9 +221,11 @@ def _protocol_rows(protocol: dict[str, Any]) -> list[tuple[str, str]]:
                 if name == "accept_rule"
                 else _("(default) any criterion reached consensus “out”")
             )
+        elif isinstance(value, float):
+            shown = f"{value:g}"
         else:
             shown = str(value)
-        rows.append((str(field.verbose_name), shown))
+        rows.append((capfirst(str(field.verbose_name)), shown))
     return rows
 
 

@@ -60,9 +60,10 @@ def read_study_file(data: bytes, *, now: datetime | None = None) -> StudyDesign:
     raw, lines = load(text)
     problems = _Problems(lines)
     _check_schema(raw, problems)
-    problems.raise_if_any()
     document = _with_defaults(raw, file_schema.schema())
-    _check_meaning(document, problems, now)
+    # What the schema let through is checked for meaning too, so that every problem is
+    # listed at once; a part the schema refused is not, lest one mistake be told twice.
+    _check_meaning(document, problems, now, _Sound(problems.paths))
     problems.raise_if_any()
     normal = _normal_form(document)
     try:
@@ -89,8 +90,10 @@ class _Problems:
     def __init__(self, lines: Lines) -> None:
         self.lines = lines
         self.found: list[StudyFileProblem] = []
+        self.paths: list[Path] = []
 
     def add(self, path: Path, message: str) -> None:
+        self.paths.append(path)
         self.found.append(StudyFileProblem(_line(self.lines, path), field_name(path), message))
 
     def raise_if_any(self) -> None:
@@ -282,35 +285,60 @@ def _language_name(code: str) -> str:
     return str(dict(settings.LANGUAGES).get(code, code))
 
 
-def _check_meaning(doc: Document, problems: _Problems, now: datetime | None) -> None:
-    study = doc["study"]
-    languages: list[str] = study["languages"]
-    _check_study(study, problems)
-    _check_criteria(doc["criteria"], languages, problems)
-    _check_decision_rules(doc["protocol"], [c["code"] for c in doc["criteria"]], problems)
-    _check_items(doc["items"], languages, problems)
-    _check_schedule(doc["schedule"]["round_1"], study["time_zone"], problems, now)
+class _Sound:
+    """Which parts of the file passed the schema: those no schema problem is in or around."""
+
+    def __init__(self, broken: list[Path]) -> None:
+        self.broken = list(broken)
+
+    def __call__(self, path: Path) -> bool:
+        return not any(p[: len(path)] == path or path[: len(p)] == p for p in self.broken)
+
+
+def _check_meaning(doc: Document, problems: _Problems, now: datetime | None, sound: _Sound) -> None:
+    if () in sound.broken or not isinstance(doc, dict):
+        return  # not even a group of fields
+    languages = doc["study"]["languages"] if sound(("study", "languages")) else None
+    _check_study(doc.get("study"), languages, problems, sound)
+    if sound(("criteria",)) or isinstance(doc.get("criteria"), list):
+        _check_criteria(doc["criteria"], languages, problems, sound)
+    _check_decision_rules(doc, problems, sound)
+    if isinstance(doc.get("items"), list):
+        _check_items(doc["items"], languages, problems, sound)
+    if sound(("schedule",)):
+        zone = doc["study"]["time_zone"] if sound(("study", "time_zone")) else "UTC"
+        _check_schedule(doc["schedule"]["round_1"], _zone(zone), problems, now)
     _check_texts(doc, problems)
 
 
-def _check_study(study: Document, problems: _Problems) -> None:
-    languages = study["languages"]
-    if study["slug"] in RESERVED_SLUGS:
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (KeyError, ValueError, OSError):
+        return ZoneInfo("UTC")  # the bad name is reported on its own
+
+
+def _check_study(
+    study: Any, languages: list[str] | None, problems: _Problems, sound: _Sound
+) -> None:
+    if not isinstance(study, dict):
+        return
+    if sound(("study", "slug")) and study["slug"] in RESERVED_SLUGS:
         problems.add(
             ("study", "slug"),
             _("“%(slug)s” is reserved for the platform's own pages; choose another.")
             % {"slug": study["slug"]},
         )
-    _require_languages(study["title"], languages, ("study", "title"), problems)
-    if study["report_language"] not in languages:
+    if languages is not None and sound(("study", "title")):
+        _require_languages(study["title"], languages, ("study", "title"), problems)
+    report = study.get("report_language") if sound(("study", "report_language")) else None
+    if languages is not None and report is not None and report not in languages:
         problems.add(
             ("study", "report_language"),
             _("the report language must be one of study.languages (%(languages)s).")
             % {"languages": ", ".join(languages)},
         )
-    try:
-        ZoneInfo(study["time_zone"])
-    except (KeyError, ValueError, OSError):
+    if sound(("study", "time_zone")) and _zone(study["time_zone"]).key != study["time_zone"]:
         problems.add(
             ("study", "time_zone"),
             _(
@@ -336,28 +364,37 @@ def _require_languages(
             )
 
 
-def _check_criteria(criteria: list[Document], languages: list[str], problems: _Problems) -> None:
+def _check_criteria(
+    criteria: list[Any], languages: list[str] | None, problems: _Problems, sound: _Sound
+) -> None:
     seen: dict[str, int] = {}
     for index, criterion in enumerate(criteria):
         path: Path = ("criteria", index)
-        code = criterion["code"]
-        if code.lower() in RULE_WORDS:
-            problems.add(
-                (*path, "code"),
-                _("“%(code)s” is a word of the decision rules; choose another code.")
-                % {"code": code},
-            )
-        first = seen.setdefault(code.casefold(), index)
-        if first != index:
-            problems.add(
-                (*path, "code"),
-                _("criteria[%(first)d] already has the code “%(code)s”; give each its own.")
-                % {"first": first + 1, "code": code},
-            )
-        _require_languages(criterion["name"], languages, (*path, "name"), problems)
+        if sound((*path, "code")):
+            _check_criterion_code(criterion["code"], index, seen, problems)
+        if languages is not None and sound((*path, "name")):
+            _require_languages(criterion["name"], languages, (*path, "name"), problems)
+        if not (sound((*path, "scale")) and sound((*path, "bands"))):
+            continue
         scale = _scale(criterion, path, problems)
-        if scale is not None:
+        if scale is not None and sound((*path, "rule")):
             _check_rule(criterion["rule"], scale, (*path, "rule"), problems)
+
+
+def _check_criterion_code(code: str, index: int, seen: dict[str, int], problems: _Problems) -> None:
+    path: Path = ("criteria", index, "code")
+    if code.lower() in RULE_WORDS:
+        problems.add(
+            path,
+            _("“%(code)s” is a word of the decision rules; choose another code.") % {"code": code},
+        )
+    first = seen.setdefault(code.casefold(), index)
+    if first != index:
+        problems.add(
+            path,
+            _("criteria[%(first)d] already has the code “%(code)s”; give each its own.")
+            % {"first": first + 1, "code": code},
+        )
 
 
 def _scale(criterion: Document, path: Path, problems: _Problems) -> consensus.Scale | None:
@@ -430,12 +467,21 @@ def _check_rule(text: str, scale: consensus.Scale, path: Path, problems: _Proble
         problems.add(path, message % {"scale": scale.label})
 
 
-def _check_decision_rules(protocol: Document, codes: list[str], problems: _Problems) -> None:
+def _check_decision_rules(doc: Document, problems: _Problems, sound: _Sound) -> None:
+    criteria = doc.get("criteria")
+    known = isinstance(criteria, list) and all(
+        sound(("criteria", i, "code")) for i in range(len(criteria))
+    )
+    codes: list[str] | None = None
+    if known and isinstance(criteria, list):
+        codes = [c["code"] for c in criteria]
     for name in ("accept_rule", "reject_rule"):
-        text = protocol[name].strip()
+        path: Path = ("protocol", name)
+        if not sound(path):
+            continue
+        text = doc["protocol"][name].strip()
         if not text:
             continue
-        path: Path = ("protocol", name)
         try:
             consensus.DecisionRule.parse(accept=text)
         except ValueError as error:
@@ -449,6 +495,8 @@ def _check_decision_rules(protocol: Document, codes: list[str], problems: _Probl
                 % {"detail": detail},
             )
             continue
+        if codes is None:
+            continue  # the criteria's codes are reported already
         for criterion in criteria_named(text):
             if criterion not in codes:
                 problems.add(
@@ -461,21 +509,29 @@ def _check_decision_rules(protocol: Document, codes: list[str], problems: _Probl
                 )
 
 
-def _check_items(items: list[Document], languages: list[str], problems: _Problems) -> None:
+def _check_items(
+    items: list[Any], languages: list[str] | None, problems: _Problems, sound: _Sound
+) -> None:
     first: dict[str, int] = {}
     for index, item in enumerate(items):
         path: Path = ("items", index)
-        key = item["code"].casefold()
-        if key in first:
-            problems.add(
-                (*path, "code"),
-                _("items[%(first)d] already has the code “%(code)s”; give each item its own.")
-                % {"first": first[key] + 1, "code": item["code"]},
-            )
-        first.setdefault(key, index)
-        _require_languages(item["text"], languages, (*path, "text"), problems)
+        if sound((*path, "code")):
+            key = item["code"].casefold()
+            if key in first:
+                problems.add(
+                    (*path, "code"),
+                    _("items[%(first)d] already has the code “%(code)s”; give each item its own.")
+                    % {"first": first[key] + 1, "code": item["code"]},
+                )
+            first.setdefault(key, index)
+        if languages is not None and sound((*path, "text")):
+            _require_languages(item["text"], languages, (*path, "text"), problems)
+    if not all(sound(("items", i, "code")) for i in range(len(items))):
+        return  # lineage is checked against codes that are all readable
     codes = {item["code"] for item in items}
     for index, item in enumerate(items):
+        if not sound(("items", index, "derived_from")):
+            continue
         for number, parent in enumerate(item["derived_from"]):
             path = ("items", index, "derived_from", number)
             if parent == item["code"]:
@@ -489,7 +545,7 @@ def _check_items(items: list[Document], languages: list[str], problems: _Problem
 
 
 def _check_schedule(
-    plan: Document, time_zone: str, problems: _Problems, now: datetime | None
+    plan: Document, zone: ZoneInfo, problems: _Problems, now: datetime | None
 ) -> None:
     times: dict[str, datetime] = {}
     for name in ("opens_at", "closes_at"):
@@ -497,7 +553,7 @@ def _check_schedule(
         if value is None:
             continue
         path: Path = ("schedule", "round_1", name)
-        parsed = _time(value, time_zone)
+        parsed = _time(value, zone)
         if parsed is None:
             problems.add(path, _pattern_message(file_schema.TIME_PATTERN))
             continue
@@ -517,11 +573,10 @@ def _check_schedule(
         )
 
 
-def _time(value: str, time_zone: str) -> datetime | None:
+def _time(value: str, zone: ZoneInfo) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        zone = ZoneInfo(time_zone)
-    except (ValueError, KeyError, OSError):
+    except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
 
@@ -574,8 +629,8 @@ def _normal_form(doc: Document) -> Document:
         "groups": list(doc["groups"]),
         "schedule": {
             "round_1": {
-                "opens_at": _normal_time(plan["opens_at"], study["time_zone"], zone),
-                "closes_at": _normal_time(plan["closes_at"], study["time_zone"], zone),
+                "opens_at": _normal_time(plan["opens_at"], zone),
+                "closes_at": _normal_time(plan["closes_at"], zone),
                 "reminders_days_before": sorted(
                     (int(days) for days in plan["reminders_days_before"]), reverse=True
                 ),
@@ -623,6 +678,6 @@ def _normal_item(item: Document, languages: list[str]) -> Document:
     }
 
 
-def _normal_time(value: str | None, time_zone: str, zone: ZoneInfo) -> str | None:
-    parsed = _time(value, time_zone) if value is not None else None
+def _normal_time(value: str | None, zone: ZoneInfo) -> str | None:
+    parsed = _time(value, zone) if value is not None else None
     return local_time(parsed, zone)

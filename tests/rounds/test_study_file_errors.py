@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+import yaml
+from django.utils import translation
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from rounds.studyfile.problems import StudyFileRejected
 from rounds.studyfile.reader import read_study_file
 
@@ -112,12 +117,27 @@ def test_a_text_missing_in_a_language_of_the_study_is_named() -> None:
 
 
 def test_every_problem_is_listed_at_once_in_line_order() -> None:
-    text = GOOD.replace("slug: my-study", "slug: My Study").replace("max: 9", "max: 300")
+    text = GOOD.replace("slug: my-study", "slug: My Study").replace("max: 9", "max: 30")
     found = problems(text)
     assert [(line, field) for line, field, _m in found] == [
         (3, "study.slug"),
-        (10, "criteria[1].scale.max"),
+        (10, "criteria[1].scale"),
     ]
+
+
+def test_a_structural_and_a_semantic_problem_are_listed_together() -> None:
+    text = GOOD.replace("    rule: percent:75", "    rulle: percent:75").replace(
+        "{fr: Faire cela, en: Do that}", "{en: Do that}"
+    )
+    assert [(line, field) for line, field, _m in problems(text)] == [
+        (11, "criteria[1].rulle"),
+        (21, "items[2].text"),
+    ]
+
+
+def test_a_broken_criterion_does_not_make_the_decision_rule_wrong_too() -> None:
+    text = GOOD.replace("  - code: acceptability\n", "  - code: 1acceptability\n")
+    assert [field for _line, field, _m in problems(text)] == ["criteria[1].code"]
 
 
 def test_a_yaml_syntax_error_gives_its_line() -> None:
@@ -172,3 +192,58 @@ def test_a_file_that_is_a_list_is_refused() -> None:
     ((line, field, message),) = problems("- a\n- b\n")
     assert line == 1 and field == ""
     assert "a group of fields" in message
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-1000, 1000) | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+def _paths(value: object, path: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    found = [path]
+    if isinstance(value, dict):
+        for key, sub in value.items():
+            found += _paths(sub, (*path, key))
+    elif isinstance(value, list):
+        for index, sub in enumerate(value):
+            found += _paths(sub, (*path, index))
+    return found
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_any_part_replaced_by_anything_is_read_or_refused_never_crashes(
+    data: st.DataObject,
+) -> None:
+    document = yaml.safe_load(GOOD)
+    paths = [p for p in _paths(document) if p]
+    path = data.draw(st.sampled_from(paths))
+    target = document
+    for part in path[:-1]:
+        target = target[part]  # type: ignore[index]
+    target[path[-1]] = data.draw(JSON)  # type: ignore[index]
+    try:
+        read_study_file(yaml.safe_dump(document, allow_unicode=True).encode())
+    except StudyFileRejected as rejected:
+        assert rejected.problems and all(str(p) for p in rejected.problems)
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        (
+            "fr",
+            "ligne 11, champ criteria[1].rulle\u00a0: ce champ n'existe pas ici\u00a0; vouliez-vous dire «\u00a0rule\u00a0»\u00a0?",
+        ),
+        ("nl", "regel 11, veld criteria[1].rulle: dit veld bestaat hier niet; bedoelde u “rule”?"),
+    ],
+)
+def test_problems_are_told_in_french_and_dutch(language: str, expected: str) -> None:
+    with translation.override(language), pytest.raises(StudyFileRejected) as caught:
+        read_study_file(GOOD.replace("    rule: percent:75", "    rulle: percent:75").encode())
+    with translation.override(language):
+        assert str(caught.value.problems[0]).startswith(expected)
