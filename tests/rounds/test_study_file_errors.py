@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 import yaml
 from django.utils import translation
 from hypothesis import HealthCheck, given, settings
@@ -237,7 +236,8 @@ def test_any_part_replaced_by_anything_is_read_or_refused_never_crashes(
     [
         (
             "fr",
-            "ligne 11, champ criteria[1].rulle\u00a0: ce champ n'existe pas ici\u00a0; vouliez-vous dire «\u00a0rule\u00a0»\u00a0?",
+            "ligne 11, champ criteria[1].rulle\u00a0: ce champ n'existe pas ici\u00a0; "
+            "vouliez-vous dire «\u00a0rule\u00a0»\u00a0?",
         ),
         ("nl", "regel 11, veld criteria[1].rulle: dit veld bestaat hier niet; bedoelde u “rule”?"),
     ],
