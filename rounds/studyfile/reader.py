@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import copy
 import difflib
-import unicodedata
+import math
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,6 +34,7 @@ from rounds.studyfile import schema as file_schema
 from rounds.studyfile.problems import Path, StudyFileProblem, StudyFileRejected, field_name
 from rounds.studyfile.yamlio import Lines, load
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # Unicode's Cc but tab and line feed
 MAX_SCALE_POINTS = 11  # the panelist's rating grid must still fit a phone
 RESERVED_SLUGS = frozenset({"new"})  # studies/new/ is the setup wizard
 
@@ -43,10 +45,7 @@ class StudyDesign:
 
     document: Document
     lines: Lines
-
-    @property
-    def hash(self) -> str:
-        return document_hash(self.document)
+    hash: str  # the design hash of `document`
 
     def line(self, path: Path) -> int | None:
         return _line(self.lines, path)
@@ -65,13 +64,33 @@ def read_study_file(data: bytes, *, now: datetime | None = None) -> StudyDesign:
     # listed at once; a part the schema refused is not, lest one mistake be told twice.
     _check_meaning(document, problems, now, _Sound(problems.paths))
     problems.raise_if_any()
+    for path, value in _numbers(document, ()):
+        if not _exact_in_json(value):
+            problems.add(
+                path,
+                _("no JSON reader holds %(value)s exactly; write it as text.") % {"value": value},
+            )
+    problems.raise_if_any()
     normal = _normal_form(document)
-    try:
-        document_hash(normal)
-    except Exception as error:  # rfc8785 refuses e.g. integers beyond 2**53 in metadata
-        problems.add((), _("the file has a value no JSON reader can hold exactly (%s).") % error)
-        problems.raise_if_any()
-    return StudyDesign(normal, lines)
+    return StudyDesign(normal, lines, document_hash(normal))
+
+
+def _numbers(value: Any, path: Path) -> Iterable[tuple[Path, int | float]]:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, sub in value.items():
+            yield from _numbers(sub, (*path, key))
+    elif isinstance(value, list):
+        for index, sub in enumerate(value):
+            yield from _numbers(sub, (*path, index))
+
+
+def _exact_in_json(value: int | float) -> bool:
+    """What RFC 8785 (and JavaScript) can hold: finite numbers, integers within 2**53."""
+    if isinstance(value, int):
+        return abs(value) <= 2**53 - 1
+    return math.isfinite(value)
 
 
 def _decode(data: bytes) -> str:
@@ -586,7 +605,7 @@ def _check_texts(doc: Document, problems: _Problems) -> None:
     for path, value in _strings(doc, ()):
         if path[:1] == ("items",) and "metadata" in path:
             continue
-        if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in value):
+        if _CONTROL.search(value):
             problems.add(path, _("this text contains a control character; remove it."))
 
 

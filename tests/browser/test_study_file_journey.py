@@ -44,8 +44,8 @@ def _no_sideways_scroll(page: Page) -> None:
 def _break(text: str) -> str:
     """Two mistakes a person makes when editing by hand: a misspelt field name and a
     percent threshold of 50 or less."""
-    text = text.replace("    rule: percent:75", "    rulle: percent:75", 1)
-    return text.replace("    rule: percent:75", "    rule: percent:45", 1)
+    text = text.replace(" rule: percent:75", " rulle: percent:75", 1)
+    return text.replace(" rule: percent:75", " rule: percent:45", 1)
 
 
 def _line_of(text: str, fragment: str) -> int:

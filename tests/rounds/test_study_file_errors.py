@@ -247,3 +247,20 @@ def test_problems_are_told_in_french_and_dutch(language: str, expected: str) -> 
         read_study_file(GOOD.replace("    rule: percent:75", "    rulle: percent:75").encode())
     with translation.override(language):
         assert str(caught.value.problems[0]).startswith(expected)
+
+
+def test_a_number_no_json_reader_holds_exactly_is_refused() -> None:
+    text = GOOD.replace(
+        "    derived_from: [A1]", "    derived_from: [A1]\n    metadata: {n: 1152921504606846976}"
+    )
+    ((line, field, message),) = problems(text)
+    assert (line, field) == (23, "items[2].metadata.n")
+    assert "no JSON reader holds 1152921504606846976 exactly" in message
+
+
+def test_a_control_character_in_a_text_is_named() -> None:
+    ((line, field, message),) = problems(
+        GOOD.replace("{fr: Faire ceci, en: Do this}", '{fr: Faire ceci, en: "Do\\x07 this"}')
+    )
+    assert (line, field) == (19, "items[1].text.en")
+    assert "control character" in message

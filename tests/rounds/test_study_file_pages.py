@@ -80,7 +80,7 @@ def test_a_broken_file_lists_every_problem_and_creates_nothing(client: Client, s
     page = upload(client, data, name="broken.yaml")
     text = page.content.decode()
     assert "broken.yaml cannot be used (1 problem); nothing was created." in text
-    line = data.decode().splitlines().index("    rule: percent:45") + 1
+    line = next(n for n, text in enumerate(data.decode().splitlines(), 1) if "percent:45" in text)
     assert f"<strong>Line {line}</strong>, <code>criteria[1].rule</code>" in text
     assert "is not a consensus rule" in text
     assert Study.objects.count() == studies
