@@ -282,6 +282,14 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
+# Sessions: in the database; with a shared cache, read through it (a panelist's save then
+# spends no query on its session). Never through a per-process cache: a logout in one web
+# process would not reach the others.
+SESSION_ENGINE = (
+    "django.contrib.sessions.backends.cached_db"
+    if _cache_url
+    else "django.contrib.sessions.backends.db"
+)
 
 # Rate limits. Staff logins (django-axes, counted in the database, so shared by every web
 # process): after DELPHI_LOGIN_FAILURES failed attempts from one address, or on one account,

@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 
+from demo import views as demo_views
 from rounds import views as round_views
 from rounds.setup import StudySetupWizard, from_file
 
@@ -20,6 +21,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", round_views.home, name="home"),
+    path("demo/panelist/", demo_views.visitor, name="demo-visitor"),
     # The study setup wizard's "studies/new/" URLs go here, before "studies/<slug>/".
     path(
         "studies/new/",

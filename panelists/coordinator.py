@@ -49,7 +49,7 @@ def round_detail(request: HttpRequest, slug: str, number: int) -> HttpResponse:
         "round": round,
         "overall": overall,
         "groups": groups,
-        "rows": selectors.panelist_rows(round),
+        "panel": _panel(request, round),
         "failed": selectors.failed_emails(round),
         "email_counts": selectors.email_counts(round),
         "analysis": round.analysis_jobs.first(),
@@ -61,6 +61,7 @@ def round_detail(request: HttpRequest, slug: str, number: int) -> HttpResponse:
         ),
         "reminders": round.reminders.all(),
         "statuses": selectors.STATUSES,
+        "status_choices": Participation.Status.choices,
         "warnings": checks.study_warnings(study) if round.state == Round.State.DRAFT else [],
         "preview_url": reverse("round-preview", args=[study.slug, round.number])
         if round.state in (Round.State.DRAFT, Round.State.OPEN)
@@ -94,7 +95,7 @@ def round_status(request: HttpRequest, slug: str, number: int) -> JsonResponse:
             "counts": _counts(overall),
             "rate": int(overall.rate + 0.5),
             "groups": {g.label: {**_counts(g), "rate": int(g.rate + 0.5)} for g in groups},
-            "panelists": _panelist_states(round),
+            "panelists": _panelist_states(round, _panel(request, round)),
         }
     )
 
@@ -105,16 +106,25 @@ def _counts(progress: selectors.Progress) -> dict[str, int]:
     return counts
 
 
-def _panelist_states(round: Round) -> dict[str, dict[str, str]]:
-    """Each panelist's status and last activity, as the table shows them."""
-    rows = Participation.objects.filter(round=round).select_related("panelist")
+def _panel(request: HttpRequest, round: Round) -> selectors.PanelPage:
+    """The page of the panel table the coordinator is looking at (status, search, page)."""
+    return selectors.panel_page(
+        round,
+        status=request.GET.get("status", ""),
+        query=request.GET.get("q", "")[:100],
+        page=request.GET.get("page", 1),
+    )
+
+
+def _panelist_states(round: Round, panel: selectors.PanelPage) -> dict[str, dict[str, str]]:
+    """Each shown panelist's status and last activity, as the table shows them."""
     return {
-        p.panelist.pseudonym: {
-            "status": p.status,
-            "label": str(p.get_status_display()),
-            "last_activity": when(p.last_activity_at, round.study.time_zone) or "—",
+        row.participation.panelist.pseudonym: {
+            "status": row.participation.status,
+            "label": str(row.participation.get_status_display()),
+            "last_activity": when(row.participation.last_activity_at, round.study.time_zone) or "—",
         }
-        for p in rows.only("status", "last_activity_at", "panelist__pseudonym")
+        for row in panel.rows
     }
 
 

@@ -6,9 +6,11 @@ queries whatever the number of items."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
+from django.core.paginator import Page, Paginator
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
@@ -92,24 +94,30 @@ class Filters:
         )
 
 
+ITEMS_PER_PAGE = 50
+
+
 @dataclass
 class Overview:
     rows: list[Row]
     shown: list[Row]
     counts: Counter[str]
     domains: list[str]
+    page: Page[Row] | None = None
 
     @property
     def fragile(self) -> int:
         return sum(row.fragile for row in self.rows)
 
 
-def round_rows(round: Round) -> list[Row]:
-    """Every item of an analysed round with its results, decision and comments."""
-    results = (
-        Result.objects.filter(round=round)
-        .select_related("round_item__item", "criterion")
-        .order_by("round_item__position", "round_item__item__code", "criterion__position")
+def round_rows(round: Round, items: Iterable[int] | None = None) -> list[Row]:
+    """Every item of an analysed round (or those of `items`, by item id) with its results,
+    decision and comments."""
+    chosen = Result.objects.filter(round=round)
+    if items is not None:
+        chosen = chosen.filter(round_item__item_id__in=list(items))
+    results = chosen.select_related("round_item__item", "criterion").order_by(
+        "round_item__position", "round_item__item__code", "criterion__position"
     )
     decisions = {d.round_item_id: d for d in ItemDecision.objects.filter(round=round)}
     study = round.study
@@ -144,7 +152,7 @@ def _comments(round: Round) -> dict[int, list[Comment]]:
     return out
 
 
-def overview(round: Round, filters: Filters) -> Overview:
+def overview(round: Round, filters: Filters, page: Any = 1) -> Overview:
     rows = round_rows(round)
     counts: Counter[str] = Counter(row.disposition for row in rows if row.disposition)
     shown = [row for row in rows if filters.keep(row)]
@@ -155,14 +163,15 @@ def overview(round: Round, filters: Filters) -> Overview:
     elif filters.sort == "margin":
         shown.sort(key=lambda r: r.least_margin)
     domains = sorted({row.domain for row in rows if row.domain})
-    return Overview(rows=rows, shown=shown, counts=counts, domains=domains)
+    shown_page = Paginator(shown, ITEMS_PER_PAGE).get_page(page)  # counts stay over all rows
+    return Overview(rows=rows, shown=shown, counts=counts, domains=domains, page=shown_page)
 
 
-def previous_rows(round: Round) -> dict[int, Row]:
+def previous_rows(round: Round, items: Iterable[int] | None = None) -> dict[int, Row]:
     """For the items of a draft round: the previous round's row of each, by item id."""
     previous = Round.objects.filter(
         study_id=round.study_id, number=round.number - 1, state=Round.State.ANALYSED
     ).first()
     if previous is None:
         return {}
-    return {row.round_item.item_id: row for row in round_rows(previous)}
+    return {row.round_item.item_id: row for row in round_rows(previous, items)}

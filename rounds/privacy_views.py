@@ -8,6 +8,8 @@ import json
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -68,9 +70,16 @@ def comment_show(request: HttpRequest, slug: str, rating_id: int) -> HttpRespons
 def study_privacy(request: HttpRequest, slug: str) -> HttpResponse:
     """The panel, each panelist with their data requests; the retention rule."""
     study = _study(request, slug)
+    query = request.GET.get("q", "").strip()[:100]
+    panel = Panelist.objects.filter(study=study).order_by("pseudonym")
+    if query:
+        panel = panel.filter(
+            Q(pseudonym__icontains=query) | Q(name__icontains=query) | Q(email__icontains=query)
+        )
     context = {
         "study": study,
-        "panel": Panelist.objects.filter(study=study).order_by("pseudonym"),
+        "panel": Paginator(panel, 100).get_page(request.GET.get("page", 1)),
+        "query": query,
         "retention_days": settings.DELPHI_RETENTION_DAYS,
     }
     return render(request, "rounds/privacy/study_privacy.html", context)

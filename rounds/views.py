@@ -12,6 +12,8 @@ from django.contrib.auth import login as auth_login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
 from django.contrib.auth.models import User
+from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -155,7 +157,7 @@ def round_results(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     context = {
         "study": round.study,
         "round": round,
-        "overview": overview.overview(round, filters),
+        "overview": overview.overview(round, filters, request.GET.get("page", 1)),
         "filters": filters,
         "sorts": overview.SORTS,
         "decisions": ItemDecision.Decision.choices,
@@ -171,6 +173,13 @@ def round_items(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     """Between rounds: the draft round's items, to reword, merge, split, drop or add."""
     round = _round_for(request, slug, number)
     languages = list(round.study.languages)
+    query = request.GET.get("q", "").strip()[:100]
+    found = round.round_items.select_related("item").prefetch_related("item__derived_from")
+    if query:
+        found = found.filter(Q(item__code__icontains=query) | Q(text__icontains=query))
+    page = Paginator(found.order_by("position", "pk"), ITEMS_PER_PAGE).get_page(
+        request.GET.get("page", 1)
+    )
     entries = [
         (
             ri,
@@ -180,13 +189,15 @@ def round_items(request: HttpRequest, slug: str, number: int) -> HttpResponse:
                 initial={f"text_{c}": ri.text.get(c, "") for c in languages},
             ),
         )
-        for ri in round.round_items.select_related("item").prefetch_related("item__derived_from")
+        for ri in page.object_list
     ]
-    previous = overview.previous_rows(round)
+    previous = overview.previous_rows(round, [ri.item_id for ri, _form in entries])
     context = {
         "study": round.study,
         "round": round,
         "entries": [(ri, form, previous.get(ri.item_id)) for ri, form in entries],
+        "page": page,
+        "query": query,
         "new_form": NewItemForm(languages=languages, prefix="new"),
         "intro_form": TextsForm(
             languages=languages,
@@ -198,6 +209,7 @@ def round_items(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     return render(request, "rounds/round_items.html", context)
 
 
+ITEMS_PER_PAGE = 50
 Action = Callable[[HttpRequest, Round], str | None]
 
 

@@ -69,6 +69,14 @@ def demo(
         Study.objects.filter(slug__in=["kce-burnout-gp", "demo-live"]).delete()
 
 
+def test_the_demo_keeps_no_personal_link_in_a_file(demo: DemoRun) -> None:
+    from django.conf import settings
+
+    info = (settings.VAR_DIR / "demo.json").read_text(encoding="utf-8")
+    assert "/p/" not in info
+    assert '"panelist_link": "/demo/panelist/"' in info
+
+
 def test_the_demo_writes_its_three_files(demo: DemoRun) -> None:
     assert sorted(p.name for p in demo.out.iterdir()) == [
         "ratings.csv",

@@ -106,7 +106,7 @@ URLS: dict[str, tuple[str, Urls]] = {
         PANELIST: [both("panelist-home"), post("panelist-consent"), both("panelist-rate"),
                    both("panelist-rate-step", lambda w: "d1"), both("panelist-review"),
                    post("panelist-submit"), both("panelist-thanks")],
-        PUBLIC: [get("healthz"), get("home"), get("login"), post("logout"),
+        PUBLIC: [get("healthz"), get("home"), get("demo-visitor"), get("login"), post("logout"),
                  post("set_language"), get("password_reset"), get("password_reset_done"),
                  get("password_reset_complete"),
                  get("password_reset_confirm", lambda w: "MQ", lambda w: "set-password"),

@@ -6,14 +6,13 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.urls import reverse
 
 from demo import kce as demo
-from panelists.links import link_for
 from reports import exports
 from rounds.errors import DomainError
 from rounds.models import StudyMembership
@@ -61,19 +60,19 @@ class Command(BaseCommand):
         StudyMembership.objects.get_or_create(
             study=result.kce, user=viewer, defaults={"role": StudyMembership.Role.VIEWER}
         )
-        link = link_for(result.visitor)
+        entry = reverse("demo-visitor")  # the home page links here; no token is written
         info = {
             "username": DEMO_USER,
             "password": DEMO_PASSWORD,
             "viewer": VIEWER_USER,
-            "panelist_link": urlsplit(link).path,
+            "panelist_link": entry,
         }
         (settings.VAR_DIR / "demo.json").write_text(json.dumps(info), encoding="utf-8")
         self.stdout.write(
             f"Demo ready (simulated data). Files in {out}: ratings.csv, results.csv, report.pdf\n"
             f"Coordinator login: {DEMO_USER} / {DEMO_PASSWORD}; policy team (viewer) login: "
             f"{VIEWER_USER} / {DEMO_PASSWORD}\n"
-            f"A demo panelist's personal link (study demo-live, round 2 open): {link}"
+            f"As a demo panelist (study demo-live, round 2 open): {settings.SITE_URL}{entry}"
         )
 
 
