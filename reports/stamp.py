@@ -21,7 +21,6 @@ from django.utils import timezone
 
 from rounds.design import design_hash
 from rounds.models import Study
-from rounds.services import protocol_hash
 from rounds.version import __version__
 
 Stamp = dict[str, Any]
@@ -37,13 +36,14 @@ def build_stamp(
 ) -> Stamp:
     """The stamp of a report on ``study`` whose ratings.csv is ``ratings_csv``."""
     protocol = study.protocol
+    current = design_hash(study)
     return {
         "study": study.slug,
         "report_version": version,
         "software": SOFTWARE,
         "software_version": __version__,
-        "protocol_hash": protocol_hash(protocol),
-        "design_hash": design_hash(study),
+        "protocol_hash": protocol.locked_design_hash or current,
+        "design_hash": current,
         "data_checksum": hashlib.sha256(ratings_csv).hexdigest(),
         "quantile_method": protocol.quantile_type,
         "generated_at": (now or timezone.now()).astimezone(UTC).isoformat(),

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 import rfc8785
 
 from rounds import consensus
-from rounds.models import Item, Round, ScheduledReminder, Study
+from rounds.models import Round, Study
 
 FORMAT_VERSION = 1
 
@@ -50,7 +50,7 @@ def design_hash(study: Study) -> str:
 
 
 def design_document(study: Study) -> Document:
-    """The study's design in normal form (see the module docstring); seven queries."""
+    """The study's design in normal form (see the module docstring); five queries."""
     languages = list(study.languages or [])
     return {
         "format_version": FORMAT_VERSION,
@@ -117,21 +117,27 @@ def _criterion(criterion: Any, languages: list[str]) -> Document:
 
 
 def _items(study: Study, languages: list[str]) -> list[Document]:
-    parents: dict[int, list[str]] = {}
-    links = Item.derived_from.through.objects.filter(from_item__study=study)
-    for child, code in links.values_list("from_item_id", "to_item__code"):
-        parents.setdefault(child, []).append(code)
-    # TODO(study record): add each item's `source` and `reference` once they are on main.
-    return [
-        {
-            "code": item.code,
-            "domain": texts(item.domain, languages),
-            "text": texts(item.text, languages),
-            "derived_from": sorted(parents.get(item.pk, [])),
-            "metadata": item.metadata or {},
-        }
-        for item in study.items.order_by("position", "code")
-    ]
+    """Every item with its lineage, in one query (a row per item and parent)."""
+    rows = study.items.order_by("position", "code", "pk").values_list(
+        "pk", "code", "domain", "text", "metadata", "derived_from__code"
+    )
+    items: dict[int, Document] = {}
+    for pk, code, domain, text, metadata, parent in rows:
+        item = items.get(pk)
+        if item is None:
+            # TODO(study record): add each item's `source` and `reference` once on main.
+            item = items[pk] = {
+                "code": code,
+                "domain": texts(domain, languages),
+                "text": texts(text, languages),
+                "derived_from": [],
+                "metadata": metadata or {},
+            }
+        if parent is not None:
+            item["derived_from"].append(parent)
+    for item in items.values():
+        item["derived_from"].sort()
+    return list(items.values())
 
 
 def study_groups(study: Study) -> list[str]:
@@ -143,17 +149,19 @@ def study_groups(study: Study) -> list[str]:
 
 
 def _schedule(study: Study) -> Document:
-    first = Round.objects.filter(study=study, number=1).first()
-    days: list[int] = []
-    if first is not None:
-        reminders = ScheduledReminder.objects.filter(round=first)
-        days = sorted(reminders.values_list("days_before", flat=True), reverse=True)
+    """Round 1's times and reminders, in one query (a row per reminder)."""
+    rows = list(
+        Round.objects.filter(study=study, number=1).values_list(
+            "opens_at", "closes_at", "reminders__days_before"
+        )
+    )
     zone = ZoneInfo(study.time_zone)
+    opens, closes = (rows[0][0], rows[0][1]) if rows else (None, None)
     return {
         "round_1": {
-            "opens_at": local_time(first.opens_at, zone) if first else None,
-            "closes_at": local_time(first.closes_at, zone) if first else None,
-            "reminders_days_before": days,
+            "opens_at": local_time(opens, zone),
+            "closes_at": local_time(closes, zone),
+            "reminders_days_before": sorted((r[2] for r in rows if r[2] is not None), reverse=True),
         }
     }
 

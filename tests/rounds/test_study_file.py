@@ -235,3 +235,12 @@ def test_a_future_schedule_prepares_round_1_with_its_times_and_reminders(owner: 
     assert [ri.item.code for ri in first.round_items.all()] == ["A1"]
     schedule = design_document(study)["schedule"]["round_1"]
     assert schedule["opens_at"] == "2030-03-04T09:00:00+01:00"
+
+
+@pytest.mark.django_db
+def test_a_merged_item_lists_every_item_it_came_from() -> None:
+    study = make_study(n_items=3)
+    first, second, third = Item.objects.filter(study=study).order_by("position")
+    third.derived_from.set([second, first])
+    items = design_document(study)["items"]
+    assert [item["derived_from"] for item in items] == [[], [], ["I01", "I02"]]
