@@ -215,6 +215,9 @@ if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
 # Durable jobs (rounds.jobs): how long a worker's claim lasts before another may take the
 # job over, in seconds per kind ("analysis", "report", "email", or "default"); how long an
 # unclaimed queued job waits before the tick publishes it again; the first retry delay.
+# Report layout: worker processes for a long report (0: one per CPU; 1: one process).
+DELPHI_REPORT_WORKERS = env_int("DELPHI_REPORT_WORKERS", 0)
+
 DELPHI_JOB_LEASES = {
     k: int(v) for k, v in (p.split("=") for p in env_list("DELPHI_JOB_LEASES", []) if "=" in p)
 }

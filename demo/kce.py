@@ -12,17 +12,29 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from django.db import transaction
 from django.utils import timezone
 
+from demo import simulation
 from demo.recommendations import add_kce_recommendations
 from reports import services as report_services
 from reports.models import ReportVersion
 from rounds import services
 from rounds.errors import DomainError
-from rounds.models import Criterion, Item, Panelist, Participation, Protocol, Rating, Round, Study
+from rounds.models import (
+    Criterion,
+    Item,
+    Panelist,
+    Participation,
+    Protocol,
+    Rating,
+    Round,
+    Study,
+    StudyRecord,
+)
 
 FIXTURE = Path(__file__).resolve().parent / "data" / "kce165_action_items.csv"
 KCE_SLUG = "kce-burnout-gp"
@@ -84,6 +96,74 @@ DESCRIPTION = {
 }
 
 
+KCE_PANEL = 59  # general practitioners rated the list (KCE Reports 165)
+KCE_DROPOUTS = 6  # the report gives no response rates: an invented, modest attrition
+
+# The panel's view of each item (acceptability, priority) on the 1-9 scale: the mean of
+# the rating model before each panelist's lasting bias and the noise of each rating (see
+# demo/simulation.py). Items the KCE report speaks of follow what it says; the others, on
+# which it says nothing, get middling profiles and may end either way.
+STATED: dict[str, tuple[float, float, str]] = {
+    "P02": (8.2, 7.4, "accepted by the Delphi respondents"),
+    "P04": (7.9, 8.0, "guaranteeing sickness and disability income: a priority"),
+    "P12": (7.8, 7.5, "more realistic patient expectations: a priority action"),
+    "P13": (7.9, 7.6, "more realistic patient expectations: a priority action"),
+    "P17": (8.3, 8.1, "less administrative time: a priority"),
+    "P18": (8.5, 8.3, "less administrative time: a priority"),
+    "P20": (8.2, 8.0, "better out-of-hours services: a priority"),
+    "P21": (6.6, 4.6, "stress-management techniques: not a priority"),
+    "C01": (8.4, 7.6, "flexible, personalised help strongly favoured"),
+    "C02": (8.2, 7.4, "flexible, personalised help strongly favoured"),
+    "C03": (8.2, 7.5, "flexible, personalised help strongly favoured"),
+    "C04": (6.1, 5.4, "less favoured than flexible help"),
+    "C05": (5.6, 4.9, "less favoured than flexible help"),
+}
+UNSTATED: dict[str, tuple[float, float]] = {
+    "P01": (6.4, 5.6), "P03": (7.2, 6.4), "P05": (7.4, 6.8), "P06": (7.0, 6.0),
+    "P07": (7.3, 6.3), "P08": (7.5, 6.6), "P09": (6.3, 5.4), "P10": (6.8, 6.0),
+    "P11": (6.5, 6.2), "P14": (7.6, 6.0), "P15": (7.8, 7.0), "P16": (7.4, 6.5),
+    "P19": (7.6, 6.6), "C06": (7.4, 6.8), "C07": (7.3, 6.5), "C08": (7.1, 6.4),
+}  # fmt: skip
+KCE_PROFILE: dict[tuple[str, str], float] = {
+    (code, criterion): float(values[i])
+    for code, values in [*((c, v[:2]) for c, v in STATED.items()), *UNSTATED.items()]
+    for i, criterion in enumerate(("acceptability", "priority"))
+}
+KCE_RECORD = {
+    "items_origin": (
+        "A literature review, about 40 interviews with general practitioners, an "
+        "international comparison and a survey of Belgian support structures produced a "
+        "preliminary list of action items (KCE Reports 165, 2011)."
+    ),
+    "eligibility": (
+        "General practitioners 'tout venant': not selected for an interest in burnout."
+    ),
+    "recommendations_drafting": (
+        "After the Delphi survey the research teams wrote 14 recommendation sheets."
+    ),
+    "recommendations_validation": (
+        "The sheets were discussed with experts and stakeholders in a workshop on their "
+        "feasibility; the final recommendations were formulated afterwards."
+    ),
+    "ethics": (
+        "The ULB-Erasme ethics committee approved the qualitative parts of the study "
+        "(interviews, Delphi survey) on 17 August 2010."
+    ),
+    "limitations": (
+        "Possible selection of motivated general practitioners interested in the "
+        "psychosocial side of the doctor-patient relationship: the panel may not represent "
+        "all general practitioners. In this demo every rating is simulated (see the "
+        "section 'How the ratings were simulated'), so no finding of this report is evidence "
+        "about real general practitioners."
+    ),
+    "decision_rule_rationale": (
+        "The KCE study rated acceptability and priority; the demo accepts an action the "
+        "panel agrees is acceptable (75 % in the high band) and whose priority median "
+        "reaches the high band, so that an accepted action is both acceptable and a priority."
+    ),
+}
+
+
 @dataclass(frozen=True)
 class DemoResult:
     kce: Study
@@ -103,12 +183,14 @@ def build_demo(*, seed: int = 165, wait: Callable[[Round], None] | None = None) 
     Study.objects.filter(slug__in=[KCE_SLUG, LIVE_SLUG]).delete()
     rng = np.random.default_rng(seed)
     kce = _create_study(KCE_SLUG, KCE_TITLE, load_items(), max_rounds=2)
-    gps = _create_panel(kce, 59, rng)
-    profile = _item_profiles(kce, rng)
-    round1 = _run_round(kce, gps, profile, rng, previous=None, wait=wait)
-    dropouts = set(rng.choice(len(gps), size=6, replace=False).tolist())
-    stayers = [p for i, p in enumerate(gps) if i not in dropouts]
-    _run_round(kce, stayers, profile, rng, previous=round1, wait=wait)
+    _record_kce(kce)
+    gps = _create_panel(kce, KCE_PANEL, rng)
+    panel = simulation.Panel.draw(len(gps), list(CRITERIA), rng)
+    everyone = list(range(len(gps)))
+    round1, first = _run_round(kce, gps, everyone, panel, KCE_PROFILE, rng, wait=wait)
+    dropouts = set(rng.choice(len(gps), size=KCE_DROPOUTS, replace=False).tolist())
+    stayers = [i for i in everyone if i not in dropouts]
+    _run_round(kce, gps, stayers, panel, KCE_PROFILE, rng, wait=wait, previous=(round1, first))
     kce.refresh_from_db()
     add_kce_recommendations(kce)
     report = wait_for_report(report_services.report_request(study=kce))
@@ -116,14 +198,16 @@ def build_demo(*, seed: int = 165, wait: Callable[[Round], None] | None = None) 
 
     live_items = [row for row in load_items() if row["code"].startswith("P")][:10]
     live = _create_study(LIVE_SLUG, LIVE_TITLE, live_items, max_rounds=3)
-    panel = _create_panel(live, 24, rng)
-    visitor = panel[0]
+    members = _create_panel(live, 24, rng)
+    visitor = members[0]
     Panelist.objects.filter(pk=visitor.pk).update(
         email=VISITOR_EMAIL, name="Demo visitor", language="en"
     )
     visitor.refresh_from_db()
-    live_profile = _item_profiles(live, rng, mix=(0.3, 0.6, 0.1))
-    _run_round(live, panel, live_profile, rng, previous=None, wait=wait)
+    live_panel = simulation.Panel.draw(len(members), list(CRITERIA), rng)
+    live_profile = _live_profile(live, rng)
+    everyone = list(range(len(members)))
+    _run_round(live, members, everyone, live_panel, live_profile, rng, wait=wait)
     round2 = live.rounds.filter(number=2).first()
     if round2 is None:
         raise DomainError("The live demo's round 1 decided every item; change the seed.")
@@ -205,6 +289,13 @@ def _create_study(
     return study
 
 
+def _record_kce(study: Study) -> None:
+    """What the KCE report says about its design, for the report's methods; what it does not
+    say (funding, piloting, the evidence given to the panel...) stays "not recorded"."""
+    simulated = simulation.describe(KCE_PANEL, KCE_DROPOUTS, sorted(STATED))
+    StudyRecord.objects.create(study=study, simulation=simulated, **KCE_RECORD)
+
+
 def _create_panel(study: Study, size: int, rng: np.random.Generator) -> list[Panelist]:
     languages = rng.choice(["fr", "nl", "en"], size=size, p=[0.5, 0.45, 0.05])
     groups = rng.choice(["solo", "group"], size=size, p=[0.55, 0.45])
@@ -221,82 +312,75 @@ def _create_panel(study: Study, size: int, rng: np.random.Generator) -> list[Pan
     )
 
 
-def _item_profiles(
-    study: Study, rng: np.random.Generator, mix: tuple[float, float, float] = (0.6, 0.3, 0.1)
-) -> dict[tuple[str, str], float]:
-    """A latent panel mean per item and criterion: most items liked, a few contested or not."""
+def _live_profile(study: Study, rng: np.random.Generator) -> dict[tuple[str, str], float]:
+    """The live demo's items: a mix of liked, contested and rejected ones, so that round 1
+    leaves some to rate again."""
     profile: dict[tuple[str, str], float] = {}
-    for code in study.items.values_list("code", flat=True):
-        kind = rng.choice(["consensus", "contested", "rejected"], p=list(mix))
-        base = {"consensus": 7.6, "contested": 5.8, "rejected": 2.8}[str(kind)]
-        profile[(code, "acceptability")] = base + rng.normal(0, 0.4)
-        profile[(code, "priority")] = base - 0.5 + rng.normal(0, 0.7)
+    for code in study.items.order_by("position").values_list("code", flat=True):
+        kind = rng.choice(["liked", "contested", "rejected"], p=[0.3, 0.6, 0.1])
+        base = {"liked": 7.8, "contested": 6.0, "rejected": 2.8}[str(kind)]
+        profile[(code, "acceptability")] = base + rng.normal(0, 0.3)
+        profile[(code, "priority")] = base - 0.4 + rng.normal(0, 0.5)
     return profile
+
+
+Ratings = dict[tuple[int, str, str], int | None]
 
 
 def _run_round(
     study: Study,
-    panel: list[Panelist],
-    profile: dict[tuple[str, str], float],
+    gps: list[Panelist],
+    members: list[int],
+    panel: simulation.Panel,
+    profile: simulation.Profile,
     rng: np.random.Generator,
     *,
-    previous: Round | None,
     wait: Callable[[Round], None],
-) -> Round:
+    previous: tuple[Round, Ratings] | None = None,
+) -> tuple[Round, Ratings]:
+    """Open the next round, have ``members`` (indexes into ``gps``) rate it as the model
+    says, close it and wait for its analysis."""
     round = (
         services.round_create(study=study)
         if previous is None
-        else study.rounds.get(number=previous.number + 1)
+        else study.rounds.get(number=previous[0].number + 1)
     )
     services.round_open(round=round, notify=False)
-    _write_ratings(round, panel, profile, rng, previous)
+    round_items = list(round.round_items.select_related("item").order_by("position"))
+    cells = [(ri.item.code, c) for ri in round_items for c in CRITERIA]
+    if previous is None:
+        ratings = simulation.first_round(panel, members, cells, profile, rng)
+    else:
+        fed_back = {
+            (res.round_item.item.code, res.criterion.code): res.median
+            for res in previous[0].results.select_related("round_item__item", "criterion")
+        }
+        ratings = simulation.next_round(panel, members, cells, profile, previous[1], fed_back, rng)
+    _save_ratings(round, round_items, [gps[i] for i in members], members, ratings)
     services.round_close(round=round)
     wait(round)
-    return round
+    return round, ratings
 
 
-def _write_ratings(
-    round: Round,
-    panel: list[Panelist],
-    profile: dict[tuple[str, str], float],
-    rng: np.random.Generator,
-    previous: Round | None,
-) -> None:
-    """Round 1 draws from each item's profile; later rounds move towards the panel median."""
-    criteria = list(round.study.criteria.all())
-    medians: dict[tuple[str, str], float | None] = {}
-    if previous is not None:
-        for res in previous.results.select_related("round_item__item", "criterion"):
-            medians[(res.round_item.item.code, res.criterion.code)] = res.median
-    bias = {p.pk: rng.normal(0, 0.6) for p in panel}
-    ratings = []
-    for ri in round.round_items.select_related("item"):
-        for criterion in criteria:
-            key = (ri.item.code, criterion.code)
-            for panelist in panel:
-                if rng.random() < 0.03:
-                    value = None
-                else:
-                    mu = profile[key] + bias[panelist.pk]
-                    median = medians.get(key)
-                    if median is not None:
-                        mu = 0.5 * mu + 0.5 * median
-                    spread = 1.4 if previous is None else 0.9
-                    value = int(np.clip(round_half(rng.normal(mu, spread)), 1, 9))
-                ratings.append(
-                    Rating(round_item=ri, criterion=criterion, panelist=panelist, value=value)
-                )
+def _save_ratings(
+    round: Round, round_items: list[Any], panelists: list[Panelist], members: list[int],
+    ratings: Ratings,
+) -> None:  # fmt: skip
+    criteria = {c.code: c for c in round.study.criteria.all()}
+    rows = [
+        Rating(round_item=ri, criterion=criteria[code], panelist=panelist,
+               value=ratings[(index, ri.item.code, code)])
+        for ri in round_items
+        for code in CRITERIA
+        for panelist, index in zip(panelists, members, strict=True)
+    ]  # fmt: skip
     now = timezone.now()
     with transaction.atomic():
-        Rating.objects.bulk_create(ratings, batch_size=2000)
-        Participation.objects.filter(round=round, panelist__in=panel).update(
+        Rating.objects.bulk_create(rows, batch_size=2000)
+        Participation.objects.filter(round=round, panelist__in=panelists).update(
             status=Participation.Status.SUBMITTED,
             opened_at=now,
             submitted_at=now,
             last_activity_at=now,
             consented_at=now,
         )
-
-
-def round_half(x: float) -> float:
-    return float(np.floor(x + 0.5))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from reports import services
+from reports import selectors, services
 from reports.models import Actor, Recommendation
 from rounds.models import Item, Study
 
@@ -24,6 +24,7 @@ class _Sheet:
     items: tuple[str, ...]
     text: str
     notes: str
+    justification: str = ""
 
 
 SHEETS: tuple[_Sheet, ...] = (
@@ -102,6 +103,9 @@ These skills belong in basic training and in continuing education, taught by GPs
 GPs, with attention to the realities of solo and group practice.""",
         "Include a module in the GP training curriculum; offer accredited workshops through the "
         "GP circles; evaluate uptake after two years.",
+        "Stress-management techniques (P21) were not a priority for the panel. They stay on "
+        "this sheet as an optional part of the same training, offered and not pushed, "
+        "because they cost little once the other two modules exist.",
     ),
     _Sheet(
         "Set shared expectations between patients and GPs",
@@ -190,6 +194,9 @@ Insurers and treatment centres should agree on how such stays are funded, so tha
 never the reason a doctor goes without care.""",
         "Agreements with treatment centres in each region; a written protocol on when, and only "
         "when, the regulator is informed.",
+        "The panel favoured flexible, personalised help (the previous sheet) over specialised "
+        "services and residential stays (C04, C05). This sheet keeps them as a second line, "
+        "behind the entry point, for the few doctors who need more than counselling.",
     ),
     _Sheet(
         "Help doctors return to work, within one integrated programme",
@@ -205,17 +212,29 @@ the cover and the workload of the return together.""",
 )
 
 
+# For a sheet that rests on items the simulated panel did not accept and says no more.
+FALLBACK_JUSTIFICATION = (
+    "Not every item of this sheet was accepted by the panel (see the verdicts above). The "
+    "research team keeps the sheet whole for the stakeholder workshop, which weighs the "
+    "feasibility of each action; the items the panel did not accept are put to it as open "
+    "questions, not as the panel's view. (Demo text: the ratings are simulated.)"
+)
+
+
 def add_kce_recommendations(study: Study) -> list[Recommendation]:
     """Replace the study's recommendations with the 14 sheets of the demo.
 
     Items are found by code; a sheet keeps whichever of its items the study has. Actors
-    are those of the sheet's items (their ``metadata["actors"]``)."""
+    are those of the sheet's items (their ``metadata["actors"]``). A sheet resting on an
+    item the panel rejected or left without consensus carries its justification."""
     items = {item.code: item for item in Item.objects.filter(study=study)}
+    finals = selectors.final_decisions(study)
     created = []
     with transaction.atomic():
         Recommendation.objects.filter(study=study).delete()
         for sheet in SHEETS:
             linked = [items[code] for code in sheet.items if code in items]
+            unsupported = any(finals.get(i.pk) in services.NOT_SUPPORTED for i in linked)
             created.append(
                 services.recommendation_create(
                     study=study,
@@ -224,6 +243,9 @@ def add_kce_recommendations(study: Study) -> list[Recommendation]:
                     actors=_actors(linked),
                     implementation_notes=sheet.notes,
                     items=linked,
+                    justification=(sheet.justification or FALLBACK_JUSTIFICATION)
+                    if unsupported
+                    else "",
                 )
             )
     return created

@@ -95,7 +95,7 @@ def round_status(request: HttpRequest, slug: str, number: int) -> JsonResponse:
             "counts": _counts(overall),
             "rate": int(overall.rate + 0.5),
             "groups": {g.label: {**_counts(g), "rate": int(g.rate + 0.5)} for g in groups},
-            "panelists": _panelist_states(round, _panel(request, round)),
+            "panelists": _panelist_states(round, _panel(request, round, details=False)),
         }
     )
 
@@ -106,13 +106,14 @@ def _counts(progress: selectors.Progress) -> dict[str, int]:
     return counts
 
 
-def _panel(request: HttpRequest, round: Round) -> selectors.PanelPage:
+def _panel(request: HttpRequest, round: Round, *, details: bool = True) -> selectors.PanelPage:
     """The page of the panel table the coordinator is looking at (status, search, page)."""
     return selectors.panel_page(
         round,
         status=request.GET.get("status", ""),
         query=request.GET.get("q", "")[:100],
         page=request.GET.get("page", 1),
+        details=details,
     )
 
 

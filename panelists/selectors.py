@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, F, Max, Min, Q
+from django.db.models import Count, Max, Min, Q
 from django.utils.translation import gettext as _
 
 from panelists.models import EmailMessage
@@ -85,7 +85,9 @@ class PanelPage:
     query: str
 
 
-def panel_page(round: Round, *, status: str = "", query: str = "", page: Any = 1) -> PanelPage:
+def panel_page(
+    round: Round, *, status: str = "", query: str = "", page: Any = 1, details: bool = True
+) -> PanelPage:
     """A page of the panel table (100 rows): a fixed number of queries, whatever the size
     of the panel, so the dashboard of 2,500 panelists is as quick as that of 10."""
     participations = Participation.objects.filter(round=round).select_related("panelist")
@@ -101,7 +103,9 @@ def panel_page(round: Round, *, status: str = "", query: str = "", page: Any = 1
         )
     paginator = Paginator(participations.order_by("panelist__pseudonym"), PAGE_SIZE)
     found = paginator.get_page(page)
-    return PanelPage(_rows(round, list(found.object_list)), found, status, query)
+    shown = list(found.object_list)
+    rows = _rows(round, shown) if details else [PanelistRow(p, 0, []) for p in shown]
+    return PanelPage(rows, found, status, query)
 
 
 def panelist_rows(round: Round) -> list[PanelistRow]:
@@ -140,23 +144,24 @@ def quality_flags(
     """Data-quality flags per panelist: the same rating for every item (at least five, on
     one criterion), or a completion too fast to have read the items. Counted by the
     database, for the given participations (or the whole round)."""
-    ratings = Rating.objects.filter(round_item__round=round)
+    # Both columns lead the ratings' unique index (panelist, round item, criterion): an index
+    # scan, where a join to the round's items would read every rating of the study.
+    items = list(round.round_items.values_list("pk", flat=True))
+    ratings = Rating.objects.filter(round_item_id__in=items)
     chosen = list(participations) if participations is not None else None
     if chosen is not None:
         ratings = ratings.filter(panelist_id__in=[p.panelist_id for p in chosen])
-    uniform = (
-        ratings.values("panelist_id", "criterion_id")
-        .annotate(n=Count("pk"), valued=Count("value"), low=Min("value"), high=Max("value"))
-        .filter(n__gte=5, valued=F("n"), low=F("high"))
-        .values_list("panelist_id", flat=True)
+    cells = ratings.values("panelist_id", "criterion_id").annotate(
+        n=Count("pk"), valued=Count("value"), low=Min("value"), high=Max("value")
     )
     flags: dict[int, list[str]] = defaultdict(list)
     same = _("Same rating for every item")
-    for panelist_id in set(uniform):
-        flags[panelist_id].append(same)
-    counts = dict(
-        ratings.values("panelist_id").annotate(n=Count("pk")).values_list("panelist_id", "n")
-    )
+    counts: dict[int, int] = defaultdict(int)
+    for cell in cells:
+        counts[cell["panelist_id"]] += cell["n"]
+        uniform = cell["n"] >= 5 and cell["valued"] == cell["n"] and cell["low"] == cell["high"]
+        if uniform and same not in flags[cell["panelist_id"]]:
+            flags[cell["panelist_id"]].append(same)
     for p in chosen if chosen is not None else round.participations.all():
         seconds = _duration(p.opened_at, p.submitted_at)
         n = counts.get(p.panelist_id, 0)

@@ -28,7 +28,7 @@ from rounds import selectors as round_selectors
 from rounds.models import Protocol, Result, Study
 
 RATINGS_COLUMNS = list(csvio.RATINGS_COLUMNS)
-RESULTS_COLUMNS = [*csvio.RESULTS_COLUMNS, "margin"]
+RESULTS_COLUMNS = [*csvio.RESULTS_COLUMNS, "margin", *selectors.DECISION_COLUMNS]
 COMMENTS_COLUMNS = list(selectors.COMMENT_COLUMNS)
 STABILITY_COLUMNS = [
     "round",
@@ -41,7 +41,9 @@ STABILITY_COLUMNS = [
     "stable",
     "n_paired",
     "wilcoxon_p",
+    "wilcoxon_p_holm",
     "mcnemar_p",
+    "mcnemar_p_holm",
     "cv_prev",
     "cv",
     "cv_change",
@@ -107,10 +109,9 @@ def _result_tables(study: Study) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFra
         if all_rules:
             rules.append({**key, **{_rule_column(k): v for k, v in all_rules.items()}})
     order = ["round", "item", "criterion"]
+    measured = pd.DataFrame.from_records(results, columns=RESULTS_COLUMNS[:-2])
     return (
-        pd.DataFrame.from_records(results, columns=RESULTS_COLUMNS).sort_values(
-            order, ignore_index=True
-        ),
+        selectors.with_decisions(study, measured).sort_values(order, ignore_index=True),
         pd.DataFrame.from_records(stability, columns=STABILITY_COLUMNS).sort_values(
             order, ignore_index=True
         ),
@@ -215,6 +216,17 @@ _CODEBOOK: list[tuple[str, str, str, str]] = [
     ("results.csv", "quantile_method", "integer", "Hyndman-Fan quantile type (5, 6, 7 or 8)."),
     ("results.csv", "margin", "integer", "Smallest number of panelists whose rating would "
      "have to change for the consensus label to change."),
+    ("results.csv", "decision", "text", "The item's decision after the round, the same on "
+     "each criterion's row: accepted, rejected, carried (rated again in the next round) or "
+     "no_consensus (undecided after the last round), as recorded (a coordinator's change "
+     "included)."),
+    ("results.csv", "basis", "text", "Which clauses of the protocol's item decision rule "
+     "decided it, separated by '; ', each as 'clause held|failed (value read)', e.g. "
+     "'priority.median >= 7 failed (6)': for accepted, the clauses that made the accept "
+     "rule hold; for rejected, those that made the reject rule hold; otherwise those that "
+     "kept the accept rule from holding. Default rules read as 'criterion = in' (accept) and "
+     "'criterion = out' (reject). Prefixed 'changed by the coordinator from <computed> "
+     "(...)' when a coordinator changed the decision."),
     ("comments.csv", "round", "integer", "Round number."),
     ("comments.csv", "panelist", "text", "Pseudonym of the panelist who commented."),
     ("comments.csv", "item", "text", "Item code."),
@@ -235,7 +247,11 @@ _CODEBOOK: list[tuple[str, str, str, str]] = [
     ("stability.csv", "n_paired", "integer", "Panelists who rated the item in both rounds."),
     ("stability.csv", "wilcoxon_p", "number", "Two-sided Wilcoxon signed-rank p-value over the "
      "paired ratings; empty when no difference is non-zero."),
+    ("stability.csv", "wilcoxon_p_holm", "number", "wilcoxon_p adjusted for the many items "
+     "tested at once (Holm's step-down method), within one criterion and one pair of rounds."),
     ("stability.csv", "mcnemar_p", "number", "Exact McNemar p-value on 'high band or not'."),
+    ("stability.csv", "mcnemar_p_holm", "number", "mcnemar_p adjusted by Holm's method, "
+     "within one criterion and one pair of rounds."),
     ("stability.csv", "cv_prev", "number", "Coefficient of variation sd / mean, previous round."),
     ("stability.csv", "cv", "number", "Coefficient of variation, this round."),
     ("stability.csv", "cv_change", "number", "cv - cv_prev."),

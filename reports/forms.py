@@ -57,5 +57,16 @@ class RecommendationForm(forms.Form):
             label=_("Items it rests on"),
             widget=forms.CheckboxSelectMultiple,
             required=False,
-            help_text=_("The sheet shows the panel's ratings of each item."),
+            help_text=_("The sheet shows the panel's ratings and the disposition of each item."),
+        )
+        self.fields["justification"] = forms.CharField(
+            label=_("Why it rests on items the panel did not accept"),
+            widget=forms.Textarea(attrs={"rows": 3}),
+            required=False,
+            help_text=_(
+                "Required when an item above was rejected or reached no consensus (e.g. kept "
+                "from the interviews, or rephrased after a stakeholder workshop). The sheet "
+                "prints it, and the report lists the recommendation apart from those the "
+                "panel supported."
+            ),
         )

@@ -6,6 +6,7 @@ renderer must not fetch anything); links keep only http(s) and mailto targets.
 
 from __future__ import annotations
 
+import threading
 import xml.etree.ElementTree as ET
 
 import markdown
@@ -37,7 +38,15 @@ class _SafeExtension(markdown.Extension):
         md.treeprocessors.register(_Sanitise(md), "delphi_sanitise", 0)
 
 
+_local = threading.local()
+
+
 def render_markdown(text: str) -> SafeString:
     """HTML for ``text``: paragraphs, emphasis, lists, links; any raw HTML escaped."""
-    md = markdown.Markdown(extensions=[_SafeExtension(), "sane_lists"], output_format="html")
-    return mark_safe(md.convert(text or ""))
+    if not text:
+        return mark_safe("")
+    md = getattr(_local, "md", None)
+    if md is None:  # building a Markdown costs more than converting a sheet's text
+        md = markdown.Markdown(extensions=[_SafeExtension(), "sane_lists"], output_format="html")
+        _local.md = md
+    return mark_safe(md.reset().convert(text))

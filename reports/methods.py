@@ -16,9 +16,12 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
-from reports.selectors import ReportData
-from rounds.models import AuditEntry, Protocol
+from reports.selectors import CHARACTERISTICS, ReportData
+from reports.stamp import SOFTWARE
+from rounds.models import AuditEntry, Item, Panelist, Protocol, StudyRecord
+from rounds.version import __version__
 
 Formatter = Callable[[datetime | None], str]
 
@@ -37,6 +40,7 @@ def methods_context(
         "report_language": _language_name(data.study.report_language),
         "minutes_per_round": data.study.minutes_per_round,
         "n_rounds": len(flow),
+        "design": design(len(flow), protocol.max_rounds, len(data.items), len(data.criteria)),
         "max_rounds": protocol.max_rounds,
         "first_opened": flow[0]["opened"] if flow else "",
         "last_closed": flow[-1]["closed"] if flow else "",
@@ -56,8 +60,129 @@ def methods_context(
         "rewordings": _rewordings(data),
         "overrides": _overrides(data),
         "changes": _changes(data, when),
-        "checklist": _checklist(),
+        "record": record_sections(data.record),
+        "sources": item_sources(data),
+        "characteristics": characteristics(data),
+        "min_group": protocol.min_group_size,
+        "checklist": _checklist(data.record),
     }
+
+
+def design(rounds: int, most: int, items: int, criteria: int) -> str:
+    """ "An online Delphi survey of 2 rounds (at most 3 under the protocol)..." with plurals."""
+    return _(
+        "An online Delphi survey of %(rounds)s (at most %(most)s under the protocol), run on "
+        "the %(software)s, version %(version)s. Panelists rated %(items)s on %(criteria)s."
+    ) % {
+        "rounds": ngettext("%(n)d round", "%(n)d rounds", rounds) % {"n": rounds},
+        "most": ngettext("%(n)d round", "%(n)d rounds", most) % {"n": most},
+        "software": SOFTWARE,
+        "version": __version__,
+        "items": ngettext("%(n)d item", "%(n)d items", items) % {"n": items},
+        "criteria": ngettext("%(n)d criterion", "%(n)d criteria", criteria) % {"n": criteria},
+    }
+
+
+def _text(record: StudyRecord | None, name: str) -> str:
+    return str(getattr(record, name, "") or "").strip() if record is not None else ""
+
+
+def record_sections(record: StudyRecord | None) -> dict[str, list[dict[str, str]]]:
+    """The study record by methods subsection: each field's label and text ("" when not
+    recorded; the template prints "not recorded")."""
+    sections = {
+        "items": ["items_origin", "evidence", "piloting"],
+        "panel": ["eligibility", "sampling_frame", "recruitment", "non_response",
+                  "panel_size_rationale", "steering_group"],
+        "rule": ["decision_rule_rationale"],
+        "recommendations": ["recommendations_drafting", "recommendations_validation"],
+        "limitations": ["limitations"],
+        "ethics": ["ethics", "funding", "conflicts_of_interest"],
+        "simulation": ["simulation"],
+    }  # fmt: skip
+    return {
+        key: [
+            {
+                "label": _field_label(StudyRecord, name),
+                "text": _text(record, name),
+            }
+            for name in names
+        ]
+        for key, names in sections.items()
+    }
+
+
+def _field_label(model: Any, name: str) -> str:
+    text = str(getattr(model._meta.get_field(name), "verbose_name", name))
+    return text[:1].upper() + text[1:]
+
+
+def item_sources(data: ReportData) -> dict[str, Any]:
+    """How many items came from each source, and each item's source and reference."""
+    labels = dict(Item.Source.choices)
+    counts = Counter(item.source for item in data.items)
+    return {
+        "counts": [
+            {"label": str(labels.get(code, _("not recorded"))), "n": counts[code]}
+            for code in [*Item.Source.values, ""]
+            if counts[code]
+        ],
+        "recorded": any(item.source or item.reference for item in data.items),
+    }
+
+
+YEAR_BANDS = [(0, 9), (10, 19), (20, 29), (30, None)]
+
+
+def characteristics(data: ReportData) -> dict[str, Any]:
+    """Panel characteristics per round among those who responded: counts per category,
+    for panelists who consented; a count below the protocol's smallest group size is
+    shown as "< k", never exactly (anonymity)."""
+    k = data.protocol.min_group_size
+    part = data.participation
+    submitted = part[part["status"] == "submitted"]
+    rounds = sorted(set(submitted["round"].tolist()))
+    panel = data.panel.set_index("pseudonym")
+    rows: list[dict[str, Any]] = []
+    if panel.empty or not panel["characteristics_consent"].astype(bool).any():
+        return {"rounds": rounds, "rows": [], "k": k}
+    for name in CHARACTERISTICS:
+        values = panel.apply(lambda p, name=name: _category(p, name), axis=1)
+        per_round = {r: Counter(values.reindex(submitted.loc[submitted["round"] == r,
+                                                             "panelist"]).tolist())
+                     for r in rounds}  # fmt: skip
+        categories = sorted({c for counts in per_round.values() for c in counts if c})
+        if not categories:
+            continue  # nobody gave this characteristic
+        label = _field_label(Panelist, name)
+        for i, category in enumerate([*categories, ""]):
+            cells = [_anonymous(per_round[r].get(category, 0), k) for r in rounds]
+            if category or any(per_round[r].get("", 0) for r in rounds):
+                rows.append(
+                    {
+                        "attribute": label if i == 0 else "",
+                        "category": category or _("not given"),
+                        "cells": cells,
+                    }
+                )
+    return {"rounds": rounds, "rows": rows, "k": k}
+
+
+def _category(panelist: Any, name: str) -> str:
+    if not panelist["characteristics_consent"]:
+        return ""
+    value = panelist[name]
+    if name != "years_in_practice":
+        return str(value or "").strip()
+    if value is None or value != value:
+        return ""
+    years = int(value)
+    lo, hi = next((lo, hi) for lo, hi in YEAR_BANDS if hi is None or years <= hi)
+    return f"{lo}–{hi}" if hi is not None else _("%(n)d or more") % {"n": lo}
+
+
+def _anonymous(n: int, k: int) -> str:
+    return str(n) if n == 0 or n >= k else f"< {k}"
 
 
 def _shares(values: list[str], *, empty: str) -> list[dict[str, Any]]:
@@ -174,13 +299,28 @@ def _value(value: Any) -> str:
     return str(value)
 
 
-def _checklist() -> list[dict[str, str]]:
+def _checklist(record: StudyRecord | None) -> list[dict[str, str]]:
     """Reporting items of ACCORD, CREDES and DELPHISTAR and where this report covers them."""
     methods, flow = _("Methods"), _("Participant flow")
     yes, partly, no = "yes", "partly", "no"
+
+    def given(*names: str) -> str:
+        filled = [bool(_text(record, name)) for name in names]
+        return yes if all(filled) else partly if any(filled) else no
+
     rows = [
         (_("Panel composition: size, stakeholder groups, languages"), methods, yes),
-        (_("Identification and selection of panelists"), methods, partly),
+        (
+            _("Identification and selection of panelists"),
+            methods,
+            given("eligibility", "sampling_frame", "recruitment", "panel_size_rationale"),
+        ),
+        (_("Non-response of those invited"), methods, given("non_response")),
+        (
+            _("Where the items came from, evidence given, piloting"),
+            methods,
+            given("items_origin", "evidence", "piloting"),
+        ),
         (_("Number of rounds, their dates and the items in each"), methods, yes),
         (_("Response rate and drop-outs in each round"), flow, yes),
         (_("Items: wording in each round and changes between rounds"), _("Appendix"), partly),
@@ -199,10 +339,18 @@ def _checklist() -> list[dict[str, str]]:
         (_("Attrition: did those who dropped out rate differently?"), _("Attrition"), yes),
         (_("Anonymity of the panelists"), methods, yes),
         (_("Software and version"), methods, yes),
+        (_("Rationale of the consensus definition"), methods, given("decision_rule_rationale")),
         (
-            _("Steering group, funding, conflicts of interest, ethics review"),
-            _("not recorded by the platform"),
-            no,
+            _("Who drafted the recommendations and how they were validated"),
+            methods,
+            given("recommendations_drafting", "recommendations_validation"),
+        ),
+        (_("Limitations"), methods, given("limitations")),
+        (_("Steering group"), methods, given("steering_group")),
+        (
+            _("Ethics review, funding, conflicts of interest"),
+            methods,
+            given("ethics", "funding", "conflicts_of_interest"),
         ),
     ]
     labels = {yes: _("recorded"), partly: _("partly recorded"), no: _("not recorded")}

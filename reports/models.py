@@ -48,6 +48,14 @@ class Recommendation(models.Model):
     )
     actors = models.JSONField(_("actors concerned"), default=_no_actors, blank=True)
     implementation_notes = models.TextField(_("implementation notes"), blank=True)
+    justification = models.TextField(
+        _("why it rests on items the panel did not accept"),
+        blank=True,
+        help_text=_(
+            "Required when an item it rests on was rejected or reached no consensus; printed "
+            "on the sheet, which the report flags."
+        ),
+    )
     items = models.ManyToManyField(
         Item, through="RecommendationItem", related_name="recommendations", blank=True
     )

@@ -16,9 +16,10 @@ import contextlib
 import functools
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -32,17 +33,18 @@ from django.utils.translation import ngettext
 from weasyprint import CSS, HTML
 from weasyprint.urls import URLFetcher
 
-from reports import methods
+from reports import methods, parts
 from reports.markup import render_markdown
 from reports.selectors import ReportData, report_data
 from reports.stamp import Stamp, build_stamp, design_changed
-from rounds import charts, consensus
+from rounds import charts, consensus, dispositions, explain, formatting
 from rounds.csvio import ratings_csv
 from rounds.models import Criterion, Item, ItemDecision, Result, Round, RoundItem, Study
 
+PARALLEL_FROM = 20  # sheets: below, one process lays the report out faster than several
 FRAGILE_MARGIN = 2  # METHODS.md §5: reports flag verdicts that hang on one or two votes
 PDF_OPTIONS: dict[str, Any] = {"pdf_variant": "pdf/ua-1"}  # tagged, for screen readers
-MAX_DISSENT = 5  # dissenting comments quoted per item on a sheet; all are in comments.csv
+MAX_DISSENT = 3  # dissenting comments quoted per item on a sheet; all are in comments.csv
 MAX_SUMMARY_ITEMS = 20
 MAX_ATTRITION_ITEMS = 10
 RULE_COLUMNS = [rule.label for rule in consensus.ALL_RULES]
@@ -87,10 +89,22 @@ def build_report(data: ReportData, stamp: Stamp, *, progress: Progress | None = 
     progress(8, _("Writing the report"))
     report = _Report(data, stamp)
     context = report_context(data, stamp, report)
+    if len(data.recommendations) >= PARALLEL_FROM and parts.workers() > 1:
+        return Report(pdf=parallel_pdf(context, progress), summary=report.policy_summary())
     html = render_to_string("reports/pdf/report.html", context)
     pages = expected_pages(len(data.recommendations), len(data.items))
     pdf = html_to_pdf(html, progress=progress, expected_pages=pages)
     return Report(pdf=pdf, summary=report.policy_summary())
+
+
+def parallel_pdf(context: dict[str, Any], progress: Progress) -> bytes:
+    """The report laid out in parts by several processes (`reports.parts`)."""
+    study = context["study"]
+    style = functools.partial(
+        page_style, context["title"], stamp_line(context["stamp"]), study.is_simulated
+    )
+    css_text = render_to_string("reports/pdf/report.css")
+    return parts.render(context, css_text, PDF_OPTIONS, style, progress)
 
 
 def html_to_pdf(html: str, *, progress: Progress | None = None, expected_pages: int = 0) -> bytes:
@@ -195,6 +209,24 @@ class _Report:
         self.round_numbers = {r.pk: r.number for r in data.rounds}
         self.comments = _group_comments(data.comments)
         self._flow: list[dict[str, Any]] | None = None
+        self._sheets: list[dict[str, Any]] | None = None
+        self.rule = data.protocol.decision_rule()
+        self.codes = {item.pk: item.code for item in data.items}
+        self._verdicts: dict[int, dict[str, Any]] = {}
+        self.decision_margins = _decision_margins(data, self.rule)
+        self.names_by_code = {c.code: c.text(self.language) for c in data.criteria}
+        rules = f"{data.protocol.accept_rule} {data.protocol.reject_rule}"
+        self.limits = {c.code: formatting.decision_thresholds(rules, c.code) for c in data.criteria}
+
+    def change(self, value: float | None) -> str:
+        """A percent change, never rounded across the protocol's "stable below"."""
+        separator = str(get_format("DECIMAL_SEPARATOR"))
+        limits = [self.data.protocol.stable_below]
+        return formatting.bounded(value, limits, decimal_separator=separator)
+
+    def share(self, res: Result, band: str = "high", places: int = 0) -> str:
+        """A share of ``res``'s ratings, never rounded across a threshold it is judged by."""
+        return share_text(res, band, places, self.limits.get(res.stats.get("criterion", ""), ()))
 
     def _has_results(self, ri: RoundItem) -> bool:
         return any((ri.pk, c.pk) in self.data.results for c in self.criteria)
@@ -205,6 +237,44 @@ class _Report:
     def final_decision(self, view: _ItemView) -> ItemDecision | None:
         decided = [self.data.decisions[ri.pk] for ri in view.rated if ri.pk in self.data.decisions]
         return decided[-1] if decided else None
+
+    def basis(self, ri: RoundItem, *, context: bool = True) -> str:
+        """Which clauses of the decision rule decided this round's computed decision (and,
+        with ``context``, which other clauses of the accept rule held)."""
+        decision = self.data.decisions.get(ri.pk)
+        if decision is None:
+            return ""
+        results = [r for c in self.criteria if (r := self.result(ri, c)) is not None]
+        found = explain.results_basis(results, self.rule, decision.computed)
+        return explain.phrase(found, self.names_by_code, context=context)
+
+    def decision_margin(self, ri: RoundItem) -> str:
+        """The margin of the item's decision after ``ri``'s round, "!" when fragile."""
+        found = self.decision_margins.get((ri.round.number, self.codes[ri.item_id]))
+        if found is None:
+            return DASH
+        return f"{found}{' !' if found <= FRAGILE_MARGIN else ''}"
+
+    def verdict(self, view: _ItemView) -> dict[str, Any]:
+        """An item's final disposition and its basis, as a sheet lists it."""
+        if view.item.pk not in self._verdicts:
+            self._verdicts[view.item.pk] = self._verdict(view)
+        return self._verdicts[view.item.pk]
+
+    def _verdict(self, view: _ItemView) -> dict[str, Any]:
+        decision = self.final_decision(view)
+        decided = next((ri for ri in reversed(view.rated) if ri.pk in self.data.decisions), None)
+        return {
+            "code": view.item.code,
+            "label": (view.final or view.item).label(self.language),
+            "decision": decision.get_decision_display() if decision else _("Not yet decided"),
+            "decision_code": decision.decision if decision else "",
+            "round": decided.round.number if decided else None,
+            "basis": self.basis(decided) if decided else "",
+            "overridden": bool(decision and decision.decision != decision.computed),
+            "reason": decision.override_reason if decision else "",
+            "accepted": bool(decision and decision.decision == ItemDecision.Decision.ACCEPTED),
+        }
 
     # ------------------------------------------------------------------ summary
 
@@ -230,6 +300,8 @@ class _Report:
             "accepted": [self._summary_row(v) for v in accepted[:MAX_SUMMARY_ITEMS]],
             "accepted_more": max(len(accepted) - MAX_SUMMARY_ITEMS, 0),
             "ranking": [self.names[c.pk] for c in self._ranking()],
+            "supported": [sheet for sheet in self.sheets() if sheet["supported"]],
+            "unsupported": [sheet for sheet in self.sheets() if not sheet["supported"]],
         }
 
     def _decision_code(self, view: _ItemView) -> str:
@@ -317,6 +389,8 @@ class _Report:
                         "cells": [self._cell(self.result(ri, c)) for c in self.criteria],
                         "decision": decision.get_decision_display() if decision else "",
                         "decision_code": decision.decision if decision else "",
+                        "basis": self.basis(ri, context=False),
+                        "margin": self.decision_margin(ri),
                     }
                 )
             if rows:
@@ -329,7 +403,7 @@ class _Report:
         return {
             "median": number(res.median),
             "iqr": span(res.q1, res.q3),
-            "pct_high": number(res.pct_high, 0, strip=False),
+            "pct_high": self.share(res),
             "consensus": consensus_label(res.consensus),
             "code": res.consensus,
             "fragile": res.margin is not None and res.margin <= FRAGILE_MARGIN,
@@ -342,18 +416,20 @@ class _Report:
         if axes is None:
             return None
         x_crit, y_crit = axes
-        points = []
+        points, kinds = [], {}
         for view in self.views.values():
             if view.final is None:
                 continue
             x, y = self._median(view, x_crit), self._median(view, y_crit)
             if x is not None and y is not None:
                 points.append((view.item.code, x, y))
+                kinds[view.item.code] = self._decision_code(view)
         if not points:
             return None
         x_name, y_name = self.names[x_crit.pk], self.names[y_crit.pk]
-        svg = charts.priority_matrix_svg(
+        chart = charts.priority_matrix(
             points,
+            dispositions=kinds,
             x_threshold=x_crit.high_min - 0.5,
             y_threshold=y_crit.high_min - 0.5,
             scale=(
@@ -378,13 +454,20 @@ class _Report:
             (_("Lower on both"), lambda x, y: x < x_crit.high_min and y < y_crit.high_min),
         ]
         return {
-            "svg": _safe(svg),
+            "svg": _safe(chart.svg),
             "x": x_name,
             "y": y_name,
             "x_threshold": x_crit.high_min,
             "y_threshold": y_crit.high_min,
+            "numbered": [
+                {"number": label.number, "codes": ", ".join(label.codes)}
+                for label in chart.numbered
+            ],
             "quadrants": [
-                {"label": label, "codes": ", ".join(c for c, x, y in points if test(x, y))}
+                {
+                    "label": label,
+                    "groups": _by_disposition([c for c, x, y in points if test(x, y)], kinds),
+                }
                 for label, test in quadrants
             ],
         }
@@ -400,7 +483,7 @@ class _Report:
     def stability(self) -> dict[str, Any]:
         """One row per item and later round: per criterion, the percent change against
         the previous round, whether that is stable, and the paired tests' p-values."""
-        rows, stable, compared = [], 0, 0
+        rows, stable, compared, holm = [], 0, 0, False
         for view in self.views.values():
             for ri in view.rated:
                 cells: list[dict[str, Any] | None] = []
@@ -412,20 +495,24 @@ class _Report:
                         continue
                     compared += 1
                     stable += bool(s.get("stable"))
+                    holm = holm or "wilcoxon_p_holm" in s
                     cells.append(
                         {
-                            "pct_change": number(s.get("pct_change"), 1, strip=False),
+                            "pct_change": self.change(s.get("pct_change")),
                             "stable": bool(s.get("stable")),
                             "stable_label": yes_no(s.get("stable")),
                             "wilcoxon_p": p_value(s.get("wilcoxon_p")),
                             "mcnemar_p": p_value(s.get("mcnemar_p")),
+                            "wilcoxon_holm": p_value(s.get("wilcoxon_p_holm")),
+                            "mcnemar_holm": p_value(s.get("mcnemar_p_holm")),
                             "n_paired": s.get("n_paired", ""),
                         }
                     )
-                if any(cells):
+                if any(c is not None and not c["stable"] for c in cells):
                     rows.append({"code": view.item.code, "round": ri.round.number, "cells": cells})
         return {
             "rows": rows,
+            "holm": holm,
             "stable": stable,
             "compared": compared,
             "threshold": number(self.data.protocol.stable_below),
@@ -444,6 +531,8 @@ class _Report:
                         "criterion": names.get(rec.get("criterion"), rec.get("criterion")),
                         "w": number(rec.get("w"), 3, strip=False),
                         "m": rec.get("m", ""),
+                        "n_panelists": rec.get("n_panelists", ""),
+                        "left_out": _left_out(rec),
                         "n_items": rec.get("n_items", ""),
                     }
                 )
@@ -510,6 +599,7 @@ class _Report:
             "last": found.last,
             "n_stayers": len(found.stayers),
             "n_dropouts": len(found.dropouts),
+            "step": number(100 / len(found.dropouts), 0) if found.dropouts else DASH,
         }
         if found.overall is None or found.per_item is None:
             return {**base, "criteria": [], "items": []}
@@ -537,8 +627,8 @@ class _Report:
                     "median_drop": number(_float(d["median"])),
                     "mean_stay": number(_float(s["mean"]), 2, strip=False),
                     "mean_drop": number(_float(d["mean"]), 2, strip=False),
-                    "high_stay": number(_float(s["pct_high"]), 0, strip=False),
-                    "high_drop": number(_float(d["pct_high"]), 0, strip=False),
+                    "high_stay": _frame_share(s),
+                    "high_drop": _frame_share(d),
                     "diff": signed(diff),
                     "abs": abs(diff) if diff == diff else 0.0,
                 }
@@ -550,21 +640,32 @@ class _Report:
     # ------------------------------------------------------------------ sheets
 
     def sheets(self) -> list[dict[str, Any]]:
-        return [
-            {
-                "number": index,
-                "anchor": f"rec-{index}",
-                "title": rec.title,
-                "actors": rec.actor_labels(),
-                "text": render_markdown(rec.text),
-                "notes": render_markdown(rec.implementation_notes),
-                "items": [
-                    self._sheet_item(self.views[item.pk], sheet=index)
-                    for item in self.data.recommendation_items.get(rec.pk, [])
-                ],
-            }
-            for index, rec in enumerate(self.data.recommendations, start=1)
-        ]
+        if self._sheets is None:
+            self._sheets = [
+                self._sheet(index, rec)
+                for index, rec in enumerate(self.data.recommendations, start=1)
+            ]
+        return self._sheets
+
+    def _sheet(self, index: int, rec: Any) -> dict[str, Any]:
+        """A sheet: the verdict of every item it rests on first; flagged when one of them
+        was not accepted (with the coordinator's justification, or its absence)."""
+        views = [self.views[item.pk] for item in self.data.recommendation_items.get(rec.pk, [])]
+        verdicts = [self.verdict(view) for view in views]
+        others = [v for v in verdicts if not v["accepted"]]
+        return {
+            "number": index,
+            "anchor": f"rec-{index}",
+            "title": rec.title,
+            "actors": rec.actor_labels(),
+            "text": render_markdown(rec.text),
+            "notes": render_markdown(rec.implementation_notes),
+            "verdicts": verdicts,
+            "supported": bool(verdicts) and not others,
+            "not_accepted": others,
+            "justification": render_markdown(rec.justification),
+            "items": [self._sheet_item(view, sheet=index) for view in views],
+        }
 
     def _sheet_item(self, view: _ItemView, *, sheet: int) -> dict[str, Any]:
         decision = self.final_decision(view)
@@ -588,6 +689,7 @@ class _Report:
             "decision": decision.get_decision_display() if decision else _("Not yet decided"),
             "decision_code": decision.decision if decision else "",
             "decision_round": self.round_numbers.get(decision.round_id) if decision else None,
+            "basis": self.verdict(view)["basis"],
             "charts": self._histograms(view.item.code, final, sheet) if final else [],
             "final_round": final.round.number if final else None,
             "dissent": dissent[:MAX_DISSENT],
@@ -602,7 +704,7 @@ class _Report:
             "n": round_number,
             "median": number(res.median),
             "iqr": span(res.q1, res.q3),
-            "high": number(res.pct_high, 0, strip=False),
+            "high": self.share(res),
             "consensus": consensus_label(res.consensus),
         }
         return {"round": round_number, "text": text}
@@ -690,16 +792,22 @@ class _Report:
             "code": view.item.code,
             "label": label,
             "domain": view.item.domain_label(self.language),
+            "source": view.item.get_source_display() if view.item.source else "",
+            "reference": view.item.reference,
             "wordings": wordings,
             "show_wordings": len(wordings) > 1 or any(w["text"] != label for w in wordings),
             "rows": [
-                _result_line(ri.round.number, self.names[c.pk], res)
+                _result_line(ri.round.number, self.names[c.pk], res, self.limits.get(c.code, ()))
                 for ri in view.rated
                 for c in self.criteria
                 if (res := self.result(ri, c)) is not None
             ],
             "decisions": [
-                _decision_row(ri.round.number, self.data.decisions[ri.pk])
+                {
+                    **_decision_row(ri.round.number, self.data.decisions[ri.pk]),
+                    "basis": self.basis(ri),
+                    "margin": self.decision_margin(ri),
+                }
                 for ri in view.round_items
                 if ri.pk in self.data.decisions
             ],
@@ -721,6 +829,7 @@ class _Report:
                     "label": (final or view.item).label(self.language),
                     "round": final.round.number if final else None,
                     "decision": decision.decision if decision else "",
+                    "basis": self.verdict(view)["basis"],
                     "cells": [
                         _summary_cell(self.result(final, c)) if final else None
                         for c in self.criteria
@@ -744,8 +853,11 @@ class _Report:
                     "text": rec.text,
                     "actors": list(rec.actors or []),
                     "items": [i.code for i in self.data.recommendation_items.get(rec.pk, [])],
+                    "supported": sheet["supported"],
                 }
-                for index, rec in enumerate(self.data.recommendations, start=1)
+                for index, (rec, sheet) in enumerate(
+                    zip(self.data.recommendations, self.sheets(), strict=True), start=1
+                )
             ],
             "items": items,
         }
@@ -772,9 +884,20 @@ def report_context(data: ReportData, stamp: Stamp, report: _Report | None = None
     language = study.report_language
     flow = report.flow()
     generated = datetime.fromisoformat(stamp["generated_at"])
+    title = study.text("title", language)
+    sheets, appendix, matrix = report.sheets(), report.appendix(), report.matrix()
     return {
         "study": study,
-        "title": study.text("title", language),
+        "title": title,
+        "toc": toc_entries(sheets, has_matrix=matrix is not None),
+        "part": {
+            "front": True,
+            "body": True,
+            "sheets": sheets,
+            "appendix": appendix,
+            "appendix_head": True,
+        },
+        "page_style": page_style(title, stamp_line(stamp), study.is_simulated, numbered=True),
         "description": study.text("description", language),
         "language": language,
         "stamp": stamp,
@@ -787,15 +910,73 @@ def report_context(data: ReportData, stamp: Stamp, report: _Report | None = None
         "flow": flow,
         "flow_svg": report.flow_svg(flow),
         "round_tables": report.round_tables(),
-        "matrix": report.matrix(),
+        "matrix": matrix,
         "stability": report.stability(),
         "sensitivity": report.sensitivity(),
         "attrition": report.attrition(),
-        "sheets": report.sheets(),
-        "appendix": report.appendix(),
+        "sheets": sheets,
+        "appendix": appendix,
         "fragile_margin": FRAGILE_MARGIN,
         "has_rounds": bool(report.put_rounds),
     }
+
+
+def toc_entries(sheets: list[dict[str, Any]], *, has_matrix: bool) -> list[dict[str, Any]]:
+    """The table of contents: each chapter's anchor and title, the sheets under theirs."""
+    entries = [
+        ("summary", _("Summary")),
+        ("methods", _("Methods")),
+        ("flow", _("Participant flow")),
+        ("results", _("Results by round")),
+        *([("matrix", _("Priority matrix"))] if has_matrix else []),
+        ("stability", _("Stability between rounds")),
+        ("sensitivity", _("Sensitivity of the verdicts")),
+        ("attrition", _("Attrition")),
+        ("recommendations", _("Recommendations")),
+        ("appendix", _("Appendix: results of every item")),
+    ]
+    return [
+        {"anchor": anchor, "label": label, "sheets": sheets if anchor == "recommendations" else []}
+        for anchor, label in entries
+    ]
+
+
+def stamp_line(stamp: Stamp) -> str:
+    """ "Report v1 · protocol 7ef331156dad · data 195549ff7a2d · 2026-11-30", for footers."""
+    version = stamp.get("report_version")
+    parts = [_("Report v%(n)s") % {"n": version}] if version else []
+    parts += [
+        f"{_('protocol')} {str(stamp['protocol_hash'])[:12]}",
+        f"{_('data')} {str(stamp['data_checksum'])[:12]}",
+        str(stamp["generated_at"])[:10],
+    ]
+    return " · ".join(parts)
+
+
+def page_style(
+    title: str, stamp: str, simulated: bool, *, numbered: bool, section: str = ""
+) -> SafeString:
+    """The margin boxes' texts as literal CSS strings, so that each part of a report laid
+    out on its own carries them. Without ``numbered`` the page numbers are left out (the
+    assembled report gets them afterwards); ``section`` fixes the running section name of
+    a part that starts inside a chapter."""
+    rules = [
+        f"@top-left {{ content: {css_string(title)}; }}",
+        f"@bottom-left {{ content: {css_string(stamp)}; }}",
+        f"@bottom-center {{ content: {css_string(_('Simulated data') if simulated else '')}; }}",
+    ]
+    if numbered:
+        rules.append('@bottom-right { content: counter(page) " / " counter(pages); }')
+    if section:
+        rules.append(f"@top-right {{ content: {css_string(section)}; }}")
+    return mark_safe("@page { " + " ".join(rules) + " }")
+
+
+def css_string(text: str) -> str:
+    """``text`` as a CSS string literal: quotes, backslashes and line breaks escaped, and
+    ``<`` too, so that it can never close the style element it sits in."""
+    escaped = "".join(f"\\{ord(ch):x} " if ch in '"\\\n\r<>' or ord(ch) < 32 else ch for ch in text)
+    return f'"{escaped}"'
 
 
 def stamp_rows(stamp: Stamp, generated: str) -> list[tuple[str, str]]:
@@ -828,6 +1009,9 @@ def _summary_cell(res: Result | None) -> dict[str, Any] | None:
         "median": res.median,
         "q1": res.q1,
         "q3": res.q3,
+        "n": res.n,
+        "rule": res.rule,
+        "count_high": (res.stats or {}).get("count_high"),
         "pct_high": res.pct_high,
         "consensus": res.consensus,
         "margin": res.margin,
@@ -842,6 +1026,67 @@ def _group_comments(comments: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
         row["value"] = None if value is None or value != value else int(value)
         grouped[str(row["item"])].append(row)
     return grouped
+
+
+def _decision_margins(
+    data: ReportData, rule: consensus.DecisionRule
+) -> dict[tuple[int, str], int | None]:
+    """The margin of every computed decision (`rounds.dispositions.decision_margins`)."""
+    rounds = {r.pk: r.number for r in data.rounds}
+    codes = {ri.pk: item.code for item in data.items for ri in data.round_items.get(item.pk, [])}
+    criteria = {c.pk: c.code for c in data.criteria}
+    rows = [
+        {**(res.stats or {}), "round": rounds[res.round_id], "item": codes[ri_id],
+         "criterion": criteria[c_id], "counts": res.counts, "margin": res.margin,
+         "consensus": res.consensus}
+        for (ri_id, c_id), res in data.results.items()
+        if ri_id in codes and c_id in criteria
+    ]  # fmt: skip
+    decisions = [
+        (rounds[d.round_id], codes[ri_id], d.computed)
+        for ri_id, d in data.decisions.items()
+        if ri_id in codes
+    ]
+    if not rows or not decisions:
+        return {}
+    settings = {c.code: c.settings(data.protocol) for c in data.criteria}
+    return dispositions.decision_margins(
+        pd.DataFrame(rows),
+        pd.DataFrame(decisions, columns=["round", "item", "decision"]),
+        settings,
+        rule,
+    )
+
+
+def _left_out(rec: dict[str, Any]) -> int | str:
+    """Panelists with a rating of the criterion in the round who were not complete cases."""
+    m, n = rec.get("m"), rec.get("n_panelists")
+    return n - m if isinstance(m, int) and isinstance(n, int) else ""
+
+
+def _by_disposition(codes: list[str], kinds: dict[str, str]) -> list[dict[str, str]]:
+    """Codes grouped by their disposition, accepted first: "accepted: P02, P03"."""
+    words = chart_words()
+    order = list(charts.MARKERS)
+    present = sorted({kinds.get(c, "") for c in codes}, key=lambda k: order.index(k))
+    return [
+        {
+            "kind": kind,
+            "label": words.get(kind or "undecided", kind),
+            "codes": ", ".join(c for c in codes if kinds.get(c, "") == kind),
+        }
+        for kind in present
+    ]
+
+
+def _frame_share(row: pd.Series) -> str:
+    """The high-band share of an engine results row (count_high of n)."""
+    n, count = row.get("n"), row.get("count_high")
+    if count is None or count != count or not n:
+        return DASH
+    limits = formatting.thresholds(formatting.rule_thresholds(str(row.get("rule") or "")))
+    separator = str(get_format("DECIMAL_SEPARATOR"))
+    return formatting.share(int(count), int(n), limits, decimal_separator=separator)
 
 
 def _float(value: Any) -> float:
@@ -862,10 +1107,14 @@ def criterion_row(criterion: Criterion, language: str) -> dict[str, str]:
         "mid": _range(criterion.low_max + 1, criterion.high_min - 1),
         "high": _range(criterion.high_min, hi),
         "rule": rule_label(criterion.rule),
+        "anchor_min": criterion.anchor("min", language),
+        "anchor_max": criterion.anchor("max", language),
     }
 
 
-def _result_line(round_number: int, criterion: str, res: Result) -> dict[str, Any]:
+def _result_line(
+    round_number: int, criterion: str, res: Result, limits: tuple[Fraction, ...] = ()
+) -> dict[str, Any]:
     """Every statistic of one (round, item, criterion) as one line of text."""
     fragile = res.margin is not None and res.margin <= FRAGILE_MARGIN
     stats = _(
@@ -880,9 +1129,9 @@ def _result_line(round_number: int, criterion: str, res: Result) -> dict[str, An
         "q1": number(res.q1),
         "q3": number(res.q3),
         "iqr": number(res.iqr),
-        "low": number(res.pct_low, 1, strip=False),
-        "mid": number(res.pct_mid, 1, strip=False),
-        "high": number(res.pct_high, 1, strip=False),
+        "low": share_text(res, "low", 1, limits),
+        "mid": share_text(res, "mid", 1, limits),
+        "high": share_text(res, "high", 1, limits),
     }
     verdict = _("consensus %(consensus)s (%(rule)s), margin %(margin)s") % {
         "consensus": consensus_label(res.consensus),
@@ -934,6 +1183,11 @@ def _chart_words(language: str) -> dict[str, str]:
         "invited": _("invited"),
         "responded": _("responded"),
         "dropped_out": _("dropped out since the previous round"),
+        "accepted": _("accepted"),
+        "rejected": _("rejected"),
+        "no_consensus": _("no consensus"),
+        "carried": _("rated again"),
+        "undecided": _("not decided"),
         "decimal_separator": str(get_format("DECIMAL_SEPARATOR")),
     }
 
@@ -956,6 +1210,21 @@ def number(value: float | None, places: int = 2, *, strip: bool = True) -> str:
     if strip and "." in text:
         text = text.rstrip("0").rstrip(".")
     return text.replace(".", str(get_format("DECIMAL_SEPARATOR")))
+
+
+def share_text(
+    res: Result, band: str = "high", places: int = 0, limits: Sequence[Fraction] = ()
+) -> str:
+    """The share of ``res``'s ratings in ``band`` with ``places`` decimals, never rounded
+    across the criterion's rule threshold, ``limits`` (the decision rule's thresholds on
+    this criterion) or the common rules' (see `rounds.formatting`)."""
+    bounds = formatting.thresholds(formatting.rule_thresholds(res.rule), limits)
+    count = res.stats.get(f"count_{band}") if res.stats else None
+    separator = str(get_format("DECIMAL_SEPARATOR"))
+    if count is None:
+        pct = getattr(res, f"pct_{band}")
+        count = None if pct is None else round(pct * res.n / 100)
+    return formatting.share(count, res.n, bounds, places=places, decimal_separator=separator)
 
 
 def span(lo: float | None, hi: float | None) -> str:
@@ -988,8 +1257,12 @@ def yes_no(value: Any) -> str:
 
 
 def consensus_label(code: str) -> str:
-    labels = {"in": _("in"), "out": _("out"), "none": _("none")}
-    return labels.get(code, code)
+    return _consensus_words(translation.get_language() or "en").get(code, code)
+
+
+@functools.lru_cache(maxsize=8)
+def _consensus_words(language: str) -> dict[str, str]:
+    return {"in": _("in"), "out": _("out"), "none": _("none")}
 
 
 def rule_label(rule: str, *, short: bool = False) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from reports.models import Recommendation, RecommendationItem
-from rounds import consensus, csvio, selectors
+from rounds import consensus, csvio, dispositions, selectors
 from rounds.anonymise import Scrubber
 from rounds.models import (
     AuditEntry,
@@ -29,18 +29,53 @@ from rounds.models import (
     RoundAnalysis,
     RoundItem,
     Study,
+    StudyRecord,
 )
 
 COMMENT_COLUMNS = selectors.COMMENT_COLUMNS
 PARTICIPATION_COLUMNS = ["round", "panelist", "group", "status"]
+CHARACTERISTICS = ["age_band", "sex", "years_in_practice", "region", "practice_type"]
+PANEL_COLUMNS = ["pseudonym", "group", "language", "characteristics_consent", *CHARACTERISTICS]
 
 
 def results_frame(study: Study) -> pd.DataFrame:
-    """Stored results of every analysed round as `results.csv` columns (plus margin)."""
+    """Stored results of every analysed round as `results.csv` columns (plus margin, the
+    item's decision and its basis)."""
     rows = Result.objects.filter(round__study=study).values_list("stats", "margin")
     records = [{**stats, "margin": margin} for stats, margin in rows]
     frame = pd.DataFrame.from_records(records, columns=[*csvio.RESULTS_COLUMNS, "margin"])
-    return frame.sort_values(["round", "item", "criterion"], ignore_index=True)
+    return with_decisions(study, frame).sort_values(
+        ["round", "item", "criterion"], ignore_index=True
+    )
+
+
+DECISION_COLUMNS = ["decision", "basis"]
+
+
+def with_decisions(study: Study, results: pd.DataFrame) -> pd.DataFrame:
+    """``results`` with the item's decision after each round (as recorded, overrides
+    included) and its basis: the clauses of the decision rule that decided the computed
+    decision (`rounds.dispositions`), prefixed when a coordinator changed it. Two queries."""
+    rows = ItemDecision.objects.filter(round__study=study).values_list(
+        "round__number", "round_item__item__code", "decision", "computed"
+    )
+    recorded = pd.DataFrame.from_records(
+        list(rows), columns=["round", "item", "recorded", "decision"]
+    )
+    if recorded.empty or results.empty:
+        return results.assign(decision="", basis="")
+    rule = Protocol.objects.get(study=study).decision_rule()
+    explained = dispositions.explain_frame(results, recorded, rule)
+    explained["recorded"] = recorded["recorded"].to_numpy()
+    changed = explained["recorded"] != explained["decision"]
+    explained.loc[changed, "basis"] = (
+        "changed by the coordinator from " + explained["decision"] + " (" + explained["basis"] + ")"
+    )[changed]
+    explained["decision"] = explained["recorded"]
+    merged = results.merge(
+        explained[["round", "item", *DECISION_COLUMNS]], on=["round", "item"], how="left"
+    )
+    return merged.fillna({"decision": "", "basis": ""})
 
 
 def participation_frame(study: Study) -> pd.DataFrame:
@@ -112,6 +147,7 @@ class ReportData:
     recommendation_items: dict[int, list[Item]] = field(default_factory=dict)
     protocol_changes: list[AuditEntry] = field(default_factory=list)
     attrition: Attrition | None = None
+    record: StudyRecord | None = None
 
     @property
     def items_by_id(self) -> dict[int, Item]:
@@ -143,12 +179,8 @@ def report_data(study: Study, *, ratings: pd.DataFrame | None = None) -> ReportD
     }
     decisions = {d.round_item_id: d for d in ItemDecision.objects.filter(round__study=study)}
     analyses = {a.round_id: a for a in RoundAnalysis.objects.filter(round__study=study)}
-    panel_rows = Panelist.objects.filter(study=study).values_list(
-        "pseudonym", "group", "language", "name"
-    )
-    panel = pd.DataFrame.from_records(
-        list(panel_rows), columns=["pseudonym", "group", "language", "name"]
-    )
+    panel_rows = Panelist.objects.filter(study=study).values_list(*PANEL_COLUMNS, "name")
+    panel = pd.DataFrame.from_records(list(panel_rows), columns=[*PANEL_COLUMNS, "name"])
     scrub = Scrubber(name for name in panel["name"] if name)
     panel = panel.drop(columns=["name"])
     recommendations = list(Recommendation.objects.filter(study=study).order_by("position", "id"))
@@ -183,6 +215,7 @@ def report_data(study: Study, *, ratings: pd.DataFrame | None = None) -> ReportD
         recommendation_items=dict(linked),
         protocol_changes=audit,
         attrition=attrition(ratings, participation, settings),
+        record=StudyRecord.objects.filter(study=study).first(),
     )
 
 

@@ -29,7 +29,7 @@ from reports.stamp import Stamp, build_stamp
 from rounds import csvio, jobs
 from rounds import selectors as round_selectors
 from rounds.errors import DomainError, TransitionError
-from rounds.models import Item, Study
+from rounds.models import Item, ItemDecision, Study
 from rounds.services import Actor as User
 from rounds.services import audit_record
 from rounds.studyfile import writer
@@ -49,11 +49,14 @@ def recommendation_create(
     actors: Sequence[str] = (),
     implementation_notes: str = "",
     items: Sequence[Item] = (),
+    justification: str = "",
     by: User = None,
 ) -> Recommendation:
-    """A new recommendation, placed after the study's others."""
+    """A new recommendation, placed after the study's others. Resting on an item the panel
+    rejected or left without consensus needs a ``justification`` (JustificationRequired)."""
     _check_actors(actors)
     _check_items(study, items)
+    _check_justification(study, items, justification)
     with transaction.atomic():
         Study.objects.select_for_update().filter(pk=study.pk).first()
         last = (
@@ -66,6 +69,7 @@ def recommendation_create(
             text=text,
             actors=list(actors),
             implementation_notes=implementation_notes,
+            justification=justification.strip(),
         )
         _link_items(rec, items)
         audit_record(
@@ -86,15 +90,18 @@ def recommendation_update(
     actors: Sequence[str] = (),
     implementation_notes: str = "",
     items: Sequence[Item] = (),
+    justification: str = "",
     by: User = None,
 ) -> Recommendation:
     rec = recommendation
     _check_actors(actors)
     _check_items(rec.study, items)
+    _check_justification(rec.study, items, justification)
     before = _snapshot(rec)
     with transaction.atomic():
         rec.title, rec.text, rec.actors = title.strip(), text, list(actors)
         rec.implementation_notes = implementation_notes
+        rec.justification = justification.strip()
         rec.save()
         _link_items(rec, items)
         audit_record(
@@ -183,11 +190,38 @@ def _check_items(study: Study, items: Sequence[Item]) -> None:
         raise DomainError(_("A recommendation can only rest on items of its own study."))
 
 
+class JustificationRequired(DomainError):
+    """A recommendation rests on items the panel did not accept, and says not why."""
+
+
+NOT_SUPPORTED = ("rejected", "no_consensus")
+
+
+def _check_justification(study: Study, items: Sequence[Item], justification: str) -> None:
+    """Items the panel rejected or left without consensus need a written reason; items
+    still being rated do not (yet): the report flags them either way."""
+    if justification.strip():
+        return
+    finals = selectors.final_decisions(study)
+    labels = dict(ItemDecision.Decision.choices)
+    against = [(i.code, finals[i.pk]) for i in items if finals.get(i.pk) in NOT_SUPPORTED]
+    if against:
+        listed = ", ".join(f"{code} ({labels[d]})" for code, d in against)
+        raise JustificationRequired(
+            _(
+                "This recommendation rests on items the panel did not accept: %(items)s. "
+                "Say why it keeps them in the justification field, or remove them."
+            )
+            % {"items": listed}
+        )
+
+
 def _snapshot(rec: Recommendation) -> dict[str, Any]:
     return {
         "position": rec.position,
         "title": rec.title,
         "actors": list(rec.actors or []),
+        "justification": rec.justification,
         "items": list(rec.links.values_list("item__code", flat=True)) if rec.pk else [],
     }
 

@@ -37,6 +37,7 @@ from rounds import selectors as round_selectors
 from rounds.errors import DomainError
 from rounds.models import ItemDecision, Study, StudyMembership
 from rounds.templatetags.delphi_format import stat
+from rounds.templatetags.shares import share
 
 # Files a version offers for download, by the name used in its URL.
 DOWNLOADS: dict[str, str] = {
@@ -102,6 +103,8 @@ def _recommendation_form(
                 rec = services.recommendation_create(study=study, by=request.user, **fields)
             else:
                 services.recommendation_update(recommendation=rec, by=request.user, **fields)
+        except services.JustificationRequired as exc:
+            form.add_error("justification", str(exc))
         except DomainError as exc:
             form.add_error(None, str(exc))
         else:
@@ -118,6 +121,7 @@ def _initial(rec: Recommendation) -> dict[str, Any]:
         "actors": rec.actors,
         "implementation_notes": rec.implementation_notes,
         "items": list(rec.links.values_list("item_id", flat=True)),
+        "justification": rec.justification,
     }
 
 
@@ -392,7 +396,7 @@ def _plain_cells(item: dict[str, Any], names: list[str]) -> list[str]:
               "%(high)s%% rated it high; %(verdict)s.")
             % {
                 "criterion": name, "median": stat(cell["median"]), "q1": stat(cell["q1"]),
-                "q3": stat(cell["q3"]), "high": stat(round(cell.get("pct_high") or 0)),
+                "q3": stat(cell["q3"]), "high": share(cell, "high"),
                 "verdict": verdicts.get(cell.get("consensus", ""), cell.get("consensus", "")),
             }
         )  # fmt: skip

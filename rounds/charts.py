@@ -13,7 +13,10 @@ panelist's own rating is marked by a hatch pattern and a thick outline, not by c
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 from xml.sax.saxutils import escape
 
 INK = "#1a1a1a"  # text, 17:1 on white
@@ -37,6 +40,11 @@ DEFAULT_LABELS: dict[str, str] = {
     "invited": "invited",
     "responded": "responded",
     "dropped_out": "dropped out since the previous round",
+    "accepted": "accepted",
+    "rejected": "rejected",
+    "no_consensus": "no consensus",
+    "carried": "rated again",
+    "undecided": "not decided",
     "decimal_separator": ".",
 }
 
@@ -224,7 +232,73 @@ def _scale_labels(scale_min: int, points: int, x_of: Callable[[float], float], y
     return "".join(_text(x_of(v), y, str(v), size=9, fill=INK) for v in values)
 
 
-def priority_matrix_svg(
+@dataclass(frozen=True)
+class Box:
+    """An axis-aligned rectangle in SVG user units."""
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+    def intersects(self, other: Box) -> bool:
+        return (
+            self.x0 < other.x1 and other.x0 < self.x1 and self.y0 < other.y1 and other.y0 < self.y1
+        )
+
+    def inside(self, other: Box) -> bool:
+        return (
+            self.x0 >= other.x0
+            and self.y0 >= other.y0
+            and self.x1 <= other.x1
+            and (self.y1 <= other.y1)
+        )
+
+
+@dataclass(frozen=True)
+class MatrixLabel:
+    """The label of the items at one place of the matrix: their codes, or a number that
+    the legend resolves when the codes do not fit anywhere near the point."""
+
+    codes: tuple[str, ...]
+    x: float  # the point
+    y: float
+    lines: tuple[str, ...]
+    box: Box
+    number: int | None = None
+
+
+# Marker shape by disposition, so that the disposition does not rest on colour alone.
+MARKERS: dict[str, str] = {
+    "accepted": "circle",
+    "rejected": "cross",
+    "no_consensus": "diamond",
+    "carried": "square",
+    "": "ring",
+}
+MATRIX_FONT = 9
+_MARK_R = 4.5
+_CODES_PER_LINE = 3
+_MAX_CODES = 3  # more items at one place: a number and the legend
+
+
+@dataclass(frozen=True)
+class Matrix:
+    svg: str
+    labels: list[MatrixLabel]
+
+    @property
+    def numbered(self) -> list[MatrixLabel]:
+        """The labels shown as numbers, for a legend beside the chart."""
+        return sorted((lab for lab in self.labels if lab.number), key=lambda lab: lab.number or 0)
+
+
+def priority_matrix_svg(*args: Any, **kwargs: Any) -> str:
+    """The matrix's SVG alone (see `priority_matrix`)."""
+    return priority_matrix(*args, **kwargs).svg
+
+
+def priority_matrix(
     points: Sequence[tuple[str, float, float]],
     *,
     x_threshold: float,
@@ -232,19 +306,26 @@ def priority_matrix_svg(
     scale: tuple[int, int] = (1, 9),
     x_label: str,
     y_label: str,
+    dispositions: Mapping[str, str] | None = None,
     width: int = 480,
     height: int = 480,
     title: str = "",
     labels: Mapping[str, str] | None = None,
-) -> str:
-    """Each item as a labelled point: acceptability median (x) against priority median (y).
+) -> Matrix:
+    """Each item as a point: acceptability median (x) against priority median (y).
 
-    Dashed lines mark the thresholds; the quadrant above both is shaded. Points at the same
-    place are drawn once, their labels listed side by side.
+    Dashed lines mark the thresholds; the quadrant above both is shaded. ``dispositions``
+    (item code → accepted, rejected, no_consensus, carried) sets each marker's shape, and
+    a legend under the plot names the shapes used (``labels`` gives their words). Items at
+    the same place share one label; labels are placed where they overlap no other label
+    and no marker (see `matrix_labels`); a label that fits nowhere becomes a number, which
+    `matrix_labels` returns with its codes for a legend table beside the chart.
     """
     words = _labels(labels)
+    kinds = dict(dispositions or {})
     lo, hi = scale
-    left, right, top, bottom = 44.0, 12.0, 12.0, 40.0
+    legend_h = 22.0 if kinds else 0.0
+    left, right, top, bottom = 44.0, 12.0, 12.0, 40.0 + legend_h
     plot_w, plot_h = width - left - right, height - top - bottom
     span = (hi - lo) or 1
 
@@ -255,9 +336,11 @@ def priority_matrix_svg(
         return top + plot_h - (value - lo) / span * plot_h
 
     sep = words["decimal_separator"]
-    uid = _uid("matrix", points, x_threshold, y_threshold, scale, x_label, y_label)
+    uid = _uid("matrix", points, x_threshold, y_threshold, scale, x_label, y_label, kinds)
     desc = "; ".join(
-        f"{code}: {x_label} {_num(x, sep)}, {y_label} {_num(y, sep)}" for code, x, y in points
+        f"{code}: {x_label} {_num(x, sep)}, {y_label} {_num(y, sep)}"
+        + (f", {words.get(kinds[code], kinds[code])}" if kinds.get(code) else "")
+        for code, x, y in points
     )
     parts = [_open_svg(width, height, uid, title or words["priority_matrix"], desc)]
     parts.append(
@@ -265,13 +348,12 @@ def priority_matrix_svg(
         f'width="{px(hi) - px(x_threshold):.1f}" height="{py(y_threshold) - top:.1f}" '
         f'fill="{ACCEPT_FILL}"/>'
     )
+    grid = "".join(
+        f"M{px(t):.1f} {top:.1f}V{top + plot_h:.1f}M{left:.1f} {py(t):.1f}H{left + plot_w:.1f}"
+        for t in range(lo, hi + 1)
+    )
+    parts.append(f'<path d="{grid}" stroke="#e0e0e0" stroke-width="1" fill="none"/>')
     for tick in range(lo, hi + 1):
-        parts.append(
-            f'<line x1="{px(tick):.1f}" y1="{top:.1f}" x2="{px(tick):.1f}" '
-            f'y2="{top + plot_h:.1f}" stroke="#e0e0e0" stroke-width="1"/>'
-            f'<line x1="{left:.1f}" y1="{py(tick):.1f}" x2="{left + plot_w:.1f}" '
-            f'y2="{py(tick):.1f}" stroke="#e0e0e0" stroke-width="1"/>'
-        )
         parts.append(_text(px(tick), top + plot_h + 14, str(tick), size=10, fill=INK))
         parts.append(_text(left - 8, py(tick) + 3.5, str(tick), size=10, fill=INK, anchor="end"))
     parts.append(
@@ -286,25 +368,230 @@ def priority_matrix_svg(
         f'x2="{left + plot_w:.1f}" y2="{py(y_threshold):.1f}" stroke="{THRESHOLD}" '
         f'stroke-width="1.5" stroke-dasharray="6 3"/>'
     )
-    parts.append(_text(left + plot_w / 2, height - 6, x_label, size=11, fill=INK))
+    parts.append(_text(left + plot_w / 2, top + plot_h + 32, x_label, size=11, fill=INK))
     parts.append(
         f'<text x="0" y="0" transform="translate(12 {top + plot_h / 2:.1f}) rotate(-90)" '
         f'font-family="{FONT}" font-size="11" fill="{INK}" text-anchor="middle">'
         f"{escape(y_label)}</text>"
     )
+    area = Box(left, top, left + plot_w, top + plot_h)
+    placed = [(code, px(x), py(y)) for code, x, y in points]
+    marks = _marker_positions(placed, kinds)
+    for (cx, cy), kind in marks:
+        parts.append(_marker(cx, cy, kind))
+    guides = [
+        Box(px(x_threshold) - 1, top, px(x_threshold) + 1, top + plot_h),
+        Box(left, py(y_threshold) - 1, left + plot_w, py(y_threshold) + 1),
+    ]
+    found = matrix_labels(placed, area, kinds, guides)
+    parts.extend(_matrix_label(label) for label in found)
+    if kinds:
+        shown = sorted({kinds.get(code, "") for code, _x, _y in points}, key=_marker_rank)
+        parts.append(_shape_legend(shown, words, width, height - 8))
+    parts.append("</svg>")
+    return Matrix("".join(parts), found)
+
+
+def matrix_labels(
+    points: Sequence[tuple[str, float, float]],
+    area: Box,
+    dispositions: Mapping[str, str] | None = None,
+    guides: Sequence[Box] = (),
+) -> list[MatrixLabel]:
+    """Labels for ``points`` (code, x, y in SVG units) that overlap neither each other nor
+    any marker and stay inside ``area``: for each place, in turn from the most crowded
+    neighbourhood, the first free spot among eight directions at growing distances, off
+    the ``guides`` (threshold lines) if it can be. A place with more than a few items, or
+    whose codes fit nowhere, gets a number instead, resolved by a legend; numbers follow
+    the reading order (top to bottom, left to right)."""
+    kinds = dict(dispositions or {})
+    groups = _groups(points, kinds)
+    obstacles = [
+        Box(cx - _MARK_R - 1, cy - _MARK_R - 1, cx + _MARK_R + 1, cy + _MARK_R + 1)
+        for (cx, cy), _kind in _marker_positions(points, kinds)
+    ]
+    order = sorted(groups, key=lambda g: (len(g[0]) > _MAX_CODES, -_crowding(g, groups), g[1:]))
+    labels: list[MatrixLabel] = []
+    for codes, x, y in order:
+        lines = _code_lines(codes)
+        box = None if len(codes) > _MAX_CODES else _spot(x, y, lines, area, obstacles, guides)
+        number = None
+        if box is None:
+            number, lines = 0, ("00",)  # numbered below; room for two digits
+            box = _spot(x, y, lines, area, obstacles, guides, reach=6)
+        if box is None:  # a pathological pile-up: keep the number on the point itself
+            box = _label_box(x - _text_width(lines[0], MATRIX_FONT) / 2, y + _MARK_R + 1, lines)
+        obstacles.append(box)
+        labels.append(MatrixLabel(tuple(codes), x, y, lines, box, number))
+    return _numbered(labels)
+
+
+def _code_lines(codes: Sequence[str]) -> tuple[str, ...]:
+    return tuple(
+        ", ".join(codes[i : i + _CODES_PER_LINE])
+        + ("," if i + _CODES_PER_LINE < len(codes) else "")
+        for i in range(0, len(codes), _CODES_PER_LINE)
+    )
+
+
+def _spot(
+    x: float, y: float, lines: Sequence[str], area: Box, taken: list[Box],
+    guides: Sequence[Box], reach: int = 4,
+) -> Box | None:  # fmt: skip
+    """A free spot off the guide lines if there is one, else one that crosses them."""
+    return _free_spot(x, y, lines, area, [*taken, *guides], reach) or _free_spot(
+        x, y, lines, area, taken, reach
+    )
+
+
+def _numbered(labels: list[MatrixLabel]) -> list[MatrixLabel]:
+    """Number the labels that need a number in reading order."""
+    numbered = sorted(
+        (lab for lab in labels if lab.number is not None), key=lambda lab: (lab.y, lab.x)
+    )
+    numbers = {id(lab): i for i, lab in enumerate(numbered, start=1)}
+    return [
+        lab if lab.number is None else
+        MatrixLabel(lab.codes, lab.x, lab.y, (str(numbers[id(lab)]),), lab.box, numbers[id(lab)])
+        for lab in labels
+    ]  # fmt: skip
+
+
+def _groups(
+    points: Sequence[tuple[str, float, float]], kinds: Mapping[str, str]
+) -> list[tuple[list[str], float, float]]:
+    """Items at one place, accepted first, then by code."""
     grouped: dict[tuple[float, float], list[str]] = {}
     for code, x, y in points:
-        grouped.setdefault((x, y), []).append(code)
-    for (x, y), codes in grouped.items():
-        cx, cy = px(x), py(y)
+        grouped.setdefault((round(x, 3), round(y, 3)), []).append(code)
+    return [
+        (sorted(codes, key=lambda c: (_marker_rank(kinds.get(c, "")), c)), x, y)
+        for (x, y), codes in grouped.items()
+    ]
+
+
+def _marker_rank(kind: str) -> int:
+    order = list(MARKERS)
+    return order.index(kind) if kind in order else len(order)
+
+
+def _marker_positions(
+    points: Sequence[tuple[str, float, float]], kinds: Mapping[str, str]
+) -> list[tuple[tuple[float, float], str]]:
+    """One marker per disposition present at a place, side by side when there are several."""
+    at: dict[tuple[float, float], list[str]] = {}
+    for code, x, y in points:
+        kind = kinds.get(code, "")
+        present = at.setdefault((round(x, 3), round(y, 3)), [])
+        if kind not in present:
+            present.append(kind)
+    marks: list[tuple[tuple[float, float], str]] = []
+    step = 2 * _MARK_R + 2
+    for (x, y), present in at.items():
+        present.sort(key=_marker_rank)
+        first = x - step * (len(present) - 1) / 2
+        marks.extend(((first + i * step, y), kind) for i, kind in enumerate(present))
+    return marks
+
+
+def _crowding(group: tuple[list[str], float, float], groups: list[Any]) -> int:
+    _codes, x, y = group
+    return sum(len(c) for c, gx, gy in groups if abs(gx - x) < 60 and abs(gy - y) < 30)
+
+
+def _label_box(x: float, top: float, lines: Sequence[str]) -> Box:
+    width = max(_text_width(line, MATRIX_FONT) for line in lines)
+    return Box(x, top, x + width, top + len(lines) * MATRIX_FONT * 1.2)
+
+
+def _free_spot(
+    x: float, y: float, lines: Sequence[str], area: Box, taken: list[Box], reach: int = 4
+) -> Box | None:
+    width = max(_text_width(line, MATRIX_FONT) for line in lines)
+    height = len(lines) * MATRIX_FONT * 1.2
+    gap = _MARK_R + 3
+    for ring in range(reach):
+        d = gap + ring * 10
+        spots = [
+            (x + d, y - height / 2),  # right
+            (x - d - width, y - height / 2),  # left
+            (x - width / 2, y - d - height),  # above
+            (x - width / 2, y + d),  # below
+            (x + d * 0.7, y - d * 0.7 - height),  # upper right
+            (x - d * 0.7 - width, y - d * 0.7 - height),  # upper left
+            (x + d * 0.7, y + d * 0.7),  # lower right
+            (x - d * 0.7 - width, y + d * 0.7),  # lower left
+        ]
+        for sx, sy in spots:
+            box = _label_box(sx, sy, lines)
+            if box.inside(area) and not any(box.intersects(t) for t in taken):
+                return box
+    return None
+
+
+def _matrix_label(label: MatrixLabel) -> str:
+    """The label's lines on a white halo; a thin leader line when it sits away from its
+    point, so that a reader knows which point it names."""
+    box = label.box
+    parts = []
+    cx, cy = min(max(label.x, box.x0), box.x1), min(max(label.y, box.y0), box.y1)
+    if math.hypot(cx - label.x, cy - label.y) > _MARK_R + 8:
         parts.append(
-            f'<circle class="point" cx="{cx:.1f}" cy="{cy:.1f}" r="4" fill="{BAR}" '
-            f'stroke="#ffffff" stroke-width="1"/>'
+            f'<line x1="{label.x:.1f}" y1="{label.y:.1f}" x2="{cx:.1f}" y2="{cy:.1f}" '
+            f'stroke="{MUTED}" stroke-width="0.6"/>'
         )
-        anchor = "end" if cx > left + plot_w * 0.75 else "start"
-        dx = -6 if anchor == "end" else 6
-        parts.append(_text(cx + dx, cy - 5, ", ".join(codes), size=9, fill=INK, anchor=anchor))
-    parts.append("</svg>")
+    for i, line in enumerate(label.lines):
+        baseline = box.y0 + MATRIX_FONT * (1.2 * i + 0.95)
+        text = _text(box.x0, baseline, line, size=MATRIX_FONT, fill=INK, anchor="start")
+        klass = "label number" if label.number is not None else "label"
+        text = text.replace("<text ", f'<text class="{klass}" ', 1)
+        parts.append(text.replace("<text ", _HALO, 1) + text)
+    return "".join(parts)
+
+
+def _marker(cx: float, cy: float, kind: str) -> str:
+    """A point's marker: its shape says the item's disposition."""
+    r = _MARK_R
+    shape = MARKERS.get(kind, "ring")
+    common = f'class="point {kind or "undecided"}"'
+    if shape == "circle":
+        return (
+            f'<circle {common} cx="{cx:.1f}" cy="{cy:.1f}" r="{r}" fill="{BAR}" '
+            f'stroke="#ffffff" stroke-width="1.2"/>'
+        )
+    if shape == "square":
+        return (
+            f'<rect {common} x="{cx - r + 0.5:.1f}" y="{cy - r + 0.5:.1f}" width="{2 * r - 1:.1f}" '
+            f'height="{2 * r - 1:.1f}" fill="#ffffff" stroke="{BAR}" stroke-width="1.6"/>'
+        )
+    if shape == "diamond":
+        return (
+            f'<path {common} d="M{cx:.1f} {cy - r - 0.5:.1f}L{cx + r + 0.5:.1f} {cy:.1f}'
+            f'L{cx:.1f} {cy + r + 0.5:.1f}L{cx - r - 0.5:.1f} {cy:.1f}z" fill="#ffffff" '
+            f'stroke="{THRESHOLD}" stroke-width="1.6"/>'
+        )
+    if shape == "cross":
+        return (
+            f'<path {common} d="M{cx - r:.1f} {cy - r:.1f}L{cx + r:.1f} {cy + r:.1f}'
+            f'M{cx - r:.1f} {cy + r:.1f}L{cx + r:.1f} {cy - r:.1f}" stroke="{OWN}" '
+            f'stroke-width="2" fill="none"/>'
+        )
+    return (
+        f'<circle {common} cx="{cx:.1f}" cy="{cy:.1f}" r="{r - 1}" fill="#ffffff" '
+        f'stroke="{INK}" stroke-width="1.2"/>'
+    )
+
+
+def _shape_legend(kinds: Sequence[str], words: Mapping[str, str], width: int, y: float) -> str:
+    """One line under the plot naming each marker shape shown."""
+    entries = [(k, words.get(k or "undecided", k or "undecided")) for k in kinds]
+    total = sum(_text_width(text, 9) + 26 for _k, text in entries)
+    x = max((width - total) / 2, 4.0)
+    parts = []
+    for kind, text in entries:
+        parts.append(_marker(x + _MARK_R, y - 3, kind))
+        parts.append(_text(x + 2 * _MARK_R + 4, y, text, size=9, fill=INK, anchor="start"))
+        x += _text_width(text, 9) + 26
     return "".join(parts)
 
 
@@ -460,8 +747,19 @@ def _text(
 
 
 def _text_width(content: str, size: int) -> float:
-    """A rough width for laying out a legend; sans-serif averages ~0.58 em per character."""
-    return len(content) * size * 0.58
+    """A width for laying out labels, on the generous side: DejaVu Sans advances (in em)
+    by kind of character, the widest of each kind rounded up."""
+    return size * sum(_advance(ch) for ch in content)
+
+
+def _advance(ch: str) -> float:
+    if ch.isdigit():
+        return 0.64
+    if ch in " ,.;:'|!il":
+        return 0.34
+    if ch.isupper() or ch in "mw%&@":
+        return 0.86 if ch in "MW%@" else 0.76
+    return 0.64
 
 
 def _num(value: float, sep: str = ".") -> str:

@@ -10,7 +10,8 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from rounds.models import ItemDecision, Protocol, Study, StudyMembership
+from rounds.models import Item, ItemDecision, Protocol, Study, StudyMembership, StudyRecord
+from rounds.record import RECORD_FIELDS
 
 
 class LocalDateTimeField(forms.DateTimeField):
@@ -193,3 +194,25 @@ class UploadForm(forms.Form):
         label=_("CSV or XLSX file"),
         help_text=_("At most 2 MB; UTF-8 or Latin-1; comma or semicolon separated."),
     )
+
+
+class StudyRecordForm(forms.ModelForm):
+    """The study record: every field optional; the report prints "not recorded" for the
+    empty ones."""
+
+    class Meta:
+        model = StudyRecord
+        fields = RECORD_FIELDS
+        widgets = {
+            name: forms.Textarea(attrs={"rows": 3, "style": "width: 100%; max-width: 46rem"})
+            for name in RECORD_FIELDS
+        }
+
+
+class ItemSourceForm(forms.Form):
+    """One item's source and reference (prefix: the item's id)."""
+
+    source = forms.ChoiceField(
+        label=_("Source"), choices=[("", "–"), *Item.Source.choices], required=False
+    )
+    reference = forms.CharField(label=_("Reference"), max_length=500, required=False)

@@ -26,7 +26,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from functools import cache, partial
-from typing import IO
+from typing import IO, Any
 from xml.etree import ElementTree
 
 from django.conf.locale import LANG_INFO
@@ -58,6 +58,7 @@ DOMAIN_MAX = 200
 EMAIL_MAX = 254  # the database column of Panelist.email
 NAME_MAX = 200
 GROUP_MAX = 80
+REFERENCE_MAX = 500
 
 _CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _PSEUDONYM = re.compile(r"P(\d+)")
@@ -120,6 +121,8 @@ class ItemRow:
     code: str
     domain: dict[str, str]
     text: dict[str, str]
+    source: str = ""
+    reference: str = ""
 
 
 @dataclass(frozen=True)
@@ -129,14 +132,18 @@ class PanelRow:
     name: str
     language: str
     group: str
+    characteristics: dict[str, Any] = field(default_factory=dict)
 
 
 def item_columns(study: Study) -> list[str]:
     """The documented item columns for `study`, in the order a template would use."""
-    return ["code", "domain", *[f"text_{code}" for code in study.languages]]
+    return ["code", "domain", *[f"text_{code}" for code in study.languages], *ITEM_RECORD]
 
 
-PANEL_COLUMNS = ["email", "name", "language", "group"]
+ITEM_RECORD = ["source", "reference"]  # optional: where each item came from
+# Optional characteristics of a panelist, kept only when ``consent`` is yes.
+PANEL_RECORD = ["age_band", "sex", "years_in_practice", "region", "practice_type", "consent"]
+PANEL_COLUMNS = ["email", "name", "language", "group", *PANEL_RECORD]
 
 
 # Reading ----------------------------------------------------------------------------------
@@ -545,7 +552,7 @@ def parse_panel(study: Study, data: bytes, filename: str) -> list[PanelRow]:
 def _validate_items(study: Study, table: Table) -> list[ItemRow]:
     languages = list(study.languages)
     required = ["code", *[f"text_{code}" for code in languages]]
-    optional = ["domain", *[f"domain_{code}" for code in languages]]
+    optional = ["domain", *[f"domain_{code}" for code in languages], *ITEM_RECORD]
     problems = _Problems(table.problems)
     _check_columns(table, required, optional, languages, problems, item_columns(study))
     existing = {code.casefold(): code for code in study.items.values_list("code", flat=True)}
@@ -555,7 +562,8 @@ def _validate_items(study: Study, table: Table) -> list[ItemRow]:
         code = _item_code(row, existing, seen, problems)
         text = {lang: _item_text(row, f"text_{lang}", problems) for lang in languages}
         domain = _item_domain(row, languages, problems)
-        rows.append(ItemRow(row.line, code, domain, text))
+        source, reference = _item_source(row, problems)
+        rows.append(ItemRow(row.line, code, domain, text, source, reference))
     problems.raise_if_any()
     return rows
 
@@ -564,7 +572,8 @@ def _validate_panel(study: Study, table: Table) -> list[PanelRow]:
     languages = list(study.languages)
     problems = _Problems(table.problems)
     expected = PANEL_COLUMNS
-    _check_columns(table, ["email", "language"], ["name", "group"], [], problems, expected)
+    optional = ["name", "group", *PANEL_RECORD]
+    _check_columns(table, ["email", "language"], optional, [], problems, expected)
     existing = {email.casefold() for email in study.panelists.values_list("email", flat=True)}
     seen: dict[str, int] = {}
     rows: list[PanelRow] = []
@@ -573,7 +582,8 @@ def _validate_panel(study: Study, table: Table) -> list[PanelRow]:
         language = _panel_language(row, languages, problems)
         name = _single_line(row, "name", NAME_MAX, problems)
         group = _single_line(row, "group", GROUP_MAX, problems)
-        rows.append(PanelRow(row.line, email, name, language, group))
+        traits = _characteristics(row, problems)
+        rows.append(PanelRow(row.line, email, name, language, group, traits))
     problems.raise_if_any()
     return rows
 
@@ -777,6 +787,45 @@ def _single_line(row: TableRow, column: str, limit: int, problems: _Problems) ->
     return value
 
 
+def _item_source(row: TableRow, problems: _Problems) -> tuple[str, str]:
+    source = row.values.get("source", "").strip().lower()
+    if source and source not in Item.Source.values:
+        problems.add(
+            row.line,
+            "source",
+            _("'%(value)s' is not a source; use one of %(sources)s, or leave it empty.")
+            % {"value": source, "sources": ", ".join(Item.Source.values)},
+        )
+    return source, _single_line(row, "reference", REFERENCE_MAX, problems)
+
+
+_YES, _NO = {"yes", "y", "true", "1", "oui", "ja"}, {"no", "n", "false", "0", "non", "nee", ""}
+
+
+def _characteristics(row: TableRow, problems: _Problems) -> dict[str, Any]:
+    """The optional characteristics, only with ``consent`` yes; none without it."""
+    given = {c: _single_line(row, c, GROUP_MAX, problems) for c in PANEL_RECORD[:-1]}
+    consent = row.values.get("consent", "").strip().lower()
+    if consent not in _YES | _NO:
+        problems.add(row.line, "consent", _("write yes or no."))
+    if consent not in _YES:
+        if any(given.values()):
+            problems.add(
+                row.line,
+                "consent",
+                _(
+                    "characteristics are given but consent is not "
+                    "yes; set consent to yes, or delete the characteristics."
+                ),
+            )
+        return {}
+    years = given.pop("years_in_practice")
+    if years and not (years.isdigit() and int(years) <= 70):
+        problems.add(row.line, "years_in_practice", _("write a whole number of years, 0 to 70."))
+    return {**given, "years_in_practice": int(years) if years.isdigit() else None,
+            "characteristics_consent": True}  # fmt: skip
+
+
 def language_code(value: str) -> str | None:
     """The language code for `value`: a code (`FR`, `fr-BE`) or a name (`Français`,
     `Nederlands`, `Dutch`, `Engels`), whatever its case and accents."""
@@ -846,7 +895,15 @@ def import_items(*, study: Study, data: bytes, filename: str, by: Actor = None) 
         rows = _validate_items(study, table)
         start = (study.items.aggregate(last=Max("position"))["last"] or -1) + 1
         items = Item.objects.bulk_create(
-            Item(study=study, code=row.code, domain=row.domain, text=row.text, position=i)
+            Item(
+                study=study,
+                code=row.code,
+                domain=row.domain,
+                text=row.text,
+                position=i,
+                source=row.source,
+                reference=row.reference,
+            )
             for i, row in enumerate(rows, start=start)
         )
         draft = study.rounds.filter(number=1, state=Round.State.DRAFT).first()
@@ -885,6 +942,7 @@ def import_panel(*, study: Study, data: bytes, filename: str, by: Actor = None) 
                 name=row.name,
                 language=row.language,
                 group=row.group,
+                **row.characteristics,
             )
             for pseudonym, row in zip(pseudonyms, rows, strict=True)
         )

@@ -302,12 +302,84 @@ class Criterion(models.Model):
         }
 
 
+class StudyRecord(models.Model):
+    """What the reporting guidelines (ACCORD, CREDES) ask about a study and the platform
+    cannot infer: recorded by the coordinators, printed in the report's methods ("not
+    recorded" where empty). Every field is optional."""
+
+    study = models.OneToOneField(Study, on_delete=models.CASCADE, related_name="record")
+    items_origin = models.TextField(
+        _("where the items came from"), blank=True,
+        help_text=_("E.g. a literature review, interviews, an international comparison; "
+                    "each item's own source is set below."),
+    )  # fmt: skip
+    evidence = models.TextField(
+        _("evidence given to the panelists"), blank=True,
+        help_text=_("What the panelists were given to read before rating, if anything."),
+    )  # fmt: skip
+    piloting = models.TextField(
+        _("piloting"), blank=True,
+        help_text=_("Who tried the questionnaire before round 1 and what changed."),
+    )  # fmt: skip
+    eligibility = models.TextField(_("eligibility of panelists"), blank=True)
+    sampling_frame = models.TextField(
+        _("sampling frame"), blank=True,
+        help_text=_("The list or population the panelists were drawn from."),
+    )  # fmt: skip
+    recruitment = models.TextField(_("recruitment"), blank=True)
+    non_response = models.TextField(
+        _("non-response"), blank=True,
+        help_text=_("How many invited people declined or never answered, and any follow-up."),
+    )  # fmt: skip
+    panel_size_rationale = models.TextField(_("why this panel size"), blank=True)
+    steering_group = models.TextField(_("steering group"), blank=True)
+    decision_rule_rationale = models.TextField(
+        _("why this consensus definition and decision rule"), blank=True
+    )
+    recommendations_drafting = models.TextField(_("who drafted the recommendations"), blank=True)
+    recommendations_validation = models.TextField(
+        _("how the recommendations were validated"), blank=True,
+        help_text=_("E.g. a workshop with experts and stakeholders on their feasibility."),
+    )  # fmt: skip
+    limitations = models.TextField(_("limitations"), blank=True)
+    ethics = models.TextField(
+        _("ethics approval"), blank=True,
+        help_text=_("The committee, the date and the reference, or why none was needed."),
+    )  # fmt: skip
+    funding = models.TextField(_("funding"), blank=True)
+    conflicts_of_interest = models.TextField(_("conflicts of interest"), blank=True)
+    simulation = models.TextField(
+        _("how the ratings were simulated"), blank=True,
+        help_text=_("Simulated studies only (demonstrations, teaching): the model behind the "
+                    "ratings, printed in the methods."),
+    )  # fmt: skip
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("study record")
+        verbose_name_plural = _("study records")
+
+    def __str__(self) -> str:
+        return f"record of {self.study}"
+
+
 class Item(models.Model):
+    class Source(models.TextChoices):
+        LITERATURE = "literature", _("Literature")
+        INTERVIEWS = "interviews", _("Interviews")
+        PANEL = "panel", _("Proposed by the panel")
+        OTHER = "other", _("Other")
+
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="items")
     code = models.CharField(_("code"), max_length=40)
     domain = models.JSONField(_("domain per language"), default=dict, blank=True)
     text = models.JSONField(_("text per language"), default=dict)
     position = models.PositiveIntegerField(default=0)
+    source = models.CharField(_("source"), max_length=16, choices=Source.choices, blank=True)
+    reference = models.CharField(
+        _("reference"), max_length=500, blank=True,
+        help_text=_("Where the item comes from: a citation, an interview series, a URL."),
+    )  # fmt: skip
     metadata = models.JSONField(default=dict, blank=True)
     derived_from = models.ManyToManyField(
         "self", symmetrical=False, blank=True, related_name="derivatives"
@@ -344,6 +416,17 @@ class Panelist(models.Model):
         _("language"), max_length=8, choices=settings.LANGUAGES, default="en"
     )
     group = models.CharField(_("stakeholder group"), max_length=80, blank=True)
+    # Optional characteristics, kept only with the panelist's consent and reported only for
+    # groups of at least the protocol's smallest group size.
+    characteristics_consent = models.BooleanField(_("consented to share characteristics"),
+                                                  default=False)  # fmt: skip
+    age_band = models.CharField(_("age band"), max_length=20, blank=True)
+    sex = models.CharField(_("sex"), max_length=20, blank=True)
+    years_in_practice = models.PositiveSmallIntegerField(
+        _("years in practice"), null=True, blank=True
+    )
+    region = models.CharField(_("region"), max_length=80, blank=True)
+    practice_type = models.CharField(_("practice type"), max_length=80, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     erased_at = models.DateTimeField(
         _("erased at"),
@@ -493,6 +576,13 @@ class Rating(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["panelist", "round_item", "criterion"], name="one_rating_per_cell"
+            ),
+        ]
+        indexes = [
+            # The comments of a round (feedback, results, moderation) without reading the
+            # ratings that have none, which are nearly all of them.
+            models.Index(
+                fields=["round_item"], condition=~Q(comment=""), name="rating_comment_idx"
             ),
         ]
 

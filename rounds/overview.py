@@ -40,6 +40,7 @@ class Row:
     results: list[Result] = field(default_factory=list)
     decision: ItemDecision | None = None
     comments: list[Comment] = field(default_factory=list)
+    basis: str = ""  # the decision rule's clauses that decided it (rounds.explain)
 
     @property
     def fragile(self) -> bool:

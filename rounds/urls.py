@@ -29,6 +29,7 @@ urlpatterns = [
     ),
     path("team/accept/<str:token>/", views.team_accept, name="team-accept"),
     path("studies/<slug:slug>/protocol/", views.protocol_edit, name="protocol-edit"),
+    path("studies/<slug:slug>/record/", views.study_record_edit, name="study-record"),
     path("studies/<slug:slug>/import/<str:kind>/", views.import_upload, name="import-upload"),
     path("studies/<slug:slug>/rounds/new/", views.round_create, name="round-create"),
     path(

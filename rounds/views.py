@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.conf import settings
@@ -19,18 +19,31 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from rounds import access, checks, imports, item_services, overview, services, studies, team
+from rounds import (
+    access,
+    checks,
+    explain,
+    imports,
+    item_services,
+    overview,
+    record,
+    services,
+    studies,
+    team,
+)
 from rounds.errors import DomainError
 from rounds.forms import (
     ContactForm,
     DeadlineForm,
     InviteForm,
+    ItemSourceForm,
     NewItemForm,
     OpenForm,
     OverrideForm,
     ProtocolForm,
     ReopenForm,
     ScheduleForm,
+    StudyRecordForm,
     TextsForm,
     UploadForm,
     WordingForm,
@@ -153,11 +166,13 @@ def _can_create_round(study: Study) -> bool:
 def round_results(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     round = _round_for(request, slug, number)
     filters = overview.Filters.from_query(request.GET)
+    found = overview.overview(round, filters, request.GET.get("page", 1))
+    _add_bases(round, found.page.object_list if found.page is not None else found.shown)
     next_round = round.study.rounds.filter(number=round.number + 1).first()
     context = {
         "study": round.study,
         "round": round,
-        "overview": overview.overview(round, filters, request.GET.get("page", 1)),
+        "overview": found,
         "filters": filters,
         "sorts": overview.SORTS,
         "decisions": ItemDecision.Decision.choices,
@@ -166,6 +181,16 @@ def round_results(request: HttpRequest, slug: str, number: int) -> HttpResponse:
         "kendall": getattr(round, "analysis", None),
     }
     return render(request, "rounds/round_results.html", context)
+
+
+def _add_bases(round: Round, rows: Iterable[overview.Row]) -> None:
+    """Each decision's basis: the clauses of the decision rule that decided it."""
+    rule = round.study.protocol.decision_rule()
+    for row in rows:
+        names = {r.criterion.code: r.criterion.text() for r in row.results}
+        if row.decision is not None:
+            basis = explain.results_basis(row.results, rule, row.decision.computed)
+            row.basis = explain.phrase(basis, names)
 
 
 @login_required
@@ -177,7 +202,7 @@ def round_items(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     found = round.round_items.select_related("item").prefetch_related("item__derived_from")
     if query:
         found = found.filter(Q(item__code__icontains=query) | Q(text__icontains=query))
-    page = Paginator(found.order_by("position", "pk"), ITEMS_PER_PAGE).get_page(
+    page = Paginator(found.order_by("position", "pk"), EDITABLE_ITEMS_PER_PAGE).get_page(
         request.GET.get("page", 1)
     )
     entries = [
@@ -209,7 +234,7 @@ def round_items(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     return render(request, "rounds/round_items.html", context)
 
 
-ITEMS_PER_PAGE = 50
+EDITABLE_ITEMS_PER_PAGE = 25  # each with its statistics, comments and wording forms
 Action = Callable[[HttpRequest, Round], str | None]
 
 
@@ -472,6 +497,28 @@ def protocol_edit(request: HttpRequest, slug: str) -> HttpResponse:
             messages.success(request, _("The protocol is saved."))
             return redirect("study-detail", slug=slug)
     return render(request, "rounds/protocol_edit.html", {"study": study, "form": form})
+
+
+@login_required
+def study_record_edit(request: HttpRequest, slug: str) -> HttpResponse:
+    """The study record for the report, and each item's source."""
+    study = access.get_study_for_user(request.user, slug, access.RUN)
+    data = request.POST if request.method == "POST" else None
+    form = StudyRecordForm(data, instance=record.study_record(study))
+    items = list(study.items.order_by("position", "code"))
+    rows = [
+        (item, ItemSourceForm(data, prefix=f"item-{item.pk}",
+                              initial={"source": item.source, "reference": item.reference}))
+        for item in items
+    ]  # fmt: skip
+    if data is not None and form.is_valid() and all(f.is_valid() for _i, f in rows):
+        sources = {i.pk: (f.cleaned_data["source"], f.cleaned_data["reference"]) for i, f in rows}
+        fields = {name: form.cleaned_data[name] for name in record.RECORD_FIELDS}
+        record.study_record_save(study=study, fields=fields, sources=sources, by=request.user)
+        messages.success(request, _("The study record is saved."))
+        return redirect("study-record", slug=slug)
+    context = {"study": study, "form": form, "rows": rows}
+    return render(request, "rounds/study_record.html", context)
 
 
 @login_required

@@ -889,7 +889,7 @@ def items_table(rows: Sequence[ItemRow], languages: Sequence[str]) -> Table:
 
 def panel_table(rows: Sequence[PanelRow]) -> Table:
     shown = [[row.email, row.name, row.language, row.group] for row in rows[:TABLE_ROWS]]
-    return Table(list(PANEL_COLUMNS), shown, len(rows))
+    return Table(list(PANEL_COLUMNS[:4]), shown, len(rows))
 
 
 class ItemsForm(ImportForm):

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 
 from rounds import charts
 from rounds.models import Result
+from rounds.templatetags.shares import share
 
 register = template.Library()
 
@@ -96,5 +97,5 @@ def plain_result(result: Result) -> str:
     ) % {
         "median": stat(result.median), "min": result.criterion.scale_min,
         "max": result.criterion.scale_max, "q1": stat(result.q1), "q3": stat(result.q3),
-        "high": stat(round(result.pct_high or 0)),
+        "high": share(result, "high"),  # never rounded across a threshold
     }  # fmt: skip

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from rounds import consensus
 from rounds.csvio import RESULTS_COLUMNS, read_ratings_csv
 from rounds.models import Participation, Round, Study
 from tests.conftest import start_worker
+from tests.reports.layout import overprinted
 
 pytestmark = [pytest.mark.slow]
 
@@ -141,3 +143,70 @@ def test_the_demo_is_identical_when_run_again(
     call_command("delphi_demo", "--out", str(again), "--external-worker")
     assert (again / "ratings.csv").read_bytes() == (demo.out / "ratings.csv").read_bytes()
     assert (again / "results.csv").read_bytes() == (demo.out / "results.csv").read_bytes()
+
+
+def _final(results: pd.DataFrame) -> pd.DataFrame:
+    """Each item's last round: its decision and, per criterion, its statistics."""
+    last = results.groupby("item")["round"].transform("max")
+    return results[results["round"] == last].set_index(["item", "criterion"])
+
+
+def test_the_replay_agrees_with_what_the_kce_report_says(demo: DemoRun) -> None:
+    final = _final(pd.read_csv(demo.out / "results.csv", keep_default_na=False))
+
+    def decision(code: str) -> str:
+        return str(final.loc[(code, "acceptability"), "decision"])
+
+    def stat(code: str, criterion: str, column: str) -> float:
+        return float(final.loc[(code, criterion), column])
+
+    assert decision("P02") == "accepted"  # accepted by the Delphi respondents
+    for code in ["P04", "P12", "P13", "P17", "P18", "P20"]:  # called priorities
+        assert stat(code, "priority", "median") >= 7 and decision(code) == "accepted", code
+    assert stat("P21", "priority", "median") < 7 and decision("P21") != "accepted"
+    flexible, specialised = ["C01", "C02", "C03"], ["C04", "C05"]
+    assert all(decision(code) == "accepted" for code in flexible)
+    assert all(decision(code) != "accepted" for code in specialised)
+    for criterion in ["acceptability", "priority"]:
+        lowest = min(stat(c, criterion, "pct_high") for c in flexible)
+        assert lowest > max(stat(c, criterion, "pct_high") for c in specialised), criterion
+
+
+def test_panelists_keep_their_views_between_rounds(demo: DemoRun) -> None:
+    ratings = pd.read_csv(demo.out / "ratings.csv").dropna(subset=["value"])
+    pairs = ratings[ratings["round"] == 1].merge(
+        ratings[ratings["round"] == 2], on=["panelist", "item", "criterion"]
+    )
+    correlations = [
+        np.corrcoef(g["value_x"], g["value_y"])[0, 1]
+        for _p, g in pairs.groupby("panelist")
+        if g["value_x"].std() > 0 and g["value_y"].std() > 0
+    ]
+    assert np.median(correlations) > 0.6
+    assert len(correlations) >= 50
+
+
+def test_most_distributions_are_stable_between_the_two_rounds(demo: DemoRun) -> None:
+    text = "\n".join(page.extract_text() for page in PdfReader(demo.out / "report.pdf").pages)
+    found = re.search(
+        r"(\d+) of (\d+) ratings distributions .* were stable", " ".join(text.split())
+    )
+
+    assert found is not None
+    stable, compared = int(found[1]), int(found[2])
+    assert compared >= 20 and stable / compared >= 0.6
+
+
+def test_the_demo_report_prints_no_text_over_other_text(demo: DemoRun) -> None:
+    assert overprinted((demo.out / "report.pdf").read_bytes()) == []
+
+
+def test_the_demo_report_describes_its_simulation_and_the_kce_record(demo: DemoRun) -> None:
+    text = " ".join(
+        " ".join(page.extract_text() for page in PdfReader(demo.out / "report.pdf").pages).split()
+    )
+
+    assert "How the ratings were simulated" in text
+    assert "moves halfway towards the round-1 median" in text
+    assert "ULB-Erasme ethics committee approved" in text
+    assert "Funding not recorded" in text

@@ -43,6 +43,7 @@ NAMES = [
     "Karin Mertens",
     "Luc Jacobs",
 ]
+JUSTIFICATION = "Kept from the literature review, which supports it strongly."
 COMMENTS = [
     "Only if it stays confidential; ask Anne Dupont, she knows (anne.dupont@example.org).",
     "Too vague as worded. Mail me at bart.peeters@practice.example.be",
@@ -85,6 +86,7 @@ def finished_study(
             actors=["individual", "health_system"],
             implementation_notes="Pilot for a year, then evaluate.",
             items=items,
+            justification=JUSTIFICATION,
         )
     return Study.objects.select_related("protocol").get(pk=study.pk)
 

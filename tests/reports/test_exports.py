@@ -61,7 +61,24 @@ def test_ratings_csv_quotes_a_group_with_commas_and_quotes_as_the_csv_module_doe
 def test_results_csv_has_the_methods_columns_then_the_margin(study: Study) -> None:
     header = _files(study)["results.csv"].decode().splitlines()[0].split(",")
 
-    assert header == [*csvio.RESULTS_COLUMNS, "margin"]
+    assert header == [*csvio.RESULTS_COLUMNS, "margin", "decision", "basis"]
+
+
+def test_results_csv_says_which_clause_decided_each_item(study: Study) -> None:
+    results = pd.read_csv(io.BytesIO(_files(study)["results.csv"]), keep_default_na=False)
+    final = results[results["round"] == results["round"].max()]
+
+    for row in results.itertuples():
+        verdict = f"{row.criterion} = {'in' if row.decision == 'accepted' else 'out'}"
+        if row.decision == "accepted":  # the default rule: every criterion in
+            assert f"{verdict} held (in)" in row.basis
+        elif row.decision == "rejected":
+            assert "= out held (out)" in row.basis
+        else:
+            assert "= in failed (" in row.basis
+    assert set(final["decision"]) <= {"accepted", "rejected", "no_consensus"}
+    codebook = _files(study)["codebook.csv"].decode()
+    assert "results.csv,basis,text," in codebook
 
 
 def test_delphi_analyse_on_ratings_csv_gives_results_csv_again(

@@ -21,6 +21,7 @@ from reports.pdf import number, render_report_pdf, report_html, span
 from reports.services import build_files
 from rounds.models import Study
 from tests.reports.helpers import NAMES, finished_study, recommendations
+from tests.reports.layout import overprinted, words
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -174,7 +175,7 @@ def test_a_sheet_shows_each_items_numbers_per_criterion_and_round(report: Render
             f"{number(row.pct_high, 0, strip=False)}% in the high band"
         )
         assert expected in sheet
-    assert "Disposition:" in sheet
+    assert "The panel's verdict on the items this recommendation rests on" in sheet
 
 
 def test_a_sheet_quotes_dissent_without_names_or_addresses(report: Rendered) -> None:
@@ -287,3 +288,10 @@ def test_it_reports_progress_page_by_page_while_laying_out() -> None:
     layout = [step for p, step in seen if 15 < p < 75]
     assert layout and layout[-1].startswith("Laying out the pages (")
     assert seen[-1][0] == 75
+
+
+def test_no_text_is_printed_over_other_text(report: Rendered) -> None:
+    """The footer's stamp, its "Simulated data" and the page number sit side by side."""
+    assert overprinted(report.pdf) == []
+    footer = [w.text for w in words(report.pdf, 2, 2) if w.y0 > 780]
+    assert "Simulated" in footer and any(re.fullmatch(r"\d{4}-\d\d-\d\d", w) for w in footer)

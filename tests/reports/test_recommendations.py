@@ -39,6 +39,7 @@ def test_a_new_recommendation_goes_last_with_its_items_in_order(team: Team) -> N
     rec = services.recommendation_create(
         study=team.study, title="  Third  ", text="Text", actors=["health_system"],
         items=[_item(team, "I04"), _item(team, "I01")], by=team.coordinator,
+        justification="I04 stays: the interviews asked for it.",
     )  # fmt: skip
 
     assert (rec.position, rec.title) == (3, "Third")
@@ -54,6 +55,7 @@ def test_editing_keeps_the_order_of_items_already_linked(team: Team) -> None:
     services.recommendation_update(
         recommendation=rec, title=rec.title, text="New text", actors=[],
         items=[_item(team, "I03"), _item(team, "I02")], by=team.coordinator,
+        justification="I02 stays: the interviews asked for it.",
     )  # fmt: skip
 
     assert _codes(rec) == ["I02", "I03"]
@@ -104,17 +106,17 @@ def client(team: Team) -> Client:
 def test_a_coordinator_writes_a_recommendation_through_the_form(team: Team, client: Client) -> None:
     url = reverse("recommendation-create", args=[team.study.slug])
     form = client.get(url).content.decode()
-    assert "I03 — Action item 3 (en)" in form and "(Accepted)" in form
+    assert "I01 — Action item 1 (en) (Accepted)" in form
 
     response = client.post(url, {
         "title": "Train GPs to say no", "text": "Two **paragraphs**.\n\nSecond.",
         "actors": ["individual", "practice_training"], "implementation_notes": "Pilot.",
-        "items": [_item(team, "I03").pk],
+        "items": [_item(team, "I01").pk],
     })  # fmt: skip
 
     assert response.status_code == 302
     rec = Recommendation.objects.get(study=team.study, title="Train GPs to say no")
-    assert rec.actors == ["individual", "practice_training"] and _codes(rec) == ["I03"]
+    assert rec.actors == ["individual", "practice_training"] and _codes(rec) == ["I01"]
 
 
 def test_the_form_says_what_is_missing(team: Team, client: Client) -> None:
@@ -139,10 +141,41 @@ def test_the_list_page_reads_a_fixed_number_of_queries(
 ) -> None:
     for i in range(6):
         services.recommendation_create(
-            study=team.study, title=f"Extra {i}", text="t", items=list(team.study.items.all())
+            study=team.study,
+            title=f"Extra {i}",
+            text="t",
+            items=list(team.study.items.all()),
+            justification="Every item, whatever the panel said: a test of the list page.",
         )
 
     with django_assert_max_num_queries(12):
         page = client.get(reverse("recommendation-list", args=[team.study.slug]))
 
     assert page.status_code == 200 and "Extra 5" in page.content.decode()
+
+
+def test_resting_on_a_rejected_item_needs_a_justification_and_changes_nothing(team: Team) -> None:
+    before = Recommendation.objects.filter(study=team.study).count()
+
+    with pytest.raises(services.JustificationRequired, match=r"I02 \(Rejected\)"):
+        services.recommendation_create(
+            study=team.study, title="Lean on I02", text="x", items=[_item(team, "I02")]
+        )
+
+    assert Recommendation.objects.filter(study=team.study).count() == before
+
+
+def test_the_form_asks_for_the_justification_beside_its_field(team: Team, client: Client) -> None:
+    url = reverse("recommendation-create", args=[team.study.slug])
+    fields = {"title": "Lean on I02", "text": "x", "items": [_item(team, "I02").pk]}
+
+    refused = client.post(url, fields)
+    saved = client.post(url, {**fields, "justification": "A stakeholder workshop kept it."})
+
+    assert refused.status_code == 200
+    page = refused.content.decode()
+    assert "rests on items the panel did not accept: I02 (Rejected)" in page
+    assert page.index("has-error") < page.index('name="justification"')
+    assert saved.status_code == 302
+    rec = Recommendation.objects.get(study=team.study, title="Lean on I02")
+    assert rec.justification == "A stakeholder workshop kept it."

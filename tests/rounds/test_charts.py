@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import itertools
+import random
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
+
 from rounds.charts import (
     DASH,
+    Box,
     compact_histogram_svg,
     flow_svg,
     histogram_svg,
+    matrix_labels,
+    priority_matrix,
     priority_matrix_svg,
 )
 
@@ -155,9 +161,60 @@ def test_the_priority_matrix_places_each_item_and_both_thresholds() -> None:
 
     texts = [t.text for t in svg.iter(f"{SVG}text")]
     assert "A1, A2" in texts and "B<3>" in texts and "Priority & co" in texts
-    assert len([c for c in svg.iter(f"{SVG}circle") if c.get("class") == "point"]) == 2
+    points_drawn = [c for c in svg.iter() if (c.get("class") or "").startswith("point")]
+    assert len(points_drawn) == 2
     assert len([x for x in svg.iter(f"{SVG}line") if x.get("class") == "threshold"]) == 2
     assert "B<3>: Acceptability 5.5, Priority & co 3" in (svg.findtext(f"{SVG}desc") or "")
+
+
+def _dense_points(seed: int, n: int) -> list[tuple[str, float, float]]:
+    """Medians on the half-point grid of a 1-9 scale, crowded in the high corner."""
+    rng = random.Random(seed)
+    return [
+        (f"{rng.choice('PC')}{i:02d}", rng.choice([6, 6.5, 7, 7.5, 8, 8.5]),
+         rng.choice([5, 5.5, 6, 6.5, 7, 7.5, 8]))
+        for i in range(n)
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_no_two_matrix_labels_overlap_each_other_or_a_marker(seed: int) -> None:
+    points = _dense_points(seed, 12 + 4 * seed)
+    kinds = {code: ["accepted", "no_consensus", "rejected"][i % 3] for i, (code, _x, _y)
+             in enumerate(points)}  # fmt: skip
+    area = Box(44, 12, 468, 406)
+    placed = [(c, 44 + (x - 1) / 8 * 424, 12 + 394 - (y - 1) / 8 * 394) for c, x, y in points]
+
+    labels = matrix_labels(placed, area, kinds)
+
+    boxes = [label.box for label in labels]
+    assert all(b.inside(area) for b in boxes)
+    for i, a in enumerate(boxes):
+        assert not any(a.intersects(b) for b in boxes[i + 1 :])
+    marks = {(round(x, 1), round(y, 1)) for _c, x, y in placed}
+    for box in boxes:
+        assert not any(Box(x - 4.5, y - 4.5, x + 4.5, y + 4.5).intersects(box) for x, y in marks)
+    assert sorted(c for label in labels for c in label.codes) == sorted(c for c, _x, _y in points)
+
+
+def test_the_matrix_gives_each_disposition_its_own_marker_and_a_legend() -> None:
+    points = [("A1", 8.0, 8.0), ("A2", 8.0, 8.0), ("R1", 2.0, 2.0), ("N1", 8.0, 6.0)]
+    kinds = {"A1": "accepted", "A2": "rejected", "R1": "rejected", "N1": "no_consensus"}
+    matrix = priority_matrix(
+        points, x_threshold=6.5, y_threshold=6.5, x_label="x", y_label="y",
+        dispositions=kinds, labels={"no_consensus": "no consensus (final round)"},
+    )  # fmt: skip
+    svg = ET.fromstring(matrix.svg)
+
+    classes = [
+        el.get("class") or "" for el in svg.iter() if (el.get("class") or "").startswith("point")
+    ]
+    # two markers at (8, 8) side by side, one each elsewhere, three in the legend
+    assert sorted(classes).count("point rejected") == 3
+    assert sorted(classes).count("point accepted") == 2
+    texts = [t.text for t in svg.iter(f"{SVG}text")]
+    assert "no consensus (final round)" in texts and "A1, A2" in texts
+    assert "N1: x 8, y 6, no consensus (final round)" in (svg.findtext(f"{SVG}desc") or "")
 
 
 def test_the_flow_diagram_has_a_box_per_round_and_arrows_between() -> None:

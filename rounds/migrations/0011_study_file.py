@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('rounds', '0008_privacy'),
+        ('rounds', '0010_rating_comment_index'),
     ]
 
     operations = [

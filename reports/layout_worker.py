@@ -1,0 +1,79 @@
+"""A layout worker: lays out report parts with WeasyPrint in a process of its own.
+
+Run as ``python -m reports.layout_worker`` by `reports.parts`; no Django. It reads one JSON
+line on stdin: the stylesheet file, the PDF options and the parts to lay out (an HTML file
+each). It lays them out, writes one JSON line with each part's page count and where its
+anchors landed, then waits for one JSON line giving each part's first page number and the
+total, stamps the numbers (`reports.assemble.number_pages`) and writes each part's PDF next
+to its HTML, answering with a last JSON line. Laying out first and numbering after lets
+every part be laid out at once, before anyone knows on which page it starts.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from weasyprint import CSS, HTML, Document
+from weasyprint.urls import URLFetcher
+
+from reports.assemble import number_pages
+
+
+def _fetcher() -> URLFetcher:
+    return URLFetcher(allowed_protocols=["data"])
+
+
+def main() -> None:
+    spec = json.loads(sys.stdin.readline())
+    css = CSS(filename=spec["stylesheet"], url_fetcher=_fetcher())
+    options: dict[str, Any] = spec["options"]
+    documents: dict[str, Document] = {}
+    found: dict[str, Any] = {}
+    for name in spec["parts"]:
+        html = Path(spec["folder"], f"{name}.html").read_text(encoding="utf-8")
+        document = HTML(string=html, url_fetcher=_fetcher()).render(stylesheets=[css], **options)
+        documents[name] = document
+        anchors = first_pages(document)
+        found[name] = {"pages": len(document.pages), "anchors": anchors}
+    _say(found)
+    numbers = json.loads(sys.stdin.readline())
+    for name, document in documents.items():
+        first, total = numbers[name]
+        pdf = document.write_pdf(**options)
+        stamps = numbers_pdf(spec["numbers_css"], first, len(document.pages), total)
+        Path(spec["folder"], f"{name}.pdf").write_bytes(number_pages(pdf, stamps))
+    _say({"done": list(documents)})
+
+
+def first_pages(document: Document) -> dict[str, int]:
+    """Each anchor's first page (an element broken across pages has it on each)."""
+    found: dict[str, int] = {}
+    for index, page in enumerate(document.pages):
+        for anchor in page.anchors:
+            found.setdefault(anchor, index)
+    return found
+
+
+def numbers_pdf(css: str, first: int, count: int, total: int) -> bytes:
+    """``count`` pages whose only content is the page number, "first / total" onwards,
+    in the report's bottom-right margin box (``css`` sets the page and the box)."""
+    pages = "".join(
+        f'<div style="string-set: number &quot;{n} / {total}&quot;"></div>'
+        for n in range(first, first + count)
+    )
+    html = f"<html><head><style>{css}</style></head><body>{pages}</body></html>"
+    data = HTML(string=html, url_fetcher=_fetcher()).write_pdf()
+    assert data is not None
+    return bytes(data)
+
+
+def _say(message: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(message) + "\n")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
