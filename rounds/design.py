@@ -2,8 +2,9 @@
 
 The design is what a coordinator decides before round 1: the study's basics, the consensus
 protocol, the criteria with their scales, bands, rules and anchors, the items with every
-translation and their lineage, the stakeholder groups and the schedule of round 1. It holds
-no panelist and no rating.
+translation, their source and lineage, the stakeholder groups, the schedule of round 1 and
+the study record's account of the design (ethics, funding, recruitment...). It holds no
+panelist and no rating.
 
 `design_document` gives the document in its *normal form*: every field present, texts
 without surrounding spaces, rules in their canonical spelling (``percent:75``), times in the
@@ -25,9 +26,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import rfc8785
+from django.db.models import FilteredRelation, Q
 
 from rounds import consensus
-from rounds.models import Round, Study
+from rounds.models import Study
 
 FORMAT_VERSION = 1
 
@@ -52,6 +54,7 @@ def design_hash(study: Study) -> str:
 def design_document(study: Study) -> Document:
     """The study's design in normal form (see the module docstring); five queries."""
     languages = list(study.languages or [])
+    schedule, record = _schedule_and_record(study)
     return {
         "format_version": FORMAT_VERSION,
         "study": _study(study, languages),
@@ -59,7 +62,8 @@ def design_document(study: Study) -> Document:
         "criteria": [_criterion(c, languages) for c in study.criteria.order_by("position", "code")],
         "items": _items(study, languages),
         "groups": study_groups(study),
-        "schedule": _schedule(study),
+        "schedule": schedule,
+        "record": record,
     }
 
 
@@ -119,17 +123,18 @@ def _criterion(criterion: Any, languages: list[str]) -> Document:
 def _items(study: Study, languages: list[str]) -> list[Document]:
     """Every item with its lineage, in one query (a row per item and parent)."""
     rows = study.items.order_by("position", "code", "pk").values_list(
-        "pk", "code", "domain", "text", "metadata", "derived_from__code"
+        "pk", "code", "domain", "text", "source", "reference", "metadata", "derived_from__code"
     )
     items: dict[int, Document] = {}
-    for pk, code, domain, text, metadata, parent in rows:
+    for pk, code, domain, text, source, reference, metadata, parent in rows:
         item = items.get(pk)
         if item is None:
-            # TODO(study record): add each item's `source` and `reference` once on main.
             item = items[pk] = {
                 "code": code,
                 "domain": texts(domain, languages),
                 "text": texts(text, languages),
+                "source": source,
+                "reference": reference.strip(),
                 "derived_from": [],
                 "metadata": metadata or {},
             }
@@ -148,22 +153,54 @@ def study_groups(study: Study) -> list[str]:
     return designed + sorted(set(panel) - set(designed))
 
 
-def _schedule(study: Study) -> Document:
-    """Round 1's times and reminders, in one query (a row per reminder)."""
+def _schedule_and_record(study: Study) -> tuple[Document, Document]:
+    """Round 1's times and reminders, and the study record, in one query (a row per
+    reminder of round 1)."""
     rows = list(
-        Round.objects.filter(study=study, number=1).values_list(
-            "opens_at", "closes_at", "reminders__days_before"
+        Study.objects.filter(pk=study.pk)
+        .annotate(first=FilteredRelation("rounds", condition=Q(rounds__number=1)))
+        .values_list(
+            "first__opens_at",
+            "first__closes_at",
+            "first__reminders__days_before",
+            *[f"record__{name}" for name in RECORD_FIELDS],
         )
     )
     zone = ZoneInfo(study.time_zone)
-    opens, closes = (rows[0][0], rows[0][1]) if rows else (None, None)
-    return {
+    opens, closes = rows[0][0], rows[0][1]
+    schedule = {
         "round_1": {
             "opens_at": local_time(opens, zone),
             "closes_at": local_time(closes, zone),
             "reminders_days_before": sorted((r[2] for r in rows if r[2] is not None), reverse=True),
         }
     }
+    record = {
+        name: str(value or "").strip()
+        for name, value in zip(RECORD_FIELDS, rows[0][3:], strict=True)
+    }
+    return schedule, record
+
+
+# What the study record (`rounds.record`) says of the design, written before round 1. Its
+# other fields (non-response, who drafted and validated the recommendations, limitations)
+# tell what happened afterwards: in the design, they would make every report say that the
+# design changed after round 1 opened.
+RECORD_FIELDS = (
+    "items_origin",
+    "evidence",
+    "piloting",
+    "eligibility",
+    "sampling_frame",
+    "recruitment",
+    "panel_size_rationale",
+    "steering_group",
+    "decision_rule_rationale",
+    "ethics",
+    "funding",
+    "conflicts_of_interest",
+    "simulation",
+)
 
 
 # --------------------------------------------------------------------------- normal form

@@ -28,6 +28,7 @@ from rounds.models import (
     ScheduledReminder,
     Study,
     StudyMembership,
+    StudyRecord,
     translated,
 )
 from rounds.services import audit_record, round_create, round_schedule
@@ -120,6 +121,8 @@ class ItemSpec:
     domain: dict[str, str]
     metadata: dict[str, Any]
     derived_from: tuple[str, ...] = ()
+    source: str = ""
+    reference: str = ""
 
 
 @dataclass(frozen=True)
@@ -155,6 +158,7 @@ class StudySetup:
     groups: tuple[str, ...] = ()
     round_1: RoundPlan | None = None
     file_hash: str = ""  # the design hash of the study file it was created from
+    record: dict[str, str] | None = None  # StudyRecord field values
 
 
 def study_create(*, setup: StudySetup, by: User) -> Study:
@@ -195,6 +199,8 @@ def _study_create(setup: StudySetup, by: User) -> Study:
         after["study_file_hash"] = setup.file_hash
     audit_record(study=study, action="study.created", target=study.slug, by=by, after=after)
     _create_items(study, setup.item_specs, by)
+    if setup.record and any(setup.record.values()):
+        StudyRecord.objects.create(study=study, **setup.record)
     for step, upload, importer in (
         ("items", setup.items, import_items),
         ("panel", setup.panel, import_panel),
@@ -220,6 +226,8 @@ def _create_items(study: Study, specs: tuple[ItemSpec, ...], by: User) -> None:
             text=spec.text,
             domain=spec.domain,
             metadata=spec.metadata,
+            source=spec.source,
+            reference=spec.reference,
             position=position,
         )
         for position, spec in enumerate(specs)

@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 
 from rounds import checks
 from rounds.imports import MAX_UPLOAD_BYTES
-from rounds.models import Protocol, Study, translated
+from rounds.models import Protocol, Study, StudyRecord, translated
 from rounds.setup.forms import FieldErrors, Table, language_name
 from rounds.studies import free_slug
 from rounds.studyfile.create import study_create_from_file
@@ -182,6 +182,11 @@ def _summary(design: StudyDesign) -> dict[str, Any]:
         "protocol": _protocol_rows(doc["protocol"]),
         "items": _items_table(doc["items"], languages),
         "groups": doc["groups"],
+        "record": [
+            (capfirst(str(_verbose(StudyRecord, name))), value)
+            for name, value in doc["record"].items()
+            if value
+        ],
         "plan": {
             "opens_at": _instant(plan["opens_at"]),
             "closes_at": _instant(plan["closes_at"]),
@@ -201,6 +206,10 @@ def _bands(scale: dict[str, int], bands: dict[str, int]) -> str:
     low, high = bands["low_max"], bands["high_min"]
     spans = [(scale["min"], low), (low + 1, high - 1), (high, scale["max"])]
     return " / ".join(f"{a}–{b}" if a != b else str(a) for a, b in spans)
+
+
+def _verbose(model: Any, name: str) -> str:
+    return str(model._meta.get_field(name).verbose_name)
 
 
 def _instant(value: str | None) -> datetime | None:

@@ -81,6 +81,7 @@ def study_setup(design: StudyDesign, *, slug: str = "") -> StudySetup:
             reminders_days_before=tuple(plan["reminders_days_before"]),
         ),
         file_hash=design.hash,
+        record=dict(doc["record"]),
     )
 
 
@@ -103,6 +104,8 @@ def _item(item: Document) -> ItemSpec:
         domain=item["domain"],
         metadata=item["metadata"],
         derived_from=tuple(item["derived_from"]),
+        source=item["source"],
+        reference=item["reference"],
     )
 
 

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from rounds import consensus
 from rounds.design import (
     PROTOCOL_FIELDS,
+    RECORD_FIELDS,
     Document,
     anchors,
     document_hash,
@@ -655,6 +656,7 @@ def _normal_form(doc: Document) -> Document:
                 ),
             }
         },
+        "record": {name: doc["record"][name].strip() for name in RECORD_FIELDS},
     }
 
 
@@ -692,6 +694,8 @@ def _normal_item(item: Document, languages: list[str]) -> Document:
         "code": item["code"],
         "domain": texts(item["domain"], languages),
         "text": texts(item["text"], languages),
+        "source": item["source"],
+        "reference": item["reference"].strip(),
         "derived_from": sorted(item["derived_from"]),
         "metadata": item["metadata"],
     }

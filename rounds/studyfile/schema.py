@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 
-from rounds.design import FORMAT_VERSION
+from rounds.design import FORMAT_VERSION, RECORD_FIELDS
 from rounds.imports import CODE_MAX, DOMAIN_MAX, GROUP_MAX, MAX_ROWS, TEXT_MAX
 
 MAX_CRITERIA = 12
@@ -227,6 +227,18 @@ def _item() -> dict[str, Any]:
             },
             "domain": _texts(DOMAIN_MAX, "The domain the item belongs to (optional)."),
             "text": _texts(TEXT_MAX, "The item's wording, required in every language."),
+            "source": {
+                "enum": ["", "literature", "interviews", "panel", "other"],
+                "default": "",
+                "description": "Where the item comes from: literature, interviews, panel "
+                "(proposed by the panel) or other; empty: not recorded.",
+            },
+            "reference": {
+                "type": "string",
+                "maxLength": 500,
+                "default": "",
+                "description": "A citation, an interview series, a URL.",
+            },
             "derived_from": {
                 "type": "array",
                 "items": {"type": "string"},
@@ -277,13 +289,28 @@ def _schedule() -> dict[str, Any]:
     }
 
 
+def _record() -> dict[str, Any]:
+    text = {"type": "string", "maxLength": 10000, "default": ""}
+    return {
+        "type": "object",
+        "description": "What the reporting guidelines (ACCORD, CREDES) ask about the design, "
+        "printed in the report's methods: where the items came from, the evidence given to "
+        "the panel, piloting, eligibility, sampling frame, recruitment, why this panel size, "
+        "the steering group, why this consensus definition, ethics approval, funding, "
+        "conflicts of interest, how ratings were simulated (demonstrations only).",
+        "additionalProperties": False,
+        "default": {},
+        "properties": {name: dict(text) for name in RECORD_FIELDS},
+    }
+
+
 @cache
 def schema() -> dict[str, Any]:
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "Delphi study file",
         "description": "The design of one Delphi study: its basics, consensus protocol, "
-        "criteria, items, stakeholder groups and schedule.",
+        "criteria, items, stakeholder groups, schedule and study record.",
         "type": "object",
         "required": ["format_version", "study", "criteria"],
         "additionalProperties": False,
@@ -309,6 +336,7 @@ def schema() -> dict[str, Any]:
                 "description": "The panel's stakeholder groups.",
             },
             "schedule": _schedule(),
+            "record": _record(),
         },
     }
 

@@ -24,7 +24,7 @@ def document_file(document: Document) -> bytes:
     and give its design hash, which the comments themselves do not change."""
     header = [
         "Delphi study file: the design of one Delphi study (protocol, criteria, items,",
-        "stakeholder groups, schedule), without panelists or ratings.",
+        "stakeholder groups, schedule, study record), without panelists or ratings.",
         f"Format version {FORMAT_VERSION}; JSON Schema: {SCHEMA_FILE}.",
         f"Design hash (SHA-256 of the RFC 8785 canonical form): {document_hash(document)}",
     ]

@@ -13,8 +13,9 @@ import yaml
 from django.contrib.auth.models import User
 from django.utils import timezone
 
+from rounds import design, record
 from rounds.design import design_document, design_hash
-from rounds.models import Criterion, Item, ScheduledReminder, Study
+from rounds.models import Criterion, Item, ScheduledReminder, Study, StudyRecord
 from rounds.services import round_create, round_schedule
 from rounds.studyfile.create import study_create_from_file
 from rounds.studyfile.problems import StudyFileRejected
@@ -67,7 +68,11 @@ def rich_study() -> Study:
     first, second = Item.objects.filter(study=study).order_by("position")[:2]
     second.derived_from.set([first])
     second.metadata = {"actors": ["individual", "health_system"], "stage": 2}
+    second.source, second.reference = "literature", "KCE Reports 165 (2011), p. 42"
     second.save()
+    StudyRecord.objects.create(
+        study=study, ethics="Ethics committee X, 2025/017", limitations="Written afterwards"
+    )
     round = round_create(study=study)
     opens = timezone.now() + timedelta(days=3)
     round_schedule(round=round, opens_at=opens, closes_at=opens + timedelta(days=14))
@@ -108,6 +113,9 @@ def test_the_file_holds_every_part_of_the_design() -> None:
     assert set(data["items"][0]["text"]) == {"fr", "nl", "en"}
     assert data["groups"] == ["GPs", "Psychologists", "group practice", "solo practice"]
     assert data["schedule"]["round_1"]["reminders_days_before"] == [7, 2]
+    assert data["items"][1]["source"] == "literature"
+    assert data["items"][1]["reference"] == "KCE Reports 165 (2011), p. 42"
+    assert data["record"]["ethics"] == "Ethics committee X, 2025/017"
     assert "panelists" not in data and "@" not in json.dumps(data)
 
 
@@ -244,3 +252,19 @@ def test_a_merged_item_lists_every_item_it_came_from() -> None:
     third.derived_from.set([second, first])
     items = design_document(study)["items"]
     assert [item["derived_from"] for item in items] == [[], [], ["I01", "I02"]]
+
+
+def test_the_record_in_the_design_is_what_is_written_before_round_1() -> None:
+    """The record's other fields tell what happened afterwards; in the design they would
+    make every report say the design changed after round 1 opened."""
+    afterwards = {"non_response", "recommendations_drafting", "recommendations_validation",
+                  "limitations"}  # fmt: skip
+    assert set(design.RECORD_FIELDS) == set(record.RECORD_FIELDS) - afterwards
+
+
+@pytest.mark.django_db
+def test_writing_the_limitations_after_round_1_leaves_the_design_unchanged() -> None:
+    study = rich_study()
+    before = design_hash(study)
+    StudyRecord.objects.filter(study=study).update(limitations="Only 59 GPs", non_response="3")
+    assert design_hash(study) == before
