@@ -88,6 +88,7 @@ URLS: dict[str, tuple[str, Urls]] = {
             post("report-withdraw", _s, one),
             both("round-comments", _s, one), post("comment-hide", _s, lambda w: w.rating.pk),
             post("comment-show", _s, lambda w: w.rating.pk), both("study-privacy", _s),
+            both("study-record", _s),
             post("panelist-action", _s, one, lambda w: "P001", lambda w: "revoke"),
             both("email-templates", _s), get("round-preview", _s, one),
             get("round-preview-step", _s, one, lambda w: "d1"), post("study-contact", _s),
