@@ -98,7 +98,6 @@ URLS: dict[str, tuple[str, Urls]] = {
             get("panelist-export", _s, lambda w: "P001", lambda w: "json"),
             get("panelist-export", _s, lambda w: "P001", lambda w: "csv"),
             post("panelist-erase", _s, lambda w: "P001"), get("study-file", _s),
-            both("study-record", _s),
         ],
         VIEW: [both("policy-space", _s), get("report-download", _s, one, lambda w: "report.pdf"),
                get("report-pdf", _s), get("export-ratings", _s), get("export-results", _s)],
