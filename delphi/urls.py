@@ -7,7 +7,7 @@ from django.urls import include, path
 
 from demo import views as demo_views
 from rounds import views as round_views
-from rounds.setup import StudySetupWizard
+from rounds.setup import StudySetupWizard, from_file
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
@@ -27,6 +27,12 @@ urlpatterns = [
         "studies/new/",
         StudySetupWizard.as_view(url_name="study-setup-step", done_step_name="done"),
         name="study-setup",
+    ),
+    path("studies/new/from-file/", from_file.study_file_upload, name="study-from-file"),
+    path(
+        "studies/new/from-file/review/",
+        from_file.study_file_review,
+        name="study-from-file-review",
     ),
     path(
         "studies/new/<str:step>/",

@@ -370,6 +370,121 @@ def data_files(
     }
 
 
+# --------------------------------------------------------------------------- datapackage
+
+DATAPACKAGE = "datapackage.json"
+STUDY_FILE = "study.yaml"
+TABLES: dict[str, tuple[list[str], list[str]]] = {
+    # file: (columns, primary key)
+    "ratings.csv": (RATINGS_COLUMNS, ["round", "panelist", "item", "criterion"]),
+    "results.csv": (RESULTS_COLUMNS, ["round", "item", "criterion"]),
+    "comments.csv": (COMMENTS_COLUMNS, []),
+    "stability.csv": (STABILITY_COLUMNS, ["round", "item", "criterion"]),
+    "rules.csv": (RULES_COLUMNS, ["round", "item", "criterion"]),
+    "codebook.csv": (["file", "column", "type", "description"], ["file", "column"]),
+}
+_DESCRIPTIONS = {
+    "ratings.csv": "One row per rating of a panelist who submitted the round.",
+    "results.csv": "Every statistic and verdict of each round, item and criterion.",
+    "comments.csv": "Panelists' comments, under pseudonyms, scrubbed of names and e-mails.",
+    "stability.csv": "Between consecutive rounds: percent change, Wilcoxon, McNemar, CV.",
+    "rules.csv": "The verdict and margin of every consensus rule on the same ratings.",
+    "codebook.csv": "Every column of every file, with its type and meaning.",
+}
+_CODEBOOK_FILE_FIELDS = [
+    ("file", "text", "The file the column belongs to (protocol: the workbook's sheet)."),
+    ("column", "text", "The column's name."),
+    ("type", "text", "integer, number, text, true/false or in/out/none."),
+    ("description", "text", "What the column holds."),
+]
+
+
+def _field(name: str, kind: str, description: str) -> dict[str, Any]:
+    """A Table Schema field from a codebook row."""
+    field: dict[str, Any] = {"name": name, "description": description}
+    if kind in ("integer", "number"):
+        field["type"] = kind
+    elif kind == "true/false":
+        field.update(type="boolean", trueValues=["true"], falseValues=["false"])
+    elif kind == "in/out/none":
+        field.update(type="string", constraints={"enum": ["in", "out", "none"]})
+    else:
+        field["type"] = "string"
+    return field
+
+
+def table_schema(file: str) -> dict[str, Any]:
+    """The Table Schema of one of the CSV files, from the codebook."""
+    columns, key = TABLES[file]
+    rows = _CODEBOOK_FILE_FIELDS
+    if file != "codebook.csv":
+        rows = [(column, kind, text) for name, column, kind, text in _CODEBOOK if name == file]
+    known = {column: (kind, text) for column, kind, text in rows}
+    missing = [column for column in columns if column not in known]
+    if missing:
+        raise ValueError(f"the codebook does not describe {file}: {', '.join(missing)}")
+    schema: dict[str, Any] = {
+        "fields": [_field(column, *known[column]) for column in columns],
+        "missingValues": [""],
+    }
+    if key:
+        schema["primaryKey"] = key
+    return schema
+
+
+def datapackage(files: dict[str, bytes], stamp: Stamp, *, title: str) -> bytes:
+    """datapackage.json: a Frictionless (tabular) data package describing every CSV file,
+    its fields and their types, with each file's size and SHA-256."""
+    resources = [
+        {
+            "name": file.removesuffix(".csv"),
+            "path": file,
+            "profile": "tabular-data-resource",
+            "format": "csv",
+            "mediatype": "text/csv",
+            "encoding": "utf-8",
+            "description": _DESCRIPTIONS[file],
+            "bytes": len(files[file]),
+            "hash": "sha256:" + hashlib.sha256(files[file]).hexdigest(),
+            "schema": table_schema(file),
+        }
+        for file in TABLES
+        if file in files
+    ]
+    if STUDY_FILE in files:
+        resources.append(
+            {
+                "name": "study",
+                "path": STUDY_FILE,
+                "profile": "data-resource",
+                "format": "yaml",
+                "mediatype": "application/yaml",
+                "encoding": "utf-8",
+                "description": "The study's design (study file) when the data were exported.",
+                "bytes": len(files[STUDY_FILE]),
+                "hash": "sha256:" + hashlib.sha256(files[STUDY_FILE]).hexdigest(),
+            }
+        )
+    package = {
+        "profile": "data-package",  # the study file is not a table
+        "name": _package_name(str(stamp.get("study") or "study")),
+        "title": title,
+        "description": "Data of a Delphi consensus study, published with its report. "
+        "Panelists appear only under pseudonyms.",
+        "created": stamp["generated_at"],
+        "keywords": ["Delphi", "consensus"],
+        "resources": resources,
+    }
+    if stamp.get("report_version"):
+        package["version"] = str(stamp["report_version"])
+    return (json.dumps(package, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _package_name(slug: str) -> str:
+    """A package name as Frictionless wants it: lowercase letters, digits, ".", "_", "-"."""
+    return "".join(ch if ch.isalnum() or ch in "._-" else "-" for ch in slug.lower())
+
+
 def readme(stamp: Stamp, files: dict[str, bytes], *, title: str) -> bytes:
     """README.txt: what each file is, the stamp, and the SHA-256 of every file."""
     lines = [
@@ -388,7 +503,13 @@ def readme(stamp: Stamp, files: dict[str, bytes], *, title: str) -> bytes:
         "rules.csv      the verdict and margin of every consensus rule on the same ratings",
         "codebook.csv   every column of every file",
         "data.xlsx      the same tables as one workbook, plus the protocol and this stamp",
+        "study.yaml     the study file: the study's whole design when the data were exported",
+        "datapackage.json  a Frictionless data package: every CSV's fields and types",
         "stamp.json     the reproducibility stamp below, machine-readable",
+        "",
+        "The protocol hash is the SHA-256 of the canonical form of the study file as it",
+        "stood when round 1 opened; design_hash is the same for study.yaml (the design now).",
+        "Both are equal unless the design changed after round 1 opened (see the report).",
         "",
         "A text cell that would start like a formula (an equals, plus, minus or at sign, a",
         "tab or a carriage return) begins with an apostrophe ('), so that no spreadsheet",
@@ -415,10 +536,15 @@ def package(
     title: str,
     pdf: bytes | None = None,
     ratings: bytes | None = None,
+    study_file: bytes | None = None,
 ) -> dict[str, bytes]:
-    """Every file of a report version: the PDF, the data files, README.txt, stamp.json."""
+    """Every file of a report version: the PDF, the data files, the study file (the design),
+    datapackage.json, README.txt, stamp.json."""
     files = {"report.pdf": pdf} if pdf is not None else {}
     files.update(data_files(tables, stamp, title=title, ratings=ratings))
+    if study_file is not None:
+        files[STUDY_FILE] = study_file
+    files[DATAPACKAGE] = datapackage(files, stamp, title=title)
     files["stamp.json"] = (json.dumps(stamp, indent=2, sort_keys=True) + "\n").encode("utf-8")
     files["README.txt"] = readme(stamp, files, title=title)
     return files

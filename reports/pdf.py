@@ -36,7 +36,7 @@ from weasyprint.urls import URLFetcher
 from reports import methods, parts
 from reports.markup import render_markdown
 from reports.selectors import ReportData, report_data
-from reports.stamp import Stamp, build_stamp
+from reports.stamp import Stamp, build_stamp, design_changed
 from rounds import charts, consensus, dispositions, explain, formatting
 from rounds.csvio import ratings_csv
 from rounds.models import Criterion, Item, ItemDecision, Result, Round, RoundItem, Study
@@ -987,6 +987,11 @@ def stamp_rows(stamp: Stamp, generated: str) -> list[tuple[str, str]]:
         (_("Software"), f"{stamp['software']} {stamp['software_version']}"),
         (_("Quantile method"), _quantile_name(stamp["quantile_method"])),
         (_("Protocol hash (SHA-256)"), stamp["protocol_hash"]),
+        *(
+            [(_("Design hash now: changed after round 1 opened (audit log)"), stamp["design_hash"])]
+            if design_changed(stamp)
+            else []
+        ),
         (_("Data checksum (SHA-256)"), stamp["data_checksum"]),
     ]
 

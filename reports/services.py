@@ -32,6 +32,7 @@ from rounds.errors import DomainError, TransitionError
 from rounds.models import Item, ItemDecision, Study
 from rounds.services import Actor as User
 from rounds.services import audit_record
+from rounds.studyfile import writer
 
 logger = logging.getLogger(__name__)
 Progress = Callable[[int, str], None]
@@ -390,8 +391,9 @@ def build_files(
         tables = exports.collect_tables(study, ratings=ratings)
         title = study.text("title", study.report_language)
         files = exports.package(
-            tables, stamp, title=title, pdf=report.pdf if report else None, ratings=ratings_file
-        )
+            tables, stamp, title=title, pdf=report.pdf if report else None, ratings=ratings_file,
+            study_file=writer.study_file(study),
+        )  # fmt: skip
         created = datetime.fromisoformat(stamp["generated_at"])
         archive = exports.zip_bytes(files, folder=file_stem(study, version, stamp), created=created)
         progress(97, _("Saving"))

@@ -83,6 +83,12 @@ class Study(models.Model):
         blank=True,
         help_text=_("Shown in the policy space and the report's summary; not to the panel."),
     )
+    groups = models.JSONField(
+        _("stakeholder groups"),
+        default=list,
+        blank=True,
+        help_text=_("The panel's stakeholder groups as designed, before the panel is imported."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -172,6 +178,14 @@ class Protocol(models.Model):
         _("smallest group shown separately"), default=5, validators=[MinValueValidator(5)]
     )
     locked_at = models.DateTimeField(_("locked at"), null=True, blank=True)
+    locked_design_hash = models.CharField(
+        _("design hash when round 1 opened"),
+        max_length=64,
+        blank=True,
+        help_text=_(
+            "SHA-256 of the study file's canonical form at the moment the protocol locked."
+        ),
+    )
 
     class Meta:
         verbose_name = _("consensus protocol")
@@ -191,7 +205,8 @@ class Protocol(models.Model):
 
     def as_dict(self) -> dict[str, Any]:
         """A stable description of the protocol, hashed for the reproducibility stamp."""
-        fields = [f.name for f in self._meta.fields if f.name not in {"id", "study", "locked_at"}]
+        skip = {"id", "study", "locked_at", "locked_design_hash"}
+        fields = [f.name for f in self._meta.fields if f.name not in skip]
         data: dict[str, Any] = {name: getattr(self, name) for name in fields}
         data["criteria"] = [c.as_dict() for c in self.study.criteria.all()]
         return data

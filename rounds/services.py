@@ -8,8 +8,6 @@ finishes the study, following the protocol's stopping rule.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import math
 import time
@@ -24,6 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from rounds import consensus, jobs, selectors, signals
+from rounds.design import design_hash
 from rounds.errors import (
     AnalysisImpossibleError,
     DomainError,
@@ -73,8 +72,9 @@ def audit_record(
 
 
 def protocol_hash(protocol: Protocol) -> str:
-    payload = json.dumps(protocol.as_dict(), sort_keys=True, default=str)
-    return hashlib.sha256(payload.encode()).hexdigest()
+    """The design hash (`rounds.design`: SHA-256 of the study file's canonical form) of the
+    study as it stood when round 1 opened and the protocol locked; until then, as it stands."""
+    return protocol.locked_design_hash or design_hash(protocol.study)
 
 
 def protocol_update(
@@ -166,12 +166,12 @@ def round_open(
         if closes_at is not None:
             round.closes_at = closes_at
         _check_can_open(round, now)
-        if round.number == 1:
-            Protocol.objects.filter(study=study, locked_at__isnull=True).update(locked_at=now)
-            Study.objects.filter(pk=study.pk).update(status=Study.Status.RUNNING)
         round.state = Round.State.OPEN
         round.opened_at = now
         round.save(update_fields=["state", "opened_at", "closes_at"])
+        if round.number == 1:
+            _protocol_lock(study, now)
+            Study.objects.filter(pk=study.pk).update(status=Study.Status.RUNNING)
         panel = list(
             Panelist.objects.filter(study=study, erased_at__isnull=True).values_list(
                 "pk", flat=True
@@ -190,6 +190,13 @@ def round_open(
             after={"closes_at": round.closes_at.isoformat() if round.closes_at else None},
         )
     return round
+
+
+def _protocol_lock(study: Study, now: datetime) -> None:
+    """Lock the protocol, keeping the design hash of the study as it stands (round 1 open)."""
+    unlocked = Protocol.objects.filter(study=study, locked_at__isnull=True)
+    if unlocked.exists():
+        unlocked.update(locked_at=now, locked_design_hash=design_hash(study))
 
 
 def _check_can_open(round: Round, now: datetime) -> None:

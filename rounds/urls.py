@@ -7,6 +7,7 @@ from rounds import views
 urlpatterns = [
     path("studies/<slug:slug>/", views.study_detail, name="study-detail"),
     path("studies/<slug:slug>/audit/", views.audit_log, name="audit-log"),
+    path("studies/<slug:slug>/study-file/", views.study_file_download, name="study-file"),
     path("studies/<slug:slug>/contact/", views.study_contact, name="study-contact"),
     path("studies/<slug:slug>/end/", views.study_end, name="study-end"),
     path("studies/<slug:slug>/team/", views.team_page, name="team"),

@@ -56,6 +56,7 @@ from rounds.models import (
     StudyInvitation,
     StudyMembership,
 )
+from rounds.studyfile import writer
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -96,6 +97,15 @@ def study_detail(request: HttpRequest, slug: str) -> HttpResponse:
         ),
     }
     return render(request, "rounds/study_detail.html", context)
+
+
+@login_required
+def study_file_download(request: HttpRequest, slug: str) -> HttpResponse:
+    """The study's design as it stands, as a study file (YAML)."""
+    study = access.get_study_for_user(request.user, slug, access.RUN)
+    response = HttpResponse(writer.study_file(study), content_type=writer.MEDIA_TYPE)
+    response["Content-Disposition"] = f'attachment; filename="{writer.study_file_name(study)}"'
+    return response
 
 
 @login_required

@@ -10,10 +10,14 @@ through `StudySetupWizard.get_form_kwargs`. The session keeps each step's raw PO
 formtools does; an uploaded file is kept base64-encoded in its step's stored data (never in
 the page), so no file storage is needed and the final revalidation re-parses exactly the
 bytes the coordinator chose.
+
+The first step also offers to start from a study file instead (`from_file`): the whole
+design in one YAML file, reviewed on one page and created in one step.
 """
 
 from __future__ import annotations
 
+from rounds.setup import from_file
 from rounds.setup.wizard import StudySetupWizard
 
-__all__ = ["StudySetupWizard"]
+__all__ = ["StudySetupWizard", "from_file"]

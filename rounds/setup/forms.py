@@ -35,7 +35,7 @@ from rounds.imports import (
 )
 from rounds.models import Protocol, Study
 from rounds.setup.preview import Preview, preview
-from rounds.studies import CriterionSpec, Upload, slug_taken_message
+from rounds.studies import RULE_WORDS, CriterionSpec, Upload, criteria_named, slug_taken_message
 
 LANGUAGES: tuple[tuple[str, Promise], ...] = (
     ("fr", gettext_lazy("French")),
@@ -62,12 +62,6 @@ PASTED_FILENAME = "pasted.csv"
 RESERVED_SLUGS = frozenset({"new"})  # studies/new/ is this wizard
 
 _CODE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
-_RULE_WORDS = frozenset({"and", "or", "in", "out", "none"})
-# The tokens of consensus.DecisionRule's grammar, to find the criteria an expression names.
-_RULE_TOKEN = re.compile(
-    r"\s*(?:(?P<num>-?\d+(?:\.\d+)?)|(?P<op>>=|<=|==|!=|=|>|<)|(?P<paren>[()])"
-    r"|(?P<word>[A-Za-z_][\w-]*)|(?P<dot>\.))"
-)
 
 
 class FieldErrors(ErrorList):
@@ -398,7 +392,7 @@ class CriterionForm(forms.Form):
                     "e.g. acceptability, so that decision rules can name it."
                 )
             )
-        if code.lower() in _RULE_WORDS:
+        if code.lower() in RULE_WORDS:
             raise ValidationError(
                 _("“%(code)s” is a word of the decision rules; choose another code.")
                 % {"code": code}
@@ -557,18 +551,6 @@ def criteria_specs(cleaned: Sequence[Mapping[str, Any]] | None) -> list[Criterio
 
 def rule_field(code: str) -> str:
     return f"rule_{code}"
-
-
-def criteria_named(expression: str) -> list[str]:
-    """The criterion codes an item decision expression names (it must already parse)."""
-    names: list[str] = []
-    after_dot = False
-    for match in _RULE_TOKEN.finditer(expression):
-        word = match.group("word")
-        if word and not after_dot and word.lower() not in _RULE_WORDS and word not in names:
-            names.append(word)
-        after_dot = match.lastgroup == "dot"
-    return names
 
 
 class ProtocolForm(forms.ModelForm):

@@ -15,7 +15,8 @@ class Command(BaseCommand):
     help = (
         "Write the report and the data of study SLUG into DIR: report.pdf, ratings.csv, "
         "results.csv, comments.csv, stability.csv, rules.csv, codebook.csv, data.xlsx, "
-        "README.txt and stamp.json, all carrying the same reproducibility stamp. Runs in "
+        "study.yaml (the design), datapackage.json (a Frictionless data package), README.txt "
+        "and stamp.json, all carrying the same reproducibility stamp. Runs in "
         "this process (no worker needed) and creates no report version."
     )
 
