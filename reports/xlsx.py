@@ -17,7 +17,7 @@ import math
 import re
 import zipfile
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -89,6 +89,18 @@ def write_xlsx(
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, text, compresslevel=compresslevel)
 
+        def stream(name: str, parts: Iterator[str]) -> None:
+            """Write a large member piece by piece: a sheet of a million rows never exists
+            as one string in memory."""
+            info = zipfile.ZipInfo(name, date_time=date_time)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            # What writestr(..., compresslevel=) sets (a ZipInfo of our own keeps the fixed
+            # date, so the same sheets give the same bytes).
+            info._compresslevel = compresslevel  # type: ignore[attr-defined]
+            with zf.open(info, "w") as member:
+                for part in parts:
+                    member.write(part.encode("utf-8"))
+
         put("[Content_Types].xml", _content_types(len(sheets)))
         put("_rels/.rels", _ROOT_RELS)
         put("docProps/core.xml", _core(title, creator, stamp))
@@ -97,25 +109,31 @@ def write_xlsx(
         put("xl/_rels/workbook.xml.rels", _workbook_rels(len(sheets)))
         put("xl/styles.xml", _STYLES)
         for number, sheet in enumerate(sheets, start=1):
-            put(f"xl/worksheets/sheet{number}.xml", _sheet_xml(sheet, strings))
+            stream(f"xl/worksheets/sheet{number}.xml", _sheet_parts(sheet, strings))
         put("xl/sharedStrings.xml", strings.xml())
     return buffer.getvalue()
 
 
+ROWS_PER_PART = 20_000
+
+
 def _sheet_xml(sheet: Sheet, strings: _SharedStrings) -> str:
+    return "".join(_sheet_parts(sheet, strings))
+
+
+def _sheet_parts(sheet: Sheet, strings: _SharedStrings) -> Iterator[str]:
+    """The sheet's XML in pieces of ROWS_PER_PART rows."""
     n_cols = len(sheet.header)
     n_rows = len(sheet.columns[0]) if sheet.columns else 0
     if n_rows + 1 > _MAX_ROWS:
         raise ValueError(f"sheet {sheet.name!r} has {n_rows} rows; XLSX holds {_MAX_ROWS - 1}")
     header = "".join(f'<c s="1" t="s"><v>{strings.ref(str(h))}</v></c>' for h in sheet.header)
-    cells = [_column_cells(column, strings) for column in sheet.columns]
-    body = "</row><row>".join(map("".join, zip(*cells, strict=True)))
     last = f"{_letters(n_cols)}{n_rows + 1}"
     widths = "".join(
         f'<col min="{j}" max="{j}" width="{w:.1f}" customWidth="1"/>'
         for j, w in enumerate(sheet.widths, start=1)
     )
-    return "".join([
+    yield "".join([
         f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet xmlns="{_NS}" '
         f'xmlns:r="{_NS_R}"><dimension ref="A1:{last}"/>',
         '<sheetViews><sheetView workbookViewId="0"><pane ySplit="1" topLeftCell="A2" '
@@ -123,11 +141,12 @@ def _sheet_xml(sheet: Sheet, strings: _SharedStrings) -> str:
         '<sheetFormatPr defaultRowHeight="15"/>',
         f"<cols>{widths}</cols>" if widths else "",
         f"<sheetData><row>{header}</row>",
-        f"<row>{body}</row>" if n_rows else "",
-        "</sheetData>",
-        f'<autoFilter ref="A1:{last}"/>' if n_rows else "",
-        "</worksheet>",
     ])  # fmt: skip
+    for start in range(0, n_rows, ROWS_PER_PART):
+        part = [column[start : start + ROWS_PER_PART] for column in sheet.columns]
+        cells = [_column_cells(column, strings) for column in part]
+        yield "<row>" + "</row><row>".join(map("".join, zip(*cells, strict=True))) + "</row>"
+    yield "</sheetData>" + (f'<autoFilter ref="A1:{last}"/>' if n_rows else "") + "</worksheet>"
 
 
 def _column_cells(values: Sequence[Cell], strings: _SharedStrings) -> list[str]:

@@ -256,8 +256,14 @@ def ratings_csv(ratings: pd.DataFrame) -> bytes:
     formatted once, and the rows are joined in C."""
     frame = ratings if "group" in ratings.columns else ratings.assign(group="")
     columns = [_cells(frame[c].tolist()) for c in RATINGS_COLUMNS]
-    body = "\n".join(map(",".join, zip(*columns, strict=True)))
-    return (",".join(RATINGS_COLUMNS) + "\n" + body + ("\n" if body else "")).encode("utf-8")
+    pieces = [(",".join(RATINGS_COLUMNS) + "\n").encode("utf-8")]
+    for start in range(0, len(frame), _ROWS_PER_PIECE):  # no million-row string at once
+        rows = zip(*(column[start : start + _ROWS_PER_PIECE] for column in columns), strict=True)
+        pieces.append(("\n".join(map(",".join, rows)) + "\n").encode("utf-8"))
+    return b"".join(pieces)
+
+
+_ROWS_PER_PIECE = 100_000
 
 
 def _cells(values: list[Any]) -> list[str]:
