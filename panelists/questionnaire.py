@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from rounds import selectors
+from rounds import realtime, selectors
 from rounds.models import (
     Criterion,
     Panelist,
@@ -51,6 +51,10 @@ class Cell:
     comment: str = ""
     feedback: Feedback | None = None
     updated_at: datetime | None = None
+    # Real-time mode: the panel's answers now (after the panelist's own first rating), or
+    # waiting for the smallest group size to be reached.
+    live: Feedback | None = None
+    live_waiting: bool = False
 
 
 @dataclass
@@ -129,6 +133,7 @@ def build(
     stored = Rating.objects.filter(panelist=panelist, round_item__round=round) if answers else []
     saved = {(r.round_item_id, r.criterion_id): r for r in stored}
     by_cell, previous_texts = _feedback(panelist, round) if feedback else ({}, {})
+    live = _live(panelist, round) if feedback and study.protocol.realtime else None
     steps: dict[str, Step] = {}
     for ri in round_items:
         key = ri.item.domain_label(study.report_language) or "-"
@@ -156,12 +161,39 @@ def build(
             previous_text=_text(previous_text, language, study.fallbacks) if changed else "",
         )
         step.entries.append(entry)
+        if live is not None:
+            for cell in cells:
+                _set_live(cell, live.get((ri.pk, cell.criterion.pk)), panelist, study)
     ordered = list(steps.values())
     if study.protocol.randomise_items:
         shuffle = random.Random(f"{round.pk}:{panelist.pk}")
         for step in ordered:
             shuffle.shuffle(step.entries)
     return Questionnaire(round, panelist, participation, criteria, ordered, feedback, answers)
+
+
+def _live(panelist: Panelist, round: Round) -> dict[tuple[int, int], realtime.LiveCell]:
+    if panelist.pk is None or panelist.pk < 0:  # a coordinator's preview: nobody rated yet
+        return {}
+    return realtime.live_statistics(round)
+
+
+def _set_live(
+    cell: Cell, found: realtime.LiveCell | None, panelist: Panelist, study: Study
+) -> None:
+    """The panel's answers now, shown once the panelist has rated the cell and at least the
+    smallest group size has (the same threshold that keeps groups anonymous)."""
+    if not cell.answered:
+        return
+    protocol = study.protocol
+    if found is None or found.n < protocol.min_group_size:
+        cell.live_waiting = True
+        return
+    comments = found.comments_of_others(panelist.pk) if protocol.show_comments else []
+    cell.live = Feedback(
+        result=found.result, own_previous=cell.value, comments=comments, groups=[],
+        groups_hidden=False,
+    )  # fmt: skip
 
 
 def _text(texts: dict[str, str], language: str, fallbacks: list[str]) -> str:

@@ -15,19 +15,20 @@ from django.conf import settings
 from django.contrib import messages
 from django.db import DatabaseError
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 from formtools.wizard.storage.base import BaseStorage
 from formtools.wizard.views import NamedUrlSessionWizardView
 
 from panelists import links, questionnaire
 from panelists.forms import DONT_KNOW, StepForm, comment_name, rating_name, read_posted
-from rounds import answers
+from rounds import answers, realtime
 from rounds.models import Panelist, Participation, Round, Study
 from rounds.throttle import client_ip, link_throttle
 
@@ -380,6 +381,7 @@ class RatingWizard(NamedUrlSessionWizardView):
             else _seen_value(step),
             save_failed=kwargs.get("save_failed", False),
             conflict=_conflict(form, step) if step and kwargs.get("conflict") else None,
+            live_every=realtime.POLL_SECONDS,
         )
         return context
 
@@ -461,6 +463,34 @@ def _error_summary(form: forms.Form, step: questionnaire.Step) -> list[tuple[str
                 message = " ".join(str(e) for e in form.errors[name])
                 out.append((f"#{anchor}", f"{code} – {cell.criterion.text()}: {message}"))
     return out
+
+
+@never_cache
+@require_GET
+def live_feedback(request: HttpRequest, step: str) -> JsonResponse:
+    """Real-time mode: the feedback of the cells of one step, as HTML fragments keyed by
+    "<round item>-<criterion>", for the page to swap in without a reload."""
+    panelist = _current_panelist(request)
+    if panelist is None:
+        return JsonResponse({"open": False, "cells": {}}, status=403)
+    round = _open_round(panelist.study)
+    protocol = panelist.study.protocol
+    if round is None or not _is_open(round) or not protocol.realtime:
+        return JsonResponse({"open": False, "cells": {}})
+    q = questionnaire.build(panelist, round, answers.participation_of(panelist, round))
+    found = q.step(step)
+    if found is None:
+        return JsonResponse({"open": True, "cells": {}}, status=404)
+    cells = {
+        f"{entry.round_item.pk}-{cell.criterion.pk}": render_to_string(
+            "panelists/_live_feedback.html",
+            {"entry": entry, "cell": cell, "protocol": protocol},
+            request,
+        )
+        for entry in found.entries
+        for cell in entry.cells
+    }
+    return JsonResponse({"open": True, "cells": cells})
 
 
 @never_cache

@@ -136,6 +136,7 @@ class ProtocolForm(forms.ModelForm):
             "show_comments",
             "show_groups",
             "min_group_size",
+            "realtime",
         ]
 
     def clean(self) -> dict[str, Any]:
