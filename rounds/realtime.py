@@ -96,7 +96,7 @@ class LiveCell:
 def live_statistics(round: Round) -> dict[tuple[int, int], LiveCell]:
     """METHODS §2–3 of every (round item, criterion) of an open real-time round, over the
     answers saved so far; cached for `LIVE_SECONDS`."""
-    key = f"delphi:live:{round.pk}"
+    key = _live_key(round)
     data = cache.get(key)
     if data is None:
         data = _live_data(round)
@@ -114,7 +114,12 @@ def live_statistics(round: Round) -> dict[tuple[int, int], LiveCell]:
 
 def live_forget(round: Round) -> None:
     """Drop the cached statistics (a test, or a page that must show a save at once)."""
-    cache.delete(f"delphi:live:{round.pk}")
+    cache.delete(_live_key(round))
+
+
+def _live_key(round: Round) -> str:
+    opened = round.opened_at.timestamp() if round.opened_at else 0
+    return f"delphi:live:{round.pk}:{opened}"
 
 
 _RESULT_FIELDS = ("n", "n_missing", "mean", "sd", "median", "q1", "q3", "iqr", "pct_low",
