@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from reports.models import Recommendation, RecommendationItem
-from rounds import consensus, csvio, dispositions, selectors
+from rounds import consensus, csvio, dispositions, realtime, selectors
 from rounds.anonymise import Scrubber
 from rounds.models import (
     AuditEntry,
@@ -28,6 +28,7 @@ from rounds.models import (
     Round,
     RoundAnalysis,
     RoundItem,
+    Snapshot,
     Study,
     StudyRecord,
 )
@@ -148,6 +149,7 @@ class ReportData:
     protocol_changes: list[AuditEntry] = field(default_factory=list)
     attrition: Attrition | None = None
     record: StudyRecord | None = None
+    snapshots: list[Snapshot] = field(default_factory=list)  # real-time mode only
 
     @property
     def items_by_id(self) -> dict[int, Item]:
@@ -211,6 +213,7 @@ def report_data(study: Study, *, ratings: pd.DataFrame | None = None) -> ReportD
         participation=participation,
         panel=panel,
         comments=selectors.comments_frame(study=study, scrub=scrub),
+        snapshots=[s for r in rounds for s in realtime.snapshots_of(r)] if protocol.realtime else [],
         recommendations=recommendations,
         recommendation_items=dict(linked),
         protocol_changes=audit,
