@@ -5,6 +5,7 @@ Built in a fixed number of queries whatever the number of items.
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -170,6 +171,15 @@ def build(
         for step in ordered:
             shuffle.shuffle(step.entries)
     return Questionnaire(round, panelist, participation, criteria, ordered, feedback, answers)
+
+
+def live_digest(q: Questionnaire, step: Step) -> str:
+    """What the live feedback of `step` shows, as a digest: the page sends back the one it
+    has, and a fetch whose digest has not changed renders nothing."""
+    own = [(e.round_item.pk, c.criterion.pk, c.answered, c.value, c.comment)
+           for e in step.entries for c in e.cells]  # fmt: skip
+    text = repr((realtime.live_version(q.round), q.panelist.language, own))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _live(panelist: Panelist, round: Round) -> dict[tuple[int, int], realtime.LiveCell]:

@@ -382,6 +382,9 @@ class RatingWizard(NamedUrlSessionWizardView):
             save_failed=kwargs.get("save_failed", False),
             conflict=_conflict(form, step) if step and kwargs.get("conflict") else None,
             live_every=realtime.POLL_SECONDS,
+            live_digest=questionnaire.live_digest(q, step)
+            if step and q.with_feedback and self.panelist.study.protocol.realtime
+            else "",
         )
         return context
 
@@ -481,6 +484,9 @@ def live_feedback(request: HttpRequest, step: str) -> JsonResponse:
     found = q.step(step)
     if found is None:
         return JsonResponse({"open": True, "cells": {}}, status=404)
+    digest = questionnaire.live_digest(q, found)
+    if request.GET.get("v") == digest:  # nothing changed since the page's last fetch
+        return JsonResponse({"open": True, "v": digest, "cells": {}})
     cells = {
         f"{entry.round_item.pk}-{cell.criterion.pk}": render_to_string(
             "panelists/_live_feedback.html",
@@ -490,7 +496,7 @@ def live_feedback(request: HttpRequest, step: str) -> JsonResponse:
         for entry in found.entries
         for cell in entry.cells
     }
-    return JsonResponse({"open": True, "cells": cells})
+    return JsonResponse({"open": True, "v": digest, "cells": cells})
 
 
 @never_cache

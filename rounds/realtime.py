@@ -10,6 +10,7 @@ between consecutive snapshots, as it is between rounds.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -96,11 +97,7 @@ class LiveCell:
 def live_statistics(round: Round) -> dict[tuple[int, int], LiveCell]:
     """METHODS §2–3 of every (round item, criterion) of an open real-time round, over the
     answers saved so far; cached for `LIVE_SECONDS`."""
-    key = _live_key(round)
-    data = cache.get(key)
-    if data is None:
-        data = _live_data(round)
-        cache.set(key, data, LIVE_SECONDS)
+    data = _cached(round)["cells"]
     criteria = {c.pk: c for c in Criterion.objects.filter(study_id=round.study_id)}
     out = {}
     for (ri, crit), (record, comments) in data.items():
@@ -110,6 +107,22 @@ def live_statistics(round: Round) -> dict[tuple[int, int], LiveCell]:
         result = Result(round=round, round_item_id=ri, criterion=criterion, **record)
         out[(ri, crit)] = LiveCell(result, comments)
     return out
+
+
+def live_version(round: Round) -> str:
+    """A digest of the live statistics as cached now: the same digest, the same numbers."""
+    return str(_cached(round)["version"])
+
+
+def _cached(round: Round) -> dict[str, Any]:
+    key = _live_key(round)
+    data = cache.get(key)
+    if data is None:
+        cells = _live_data(round)
+        version = hashlib.sha256(repr(sorted(cells.items())).encode()).hexdigest()[:16]
+        data = {"cells": cells, "version": version}
+        cache.set(key, data, LIVE_SECONDS)
+    return data
 
 
 def live_forget(round: Round) -> None:

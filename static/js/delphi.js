@@ -179,8 +179,10 @@
       });
       old.replaceWith(fresh);
     }
+    var version = box.dataset.liveV || "";
     function poll() {
-      getJSON(box.dataset.liveUrl).then(function (data) {
+      getJSON(box.dataset.liveUrl + "?v=" + encodeURIComponent(version)).then(function (data) {
+        version = data.v || "";
         Object.keys(data.cells || {}).forEach(function (key) { swap(key, data.cells[key]); });
         if (data.open) { setTimeout(poll, every); }
       }).catch(function () { setTimeout(poll, every * 3); });

@@ -103,6 +103,9 @@ def test_the_live_fragments_follow_the_others_answers_without_a_reload(
     cells = json.loads(before.content)["cells"]
     assert len(cells) == 2  # one item of this step x two criteria
     assert all("appear here once 5" in html for html in cells.values())
+    digest = json.loads(before.content)["v"]
+    same = json.loads(client.get(f"/p/live/{step}/", {"v": digest}).content)
+    assert same == {"open": True, "v": digest, "cells": {}}  # nothing changed: nothing sent
     # Another panelist rates: the next fetch carries the distribution.
     other = study.panelists.get(pseudonym="P002")
     given = [answers.Answer(ri.pk, c.pk, 7) for ri in RoundItem.objects.filter(round=round)
