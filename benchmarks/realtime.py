@@ -214,8 +214,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         "DATABASE_CONN_MAX_AGE": "60", "DJANGO_CACHE_URL": "redis://127.0.0.1:6379/12",
         "DJANGO_LOG_LEVEL": "WARNING",
     }  # fmt: skip
-    print(f"Real-time benchmark: {n} panelists, {per} actions each (mean pause {args.think:g} s; "
-          f"a poll, or one time in three a save of {N_ITEMS * N_CRITERIA} ratings + the poll)")  # fmt: skip
+    ratings = N_ITEMS * N_CRITERIA
+    print(f"Real-time benchmark: {n} panelists, {per} actions each (mean pause {args.think:g} "
+          f"s; a poll, or one time in three a save of {ratings} ratings + the poll)")  # fmt: skip
     print(f"machine: {os.cpu_count()} CPU cores; PostgreSQL {server_version()}, database {db_name}")
     server: Server | None = None
     log = Path(tempfile.mkstemp(prefix="delphi-bench-rt-", suffix=".log")[1])

@@ -213,7 +213,9 @@ def report_data(study: Study, *, ratings: pd.DataFrame | None = None) -> ReportD
         participation=participation,
         panel=panel,
         comments=selectors.comments_frame(study=study, scrub=scrub),
-        snapshots=[s for r in rounds for s in realtime.snapshots_of(r)] if protocol.realtime else [],
+        snapshots=[s for r in rounds for s in realtime.snapshots_of(r)]
+        if protocol.realtime
+        else [],
         recommendations=recommendations,
         recommendation_items=dict(linked),
         protocol_changes=audit,

@@ -895,9 +895,7 @@ class RatingChange(models.Model):
 
     round_item = models.ForeignKey(RoundItem, on_delete=models.CASCADE, related_name="+")
     criterion = models.ForeignKey(Criterion, on_delete=models.CASCADE, related_name="+")
-    panelist = models.ForeignKey(
-        Panelist, on_delete=models.CASCADE, related_name="rating_changes"
-    )
+    panelist = models.ForeignKey(Panelist, on_delete=models.CASCADE, related_name="rating_changes")
     value = models.SmallIntegerField(_("value"), null=True, blank=True)
     at = models.DateTimeField(_("at"))
 

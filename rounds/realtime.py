@@ -251,9 +251,7 @@ def snapshot_request(*, round: Round, at: datetime, kind: str) -> Snapshot:
         )
         if created:
             pk = snapshot.pk
-            jobs.publish_on_commit(
-                lambda: tasks.run_snapshot.delay(pk), model=Snapshot, pks=[pk]
-            )
+            jobs.publish_on_commit(lambda: tasks.run_snapshot.delay(pk), model=Snapshot, pks=[pk])
     return snapshot
 
 
@@ -281,9 +279,7 @@ def snapshot_compute(snapshot: Snapshot) -> tuple[list[dict[str, Any]], list[dic
     study = round.study
     settings = selectors.criterion_settings(study)
     now = ratings_at(round, snapshot.at).assign(round=2)
-    previous = (
-        Snapshot.objects.filter(round=round, at__lt=snapshot.at).order_by("-at").first()
-    )
+    previous = Snapshot.objects.filter(round=round, at__lt=snapshot.at).order_by("-at").first()
     results = consensus.describe(now, settings) if len(now) else pd.DataFrame()
     stability: list[dict[str, Any]] = []
     if previous is not None and len(now):
@@ -294,7 +290,7 @@ def snapshot_compute(snapshot: Snapshot) -> tuple[list[dict[str, Any]], list[dic
                 both, settings, 1, 2, stable_below=study.protocol.stable_below
             )
             stability = [
-                {k: _plain(v) for k, v in row.items()} | {"since": previous.at.isoformat()}
+                {str(k): _plain(v) for k, v in row.items()} | {"since": previous.at.isoformat()}
                 for row in compared.to_dict("records")
             ]
     keep = ("item", "criterion", "n", "median", "q1", "q3", "iqr", "pct_low", "pct_high",
@@ -356,4 +352,3 @@ def movements(snapshots: list[Snapshot]) -> list[Movement]:
                      change.get("pct_change"), change.get("stable"))
         )  # fmt: skip
     return out
-

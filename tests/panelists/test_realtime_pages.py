@@ -59,9 +59,7 @@ def test_nothing_of_the_panel_shows_before_ones_own_rating(client: Client, study
     assert "The panel now" not in page
 
 
-def test_the_panel_stays_hidden_below_the_smallest_group_size(
-    client: Client, study: Study
-) -> None:
+def test_the_panel_stays_hidden_below_the_smallest_group_size(client: Client, study: Study) -> None:
     round = open_round(study)
     others_rate(study, round, 3)  # with mine: 4 < 5
     _panelist, step = me(client, study)
