@@ -200,8 +200,10 @@ def _set_live(
         cell.live_waiting = True
         return
     comments = found.comments_of_others(panelist.pk) if protocol.show_comments else []
+    # No own rating in it: the panelist's choice is the checked point right below, and a
+    # fragment without it is the same for every panelist, so it is rendered once (views).
     cell.live = Feedback(
-        result=found.result, own_previous=cell.value, comments=comments, groups=[],
+        result=found.result, own_previous=None, comments=comments, groups=[],
         groups_hidden=False,
     )  # fmt: skip
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.core.cache import cache
 from django.contrib import messages
 from django.db import DatabaseError
 from django.db.models import Q
@@ -487,16 +488,32 @@ def live_feedback(request: HttpRequest, step: str) -> JsonResponse:
     digest = questionnaire.live_digest(q, found)
     if request.GET.get("v") == digest:  # nothing changed since the page's last fetch
         return JsonResponse({"open": True, "v": digest, "cells": {}})
-    cells = {
-        f"{entry.round_item.pk}-{cell.criterion.pk}": render_to_string(
-            "panelists/_live_feedback.html",
-            {"entry": entry, "cell": cell, "protocol": protocol},
-            request,
-        )
-        for entry in found.entries
-        for cell in entry.cells
-    }
-    return JsonResponse({"open": True, "v": digest, "cells": cells})
+    return JsonResponse({"open": True, "v": digest, "cells": _live_fragments(q, found)})
+
+
+def _live_fragments(q: questionnaire.Questionnaire, step: questionnaire.Step) -> dict[str, str]:
+    """Each cell's feedback fragment. A fragment depends on the panel's answers (their
+    digest), the language, whether the panelist has rated the cell and, for the comments
+    of the others, whether they commented it: rendered once and shared through the cache
+    by every panelist in the same case (200 panelists polling every few seconds)."""
+    version, language = realtime.live_version(q.round), translation.get_language()
+    keys: dict[str, tuple[str, questionnaire.Entry, questionnaire.Cell]] = {}
+    for entry in step.entries:
+        for cell in entry.cells:
+            name = f"{entry.round_item.pk}-{cell.criterion.pk}"
+            state = "live" if cell.live else "wait" if cell.live_waiting else str(cell.answered)
+            author = q.panelist.pk if cell.live and cell.comment else 0
+            key = f"delphi:livefrag:{q.round.pk}:{version}:{language}:{name}:{state}:{author}"
+            keys[key] = (name, entry, cell)
+    found = cache.get_many(list(keys))
+    missing = {}
+    for key, (_name, entry, cell) in keys.items():
+        if key not in found:
+            context = {"entry": entry, "cell": cell, "protocol": q.panelist.study.protocol}
+            missing[key] = render_to_string("panelists/_live_feedback.html", context)
+    if missing:
+        cache.set_many(missing, realtime.LIVE_SECONDS * 3)
+    return {name: found.get(key) or missing[key] for key, (name, _e, _c) in keys.items()}
 
 
 @never_cache

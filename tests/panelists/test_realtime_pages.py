@@ -145,3 +145,25 @@ def test_the_coordinator_sees_the_live_statistics(client: Client, study: Study) 
     assert "The panel&#x27;s answers now" in page or "The panel's answers now" in page
     assert 'id="live-statistics"' in page
     assert "agreed high" in page
+
+
+def test_a_panelist_reads_the_others_comments_not_their_own(client: Client, study: Study) -> None:
+    round = open_round(study)
+    others_rate(study, round, 4, comment="Too costly")
+    _panelist, step = me(client, study)
+    data = step_data(client, step, "6", wizard_goto_step=step)
+    for name in list(data):
+        if "-r-" in name:
+            data[name.replace("-r-", "-c-")] = "My own remark"
+    assert client.post(f"/p/rate/{step}/", data).status_code == 302
+    realtime.live_forget(round)
+    fragments = json.loads(client.get(f"/p/live/{step}/").content)["cells"].values()
+    assert all("Too costly" in html and "My own remark" not in html for html in fragments)
+    # Another panelist, who did not comment, reads every comment (a fragment of their own).
+    other = Client()
+    login(other, study.panelists.get(pseudonym="P002"))
+    consent(other)
+    save(other, step, "5")
+    realtime.live_forget(round)
+    theirs = json.loads(other.get(f"/p/live/{step}/").content)["cells"].values()
+    assert all("My own remark" in html for html in theirs)
