@@ -12,8 +12,8 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.core.cache import cache
 from django.contrib import messages
+from django.core.cache import cache
 from django.db import DatabaseError
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
