@@ -203,3 +203,20 @@ def test_movements_give_the_median_per_snapshot() -> None:
     moved = realtime.movements(realtime.snapshots_of(round))
     assert [m.medians for m in moved] == [[4, 7]] * 4
     assert all(m.pct_change == pytest.approx(100.0) for m in moved)
+
+
+def test_the_study_file_carries_the_mode_and_classic_files_do_not_mention_it() -> None:
+    from django.contrib.auth.models import User
+
+    from rounds.design import design_document
+    from rounds.studyfile.create import study_create_from_file
+    from rounds.studyfile.writer import study_file
+
+    classic = make_study(n_items=2, n_panelists=2)
+    assert "realtime" not in design_document(classic)["protocol"]
+    study = realtime_study()
+    assert design_document(study)["protocol"]["realtime"] is True
+    copy = study_create_from_file(
+        data=study_file(study), by=User.objects.create_user("owner"), slug="copy-of-it"
+    )
+    assert copy.protocol.realtime is True
