@@ -9,7 +9,7 @@ the coordinator sees the live statistics and the snapshots at once.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 from django.utils import timezone
@@ -56,7 +56,7 @@ def _simulate(
     round: Round,
     members: list[Panelist],
     profile: dict[tuple[str, str], float],
-    opened: timezone.datetime,
+    opened: datetime,
     rng: np.random.Generator,
 ) -> None:
     cells = [(ri, c) for ri in RoundItem.objects.filter(round=round).select_related("item")

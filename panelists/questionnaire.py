@@ -91,6 +91,7 @@ class Questionnaire:
     steps: list[Step]
     with_feedback: bool = True
     with_answers: bool = True
+    live_version: str = ""  # real-time mode: the digest of the live statistics shown
 
     def step(self, name: str) -> Step | None:
         return next((s for s in self.steps if s.name == name), None)
@@ -170,7 +171,8 @@ def build(
         shuffle = random.Random(f"{round.pk}:{panelist.pk}")
         for step in ordered:
             shuffle.shuffle(step.entries)
-    return Questionnaire(round, panelist, participation, criteria, ordered, feedback, answers)
+    return Questionnaire(round, panelist, participation, criteria, ordered, feedback, answers,
+                         live.version if live else "")  # fmt: skip
 
 
 def live_digest(q: Questionnaire, step: Step) -> str:
@@ -178,13 +180,13 @@ def live_digest(q: Questionnaire, step: Step) -> str:
     has, and a fetch whose digest has not changed renders nothing."""
     own = [(e.round_item.pk, c.criterion.pk, c.answered, c.value, c.comment)
            for e in step.entries for c in e.cells]  # fmt: skip
-    text = repr((realtime.live_version(q.round), q.panelist.language, own))
+    text = repr((q.live_version, q.panelist.language, own))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _live(panelist: Panelist, round: Round) -> dict[tuple[int, int], realtime.LiveCell]:
+def _live(panelist: Panelist, round: Round) -> realtime.Live:
     if panelist.pk is None or panelist.pk < 0:  # a coordinator's preview: nobody rated yet
-        return {}
+        return realtime.Live("", {})
     return realtime.live_statistics(round)
 
 

@@ -496,7 +496,7 @@ def _live_fragments(q: questionnaire.Questionnaire, step: questionnaire.Step) ->
     digest), the language, whether the panelist has rated the cell and, for the comments
     of the others, whether they commented it: rendered once and shared through the cache
     by every panelist in the same case (200 panelists polling every few seconds)."""
-    version, language = realtime.live_version(q.round), translation.get_language()
+    version, language = q.live_version, translation.get_language()
     keys: dict[str, tuple[str, questionnaire.Entry, questionnaire.Cell]] = {}
     for entry in step.entries:
         for cell in entry.cells:

@@ -94,24 +94,31 @@ class LiveCell:
         return sorted(text for pid, text in self.comments if pid != panelist_id)
 
 
-def live_statistics(round: Round) -> dict[tuple[int, int], LiveCell]:
+@dataclass(frozen=True)
+class Live:
+    """The live statistics of a round by (round item id, criterion id), and their digest
+    (`version`): the same digest, the same numbers."""
+
+    version: str
+    cells: dict[tuple[int, int], LiveCell]
+
+    def get(self, key: tuple[int, int]) -> LiveCell | None:
+        return self.cells.get(key)
+
+
+def live_statistics(round: Round) -> Live:
     """METHODS §2–3 of every (round item, criterion) of an open real-time round, over the
     answers saved so far; cached for `LIVE_SECONDS`."""
-    data = _cached(round)["cells"]
+    cached = _cached(round)
     criteria = {c.pk: c for c in Criterion.objects.filter(study_id=round.study_id)}
     out = {}
-    for (ri, crit), (record, comments) in data.items():
+    for (ri, crit), (record, comments) in cached["cells"].items():
         criterion = criteria.get(crit)
         if criterion is None:
             continue
         result = Result(round=round, round_item_id=ri, criterion=criterion, **record)
         out[(ri, crit)] = LiveCell(result, comments)
-    return out
-
-
-def live_version(round: Round) -> str:
-    """A digest of the live statistics as cached now: the same digest, the same numbers."""
-    return str(_cached(round)["version"])
+    return Live(str(cached["version"]), out)
 
 
 def _cached(round: Round) -> dict[str, Any]:

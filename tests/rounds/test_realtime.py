@@ -121,8 +121,8 @@ def test_every_saved_answer_counts_without_a_submission() -> None:
         rate(panelist, round, 7, at=OPENED + timedelta(hours=1))
     live = realtime.live_statistics(round)
     ri, criterion = first_cell(round)
-    assert live[(ri.pk, criterion.pk)].n == 3
-    assert live[(ri.pk, criterion.pk)].result.median == 7
+    assert live.cells[(ri.pk, criterion.pk)].n == 3
+    assert live.cells[(ri.pk, criterion.pk)].result.median == 7
 
 
 def test_the_close_analyses_the_saved_answers_and_ends_the_study() -> None:
