@@ -29,7 +29,7 @@ def _page_references(self: Any) -> tuple[bytes, ...]:
 def install() -> None:
     """Replace the property (idempotent)."""
     if pydyf.PDF.page_references is not _installed:
-        pydyf.PDF.page_references = _installed  # type: ignore[method-assign, assignment]
+        pydyf.PDF.page_references = _installed
 
 
 _installed = property(_page_references)

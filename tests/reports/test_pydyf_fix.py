@@ -37,7 +37,7 @@ def test_a_tagged_pdf_is_byte_identical_with_and_without_the_fix() -> None:
     )
     with_fix = document.write_pdf(**options)
     try:
-        pydyf.PDF.page_references = pydyf_fix._original  # type: ignore[method-assign]
+        pydyf.PDF.page_references = pydyf_fix._original
         without = document.write_pdf(**options)
     finally:
         pydyf_fix.install()
