@@ -134,8 +134,11 @@ def build(
         ri.item.study = study
     stored = Rating.objects.filter(panelist=panelist, round_item__round=round) if answers else []
     saved = {(r.round_item_id, r.criterion_id): r for r in stored}
-    by_cell, previous_texts = _feedback(panelist, round) if feedback else ({}, {})
-    live = _live(panelist, round) if feedback and study.protocol.realtime else None
+    realtime_mode = study.protocol.realtime  # one open period: no previous round to read
+    by_cell, previous_texts = (
+        _feedback(panelist, round) if feedback and not realtime_mode else ({}, {})
+    )
+    live = _live(panelist, round, criteria) if feedback and realtime_mode else None
     steps: dict[str, Step] = {}
     for ri in round_items:
         key = ri.item.domain_label(study.report_language) or "-"
@@ -184,10 +187,10 @@ def live_digest(q: Questionnaire, step: Step) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _live(panelist: Panelist, round: Round) -> realtime.Live:
+def _live(panelist: Panelist, round: Round, criteria: list[Criterion]) -> realtime.Live:
     if panelist.pk is None or panelist.pk < 0:  # a coordinator's preview: nobody rated yet
         return realtime.Live("", {})
-    return realtime.live_statistics(round)
+    return realtime.live_statistics(round, criteria)
 
 
 def _set_live(

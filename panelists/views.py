@@ -481,7 +481,8 @@ def live_feedback(request: HttpRequest, step: str) -> JsonResponse:
     protocol = panelist.study.protocol
     if round is None or not _is_open(round) or not protocol.realtime:
         return JsonResponse({"open": False, "cells": {}})
-    q = questionnaire.build(panelist, round, answers.participation_of(panelist, round))
+    participation = Participation(panelist=panelist, round=round)  # not read by the fragments
+    q = questionnaire.build(panelist, round, participation)
     found = q.step(step)
     if found is None:
         return JsonResponse({"open": True, "cells": {}}, status=404)

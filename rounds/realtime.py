@@ -106,14 +106,16 @@ class Live:
         return self.cells.get(key)
 
 
-def live_statistics(round: Round) -> Live:
+def live_statistics(round: Round, criteria: Iterable[Criterion] | None = None) -> Live:
     """METHODS §2–3 of every (round item, criterion) of an open real-time round, over the
-    answers saved so far; cached for `LIVE_SECONDS`."""
+    answers saved so far; cached for `LIVE_SECONDS`. `criteria`: the study's, if loaded."""
     cached = _cached(round)
-    criteria = {c.pk: c for c in Criterion.objects.filter(study_id=round.study_id)}
+    if criteria is None:
+        criteria = Criterion.objects.filter(study_id=round.study_id)
+    by_pk = {c.pk: c for c in criteria}
     out = {}
     for (ri, crit), (record, comments) in cached["cells"].items():
-        criterion = criteria.get(crit)
+        criterion = by_pk.get(crit)
         if criterion is None:
             continue
         result = Result(round=round, round_item_id=ri, criterion=criterion, **record)
