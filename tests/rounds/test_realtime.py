@@ -220,3 +220,23 @@ def test_the_study_file_carries_the_mode_and_classic_files_do_not_mention_it() -
         data=study_file(study), by=User.objects.create_user("owner"), slug="copy-of-it"
     )
     assert copy.protocol.realtime is True
+
+
+def test_the_mode_cannot_change_once_round_1_has_opened() -> None:
+    from rounds.forms import ProtocolForm
+
+    study = make_study(n_items=2, n_panelists=2)
+    protocol = study.protocol
+    data = {
+        name: getattr(protocol, name)
+        for name in ProtocolForm.Meta.fields
+        if getattr(protocol, name) is not False
+    }
+    before = ProtocolForm({**data, "realtime": "on"}, instance=protocol)
+    assert before.is_valid(), before.errors
+    round = services.round_create(study=study)
+    services.round_open(round=round, notify=False)
+    protocol.refresh_from_db()
+    after = ProtocolForm({**data, "realtime": "on", "reason": "why not"}, instance=protocol)
+    assert not after.is_valid()
+    assert "cannot change afterwards" in str(after.errors["realtime"])
