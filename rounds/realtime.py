@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -124,19 +125,24 @@ def live_statistics(round: Round, criteria: Iterable[Criterion] | None = None) -
 
 
 def _cached(round: Round) -> dict[str, Any]:
+    """The cached statistics, computed again once they are `LIVE_SECONDS` old by one request
+    (the one that takes the lock): the others meanwhile read the previous ones, so a crowd
+    of panelists polling at that moment does not compute them all at once."""
     key = _live_key(round)
     data = cache.get(key)
-    if data is None:
+    if data is not None and data["until"] > time.time():
+        return dict(data)
+    if data is None or cache.add(f"{key}:lock", 1, LIVE_SECONDS):
         cells = _live_data(round)
         version = hashlib.sha256(repr(sorted(cells.items())).encode()).hexdigest()[:16]
-        data = {"cells": cells, "version": version}
-        cache.set(key, data, LIVE_SECONDS)
-    return data
+        data = {"cells": cells, "version": version, "until": time.time() + LIVE_SECONDS}
+        cache.set(key, data, LIVE_SECONDS * 30)
+    return dict(data)
 
 
 def live_forget(round: Round) -> None:
     """Drop the cached statistics (a test, or a page that must show a save at once)."""
-    cache.delete(_live_key(round))
+    cache.delete_many([_live_key(round), f"{_live_key(round)}:lock"])
 
 
 def _live_key(round: Round) -> str:

@@ -240,3 +240,23 @@ def test_the_mode_cannot_change_once_round_1_has_opened() -> None:
     after = ProtocolForm({**data, "realtime": "on", "reason": "why not"}, instance=protocol)
     assert not after.is_valid()
     assert "cannot change afterwards" in str(after.errors["realtime"])
+
+
+def test_stale_statistics_are_computed_again_by_one_request_at_a_time() -> None:
+    from django.core.cache import cache
+
+    study = realtime_study()
+    round = open_period(study)
+    panel = list(study.panelists.all())
+    ri, criterion = first_cell(round)
+    realtime.live_forget(round)
+    with time_machine.travel(OPENED + timedelta(hours=1), tick=False) as clock:
+        rate(panel[0], round, 7, at=OPENED + timedelta(hours=1))
+        assert realtime.live_statistics(round).cells[(ri.pk, criterion.pk)].n == 1
+        rate(panel[1], round, 7, at=OPENED + timedelta(hours=1))
+        clock.shift(realtime.LIVE_SECONDS + 1)
+        # Another request is computing them: this one reads the previous numbers.
+        assert cache.add(f"delphi:live:{round.pk}:{round.opened_at.timestamp()}:lock", 1)
+        assert realtime.live_statistics(round).cells[(ri.pk, criterion.pk)].n == 1
+        cache.delete(f"delphi:live:{round.pk}:{round.opened_at.timestamp()}:lock")
+        assert realtime.live_statistics(round).cells[(ri.pk, criterion.pk)].n == 2
