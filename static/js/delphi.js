@@ -181,6 +181,7 @@
     }
     var version = box.dataset.liveV || "";
     function poll() {
+      if (document.hidden) { setTimeout(poll, every); return; }  // a tab in the background
       getJSON(box.dataset.liveUrl + "?v=" + encodeURIComponent(version)).then(function (data) {
         version = data.v || "";
         Object.keys(data.cells || {}).forEach(function (key) { swap(key, data.cells[key]); });
