@@ -35,6 +35,7 @@ from rounds.models import (
     ItemDecision,
     Panelist,
     Participation,
+    ProposalRound,
     Protocol,
     Result,
     Round,
@@ -208,6 +209,11 @@ def _check_can_open(round: Round, now: datetime) -> None:
         )
     if study.status == Study.Status.FINISHED:
         raise TransitionError(_("The study is finished; its rounds cannot be reopened."))
+    open_round_0 = ProposalRound.objects.filter(study=study).exclude(
+        state=ProposalRound.State.CLOSED
+    )
+    if round.number == 1 and open_round_0.exists():
+        raise TransitionError(_("Close round 0 (the proposals round) before round 1 opens."))
     if not round.round_items.exists():
         raise TransitionError(_("Round %(n)d has no items to rate.") % {"n": round.number})
     if not study.criteria.exists():
@@ -586,6 +592,9 @@ def rounds_tick(*, now: datetime | None = None) -> dict[str, int]:
         except TransitionError:
             pass  # closed by someone else meanwhile
     done["analyses"] = analyses_sweep(now=now)
+    from rounds import proposals  # round 0 builds on these services
+
+    done["round0_closed"] = proposals.proposal_rounds_tick(now=now)
     return done
 
 
