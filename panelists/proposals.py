@@ -46,17 +46,19 @@ def _attach(sections: list[Section], problems: dict[str, str]) -> None:
 
 
 def _round_0(panelist: Panelist) -> ProposalRound | None:
-    return ProposalRound.objects.filter(study=panelist.study).exclude(
-        state=ProposalRound.State.DRAFT
-    ).first()
+    return (
+        ProposalRound.objects.filter(study=panelist.study)
+        .exclude(state=ProposalRound.State.DRAFT)
+        .first()
+    )
 
 
 def _sections(proposal_round: ProposalRound, panelist: Panelist) -> list[Section]:
     study, language = proposal_round.study, translation.get_language()
     answers = dict(
-        ProposalAnswer.objects.filter(
-            proposal_round=proposal_round, panelist=panelist
-        ).values_list("domain", "text")
+        ProposalAnswer.objects.filter(proposal_round=proposal_round, panelist=panelist).values_list(
+            "domain", "text"
+        )
     )
     sections = [
         Section(i, d, d.label(study, language), answer=answers.get(d.key, ""))
@@ -80,8 +82,9 @@ def _read(request: HttpRequest, sections: list[Section]) -> tuple[list, list]:
     for s in sections:
         s.answer = post.get(f"d{s.index}-answer", s.answer)
         answers.append(proposals.Answer(s.domain.key, s.answer, f"d{s.index}-answer"))
-        s.new_text, s.new_reason = post.get(f"d{s.index}-text", ""), post.get(
-            f"d{s.index}-reason", ""
+        s.new_text, s.new_reason = (
+            post.get(f"d{s.index}-text", ""),
+            post.get(f"d{s.index}-reason", ""),
         )
         drafts.append(proposals.Draft(s.domain.key, s.new_text, s.new_reason,
                                       field=f"d{s.index}-"))  # fmt: skip
@@ -109,7 +112,7 @@ def proposals_page(request: HttpRequest) -> HttpResponse:
     status = 200
     if request.method == "POST":
         if not open_now:
-            messages.error(request, _("Round 0 is closed; your saved answers and proposals are kept."))
+            messages.error(request, _("Round 0 is closed; your answers and proposals are kept."))
             return redirect("panelist-proposals")
         answers, drafts = _read(request, sections)
         try:
@@ -132,8 +135,9 @@ def proposals_page(request: HttpRequest) -> HttpResponse:
         "open_now": open_now,
         "sections": sections,
         "problems": problems,
-        "question": translated(proposal_round.question, translation.get_language(),
-                               panelist.study.fallbacks),  # fmt: skip
+        "question": translated(
+            proposal_round.question, translation.get_language(), panelist.study.fallbacks
+        ),
     }
     return render(request, "panelists/proposals.html", context, status=status)
 

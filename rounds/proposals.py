@@ -28,6 +28,8 @@ from rounds.proposal_models import (
     ProposalRound,
 )
 from rounds.services import Actor, audit_record
+from rounds.services import proposal_round_close as proposal_round_close
+from rounds.services import proposal_rounds_tick as proposal_rounds_tick
 
 # --------------------------------------------------------------------------- domains
 
@@ -142,35 +144,6 @@ def proposal_round_open(
                    "invited": len(panel)},
         )  # fmt: skip
     return proposal_round
-
-
-def proposal_round_close(
-    *, proposal_round: ProposalRound, by: Actor = None, now: datetime | None = None
-) -> ProposalRound:
-    now = now or timezone.now()
-    with transaction.atomic():
-        claimed = ProposalRound.objects.filter(
-            pk=proposal_round.pk, state=ProposalRound.State.OPEN
-        ).update(state=ProposalRound.State.CLOSED, closed_at=now)
-        if not claimed:
-            raise TransitionError(_("Round 0 is not open."))
-        proposal_round.refresh_from_db()
-        audit_record(study=proposal_round.study, action="round0.closed", target="round 0", by=by)
-    return proposal_round
-
-
-def proposal_rounds_tick(*, now: datetime | None = None) -> int:
-    """Close every round 0 whose deadline has passed (the beat's tick)."""
-    now = now or timezone.now()
-    due = ProposalRound.objects.filter(state=ProposalRound.State.OPEN, closes_at__lte=now)
-    closed = 0
-    for proposal_round in due:
-        try:
-            proposal_round_close(proposal_round=proposal_round, now=now)
-        except TransitionError:
-            continue  # closed by someone else meanwhile
-        closed += 1
-    return closed
 
 
 def takes_answers(proposal_round: ProposalRound | None, now: datetime | None = None) -> bool:

@@ -213,9 +213,7 @@ def test_a_decision_cannot_be_taken_twice_nor_after_round_1_opened(
 
 def test_accepting_before_round_1_exists_adds_the_item_to_the_study() -> None:
     study = make_study(n_items=2)
-    round0 = proposals.proposal_round_open(
-        proposal_round=proposals.proposal_round_add(study=study)
-    )
+    round0 = proposals.proposal_round_open(proposal_round=proposals.proposal_round_add(study=study))
     proposal = propose(round0, "P001", "Peer support groups for GPs.")
     proposals.proposal_accept(proposal=proposal, code="N01", texts=texts(study, "Peer support"))
     round_1 = services.round_create(study=study)
