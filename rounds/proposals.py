@@ -8,6 +8,7 @@ joined; a declined one keeps the reason, which its proposer reads on their own p
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -498,3 +499,48 @@ def flow(proposal_round: ProposalRound) -> Flow:
         declined=counts["declined"],
         items=counts["items"],
     )
+
+
+# --------------------------------------------------------------------------- for the report
+
+
+@dataclass(frozen=True)
+class Row:
+    """A proposal as the report and the exports show it: a number, never its proposer's
+    name (``panelist`` is the pseudonym, for the data files only); texts scrubbed."""
+
+    label: str
+    panelist: str
+    domain: str
+    text: str
+    reason: str
+    status: str
+    outcome: str
+    decision_reason: str
+    item: str
+
+
+@dataclass(frozen=True)
+class Summary:
+    opened_at: datetime | None
+    closed_at: datetime | None
+    flow: Flow
+    rows: list[Row]
+
+
+def summary(study: Study, scrub: Callable[[str], str], language: str) -> Summary | None:
+    """Round 0 of a study for the report (None when it has none, or it never opened)."""
+    found = ProposalRound.objects.filter(study=study).first()
+    if found is None or found.state == ProposalRound.State.DRAFT:
+        return None
+    labels = {d.key: d.label(study, language) for d in domains(study)}
+    rows = []
+    for p in found.proposals.select_related("panelist", "item", "merged_into__item"):
+        item = p.outcome_item
+        rows.append(Row(
+            label=p.label, panelist=p.panelist.pseudonym,
+            domain=labels.get(p.domain, p.domain), text=scrub(p.text), reason=scrub(p.reason),
+            status=p.status, outcome=str(p.get_status_display()),
+            decision_reason=scrub(p.decision_reason), item=item.code if item else "",
+        ))  # fmt: skip
+    return Summary(found.opened_at, found.closed_at, flow(found), rows)
