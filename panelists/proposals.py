@@ -137,7 +137,8 @@ def proposals_page(request: HttpRequest) -> HttpResponse:
         "problems": problems,
         "question": translated(
             proposal_round.question, translation.get_language(), panelist.study.fallbacks
-        ),
+        )
+        or _("What does this domain miss? What would help general practitioners most?"),
     }
     return render(request, "panelists/proposals.html", context, status=status)
 

@@ -62,7 +62,7 @@ def _proposals_context(study: Study, proposal_round: ProposalRound) -> dict[str,
         "standing": standing,
         "flow": proposals.flow(proposal_round),
         "pending": sum(p.status == Proposal.Status.PENDING for p in all_proposals),
-        "languages": study.languages,
+        "study_languages": study.languages,
     }
 
 
