@@ -172,7 +172,7 @@ def _schedule_and_record(study: Study) -> tuple[Document, Document]:
     )
     zone = ZoneInfo(study.time_zone)
     opens, closes = rows[0][0], rows[0][1]
-    schedule = {
+    schedule: Document = {
         "round_1": {
             "opens_at": local_time(opens, zone),
             "closes_at": local_time(closes, zone),
