@@ -234,3 +234,26 @@ def test_the_flow_counts_invited_answered_proposals_and_their_fates(
     flow = proposals.flow(round0)
     assert (flow.invited, flow.answered, flow.proposals) == (5, 3, 3)
     assert (flow.accepted, flow.merged, flow.declined, flow.items) == (1, 1, 1, 1)
+
+
+def test_a_panelists_data_request_includes_their_round_0(round0: ProposalRound) -> None:
+    from rounds.privacy import panelist_data
+
+    proposal = propose(round0, "P001", "Peer support groups for GPs.")
+    data = panelist_data(proposal.panelist)
+    assert data["round_0"]["proposals"][0]["text"] == "Peer support groups for GPs."
+    other = panelist_data(round0.study.panelists.get(pseudonym="P002"))
+    assert other["round_0"]["proposals"] == []
+
+
+def test_erasing_a_panelist_removes_their_name_from_every_proposal(
+    round0: ProposalRound,
+) -> None:
+    from rounds.models import Panelist
+    from rounds.privacy import panelist_erase
+
+    Panelist.objects.filter(pseudonym="P002", study=round0.study).update(name="Jan Peeters")
+    proposal = propose(round0, "P001", "Ask Jan Peeters to run peer support groups.")
+    panelist_erase(panelist=round0.study.panelists.get(pseudonym="P002"))
+    proposal.refresh_from_db()
+    assert proposal.text == "Ask [name removed] to run peer support groups."
