@@ -80,3 +80,29 @@ def test_the_report_never_names_the_proposer(study: Study) -> None:
     page = report_html(study)
     assert "Anne Proposer" not in page
     assert "[name removed]" in _text(page, "methods")
+
+
+def _package(study: Study) -> dict[str, bytes]:
+    from reports import exports
+
+    stamp = {"generated_at": "2026-01-01T00:00:00+00:00", "study": study.slug}
+    return exports.package(exports.collect_tables(study), stamp, title="t")  # type: ignore[arg-type]
+
+
+def test_proposals_csv_has_numbers_pseudonyms_and_outcomes_never_names(study: Study) -> None:
+    files = _package(study)
+    text = files["proposals.csv"].decode()
+    lines = text.splitlines()
+    assert lines[0] == "number,panelist,domain,text,reason,status,item,decision_reason"
+    assert lines[1].startswith("R0-01,P002,Domain 1 (en),Peer support groups run by [name remo")
+    assert ",merged,N01," in lines[2] and ",declined,," in lines[3]
+    assert "Anne Proposer" not in text
+    assert b"proposals.csv" in files["datapackage.json"] and b"proposals.csv" in files["README.txt"]
+
+
+def test_a_study_without_round_0_has_an_empty_proposals_file() -> None:
+    study = make_study(n_items=2, n_panelists=5)
+    run_round(study)
+    assert _package(study)["proposals.csv"].decode().splitlines() == [
+        "number,panelist,domain,text,reason,status,item,decision_reason"
+    ]
