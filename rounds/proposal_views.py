@@ -5,12 +5,13 @@ decline each proposal with a reason its proposer reads. Owners and coordinators 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.dateparse import parse_datetime
@@ -32,7 +33,11 @@ def _back(study: Study) -> HttpResponse:
 
 @login_required
 def round0_page(request: HttpRequest, slug: str) -> HttpResponse:
-    study = _study(request, slug)
+    return _page(request, _study(request, slug))
+
+
+def _page(request: HttpRequest, study: Study, retry: Retry | None = None) -> HttpResponse:
+    """The page; with ``retry``, a refused decision's form open again with what was typed."""
     proposal_round = ProposalRound.objects.filter(study=study).first()
     round_1 = study.rounds.filter(number=1).first()
     context: dict[str, object] = {
@@ -42,12 +47,26 @@ def round0_page(request: HttpRequest, slug: str) -> HttpResponse:
         "decisions_open": round_1 is None or round_1.state == Round.State.DRAFT,
     }
     if proposal_round is not None:
-        context.update(_proposals_context(study, proposal_round))
-    return render(request, "rounds/round0.html", context)
+        context.update(_proposals_context(study, proposal_round, retry))
+    return render(request, "rounds/round0.html", context, status=400 if retry else 200)
 
 
-def _proposals_context(study: Study, proposal_round: ProposalRound) -> dict[str, object]:
+@dataclass(frozen=True)
+class Retry:
+    """A decision the service refused, with what the coordinator typed."""
+
+    number: int
+    action: str
+    post: QueryDict
+
+
+def _proposals_context(
+    study: Study, proposal_round: ProposalRound, retry: Retry | None
+) -> dict[str, object]:
     all_proposals = list(proposal_round.proposals.select_related("panelist", "item", "merged_into"))
+    for p in all_proposals:
+        again = retry if retry is not None and retry.number == p.number else None
+        p.form = _typed(p, study, again)  # type: ignore[attr-defined]
     answers = ProposalAnswer.objects.filter(proposal_round=proposal_round).exclude(text="")
     sections = []
     for domain in proposals.domains(study):
@@ -63,6 +82,26 @@ def _proposals_context(study: Study, proposal_round: ProposalRound) -> dict[str,
         "flow": proposals.flow(proposal_round),
         "pending": sum(p.status == Proposal.Status.PENDING for p in all_proposals),
         "study_languages": study.languages,
+    }
+
+
+def _typed(proposal: Proposal, study: Study, retry: Retry | None) -> dict[str, object]:
+    """The values of a proposal's decision forms: what was typed when a decision was
+    refused, else the defaults (its number as code, its text in the language it was
+    written in)."""
+    if retry is None:
+        wording = [(code, proposal.text if proposal.language == code else "")
+                   for code in study.languages]  # fmt: skip
+        return {"open": "", "code": proposal.label, "wording": wording, "reason": "",
+                "also": [], "into": ""}  # fmt: skip
+    post = retry.post
+    return {
+        "open": retry.action,
+        "code": post.get("code", ""),
+        "wording": [(code, post.get(f"text_{code}", "")) for code in study.languages],
+        "reason": post.get("reason", ""),
+        "also": [int(n) for n in post.getlist("also") if n.isdigit()],
+        "into": post.get("into", ""),
     }
 
 
@@ -200,4 +239,6 @@ def proposal_action(request: HttpRequest, slug: str, number: int, action: str) -
         messages.success(request, handler(request, _proposal(study, number)))
     except DomainError as exc:
         messages.error(request, str(exc))
+        if action in ("accept", "merge", "decline"):  # keep what was typed
+            return _page(request, study, Retry(number, action, request.POST))
     return redirect(f"{reverse('round0', args=[study.slug])}#proposal-{number}")

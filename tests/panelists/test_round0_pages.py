@@ -138,3 +138,19 @@ def test_a_viewer_cannot_decide(study: Study) -> None:
     response = viewer.post(f"/studies/{study.slug}/round-0/proposals/1/decline/", {"reason": "No."})
     assert response.status_code == 404
     assert Proposal.objects.get().status == "pending"
+
+
+def test_a_refused_acceptance_keeps_what_the_coordinator_typed(study: Study) -> None:
+    panelist_client(study, "P001").post(
+        "/p/proposals/", {"d0-text": "Peer support groups for GPs.", "d0-reason": "Isolation."}
+    )
+    coordinator = as_user(member(study, "coordinator"))
+    response = coordinator.post(f"/studies/{study.slug}/round-0/proposals/1/accept/", {
+        "code": "N01", "text_fr": "Groupes de pairs pour les médecins", "text_nl": "",
+        "text_en": "Peer groups", "reason": "A gap.",
+    })  # fmt: skip
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert "Give the wording in every language of the study; missing: nl." in page
+    assert "Groupes de pairs pour les médecins" in page and 'value="N01"' in page
+    assert Proposal.objects.get().status == "pending"
