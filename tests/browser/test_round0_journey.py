@@ -117,6 +117,10 @@ def test_the_panel_proposes_and_the_coordinator_decides(
     expect(page.get_by_text("R0-03 is declined")).to_be_visible()
     shot(page, "05-coordinator-decided-1280")
     assert_accessible(page, "coordinator round 0")
+    page.set_viewport_size({"width": 375, "height": 740})
+    shot(page, "05b-coordinator-decided-375")
+    _no_sideways_scroll(page)
+    page.set_viewport_size({"width": 1280, "height": 900})
 
     # The item is in round 1 with the lineage "proposed by the panel" ---------------
     page.goto(f"{live_server.url}/studies/{study.slug}/rounds/1/items/")
@@ -131,6 +135,9 @@ def test_the_panel_proposes_and_the_coordinator_decides(
     expect(first.get_by_text("Accepted: the panel rates it in round 1 as item N01")).to_be_visible()
     expect(first.get_by_text("A clear gap in the list.")).to_be_visible()
     shot(first, "06-proposer-accepted-375")
+    _no_sideways_scroll(first)
+    first.set_viewport_size({"width": 1280, "height": 900})
+    shot(first, "06b-proposer-accepted-1280")
     _no_sideways_scroll(first)
     second.goto(f"{live_server.url}/p/proposals/")
     expect(second.get_by_text("Merged with the similar proposal R0-01.")).to_be_visible()
