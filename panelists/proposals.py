@@ -98,6 +98,24 @@ def _read(request: HttpRequest, sections: list[Section]) -> tuple[list, list]:
     return answers, drafts
 
 
+def _retyped(
+    request: HttpRequest, sections: list[Section], problems: dict[str, str]
+) -> list[Section]:
+    """The page as saved, with what was typed back in every field that was not saved."""
+    post = request.POST
+    for s in sections:
+        if f"d{s.index}-answer" in problems:
+            s.answer = post.get(f"d{s.index}-answer", "")
+        if any(k.startswith(f"d{s.index}-") and k != f"d{s.index}-answer" for k in problems):
+            s.new_text = post.get(f"d{s.index}-text", "")
+            s.new_reason = post.get(f"d{s.index}-reason", "")
+        for p in s.mine:
+            if any(k.startswith(f"p{p.pk}-") for k in problems):
+                p.text = post.get(f"p{p.pk}-text", p.text)
+                p.reason = post.get(f"p{p.pk}-reason", p.reason)
+    return sections
+
+
 @never_cache
 def proposals_page(request: HttpRequest) -> HttpResponse:
     panelist = views._current_panelist(request)
@@ -122,6 +140,7 @@ def proposals_page(request: HttpRequest) -> HttpResponse:
             )  # fmt: skip
         except proposals.ProposalProblems as exc:
             problems, status = exc.problems, 400
+            sections = _retyped(request, _sections(proposal_round, panelist), problems)
             _attach(sections, problems)
         except DomainError as exc:
             messages.error(request, str(exc))

@@ -180,11 +180,12 @@ class Draft:
 
 
 class ProposalProblems(DomainError):
-    """What is wrong with what a panelist typed, per form field; nothing was saved."""
+    """What is wrong with what a panelist typed, per form field; the rest was saved."""
 
-    def __init__(self, problems: dict[str, str]) -> None:
+    def __init__(self, problems: dict[str, str], made: int = 0) -> None:
         super().__init__(" ".join(problems.values()))
         self.problems = problems
+        self.made = made
 
 
 def check_draft(draft: Draft, known_domains: set[str]) -> dict[str, str]:
@@ -224,9 +225,10 @@ def panel_save(
     drafts: list[Draft],
     language: str = "",
 ) -> int:
-    """Save a panelist's answers and proposals in round 0: all or nothing, with every
-    problem named per field (`ProposalProblems`). Returns how many proposals were made.
-    Emptying an undecided proposal's text withdraws it."""
+    """Save a panelist's answers and proposals in round 0, like the rating pages: what is
+    sound is saved; if anything is not, `ProposalProblems` names each problem per field
+    (after the rest is saved, with ``made`` new proposals). Returns how many proposals were
+    made. Emptying an undecided proposal's text withdraws it."""
     if not takes_answers(proposal_round):
         raise TransitionError(_("Round 0 is closed; your saved answers and proposals are kept."))
     known = {d.key for d in domains(proposal_round.study)}
@@ -240,20 +242,26 @@ def panel_save(
             ) % {"n": ANSWER_MAX, "len": len(answer.text.strip())}
     mine = {p.pk: p for p in Proposal.objects.filter(proposal_round=proposal_round,
                                                      panelist=panelist)}  # fmt: skip
+    sound: list[Draft] = []
     for draft in drafts:
         if draft.pk is not None and draft.pk not in mine:
             problems[draft.field + "text"] = _("This proposal is not yours.")
         elif draft.pk is None or mine[draft.pk].status == Proposal.Status.PENDING:
-            problems.update(check_draft(draft, known))
-    if problems:
-        raise ProposalProblems(problems)
+            found = check_draft(draft, known)
+            problems.update(found)
+            if not found:
+                sound.append(draft)
     with transaction.atomic():
         for answer in answers:
+            if answer.field in problems:
+                continue
             ProposalAnswer.objects.update_or_create(
                 proposal_round=proposal_round, panelist=panelist, domain=answer.domain,
                 defaults={"text": answer.text.strip()},
             )  # fmt: skip
-        made = _save_drafts(proposal_round, panelist, drafts, mine, language)
+        made = _save_drafts(proposal_round, panelist, sound, mine, language)
+    if problems:
+        raise ProposalProblems(problems, made=made)
     return made
 
 

@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 
 from rounds import proposals, services
-from rounds.models import AuditEntry, Item, Proposal, ProposalRound, Study
+from rounds.models import AuditEntry, Item, Proposal, ProposalAnswer, ProposalRound, Study
 from tests.factories import make_study
 from tests.panelists.test_wizard import login
 from tests.rounds.test_coordinator import as_user, member
@@ -52,7 +52,9 @@ def test_a_proposal_and_an_answer_are_saved(study: Study) -> None:
     assert "Your proposal R0-01" in response.content.decode()
 
 
-def test_bad_input_keeps_everything_typed_and_names_the_problem(study: Study) -> None:
+def test_bad_input_keeps_everything_typed_names_the_problem_and_saves_the_rest(
+    study: Study,
+) -> None:
     client = panelist_client(study, "P001")
     response = client.post("/p/proposals/", {
         "d0-answer": "My long answer that must not be lost.", "d0-text": "Peer support.",
@@ -64,7 +66,17 @@ def test_bad_input_keeps_everything_typed_and_names_the_problem(study: Study) ->
     assert "Say in a few words why this action matters" in page
     assert "Write the action you propose, or clear the reason." in page
     assert "A reason without an action" in page
+    assert "2 fields need correcting" in page
     assert not Proposal.objects.exists()
+    assert ProposalAnswer.objects.exclude(text="").get().text == (
+        "My long answer that must not be lost."
+    )
+    again = client.post("/p/proposals/", {
+        "d0-answer": "My long answer that must not be lost.", "d0-text": "Peer support groups.",
+        "d0-reason": "Isolation.", "d1-text": "", "d1-reason": "",
+    }, follow=True)  # fmt: skip
+    assert "Saved, with 1 new proposal" in again.content.decode()
+    assert Proposal.objects.count() == 1
 
 
 def test_the_proposer_reads_the_decision_and_reason_and_others_see_nothing(

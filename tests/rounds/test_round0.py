@@ -97,14 +97,15 @@ def test_a_panelist_saves_answers_and_a_proposal(round0: ProposalRound) -> None:
     assert (proposal.label, proposal.domain, proposal.status) == ("R0-01", D2, "pending")
 
 
-def test_bad_input_names_each_field_and_saves_nothing(round0: ProposalRound) -> None:
+def test_bad_input_names_each_field_and_the_rest_is_saved(round0: ProposalRound) -> None:
     panelist = round0.study.panelists.get(pseudonym="P001")
     with pytest.raises(ProposalProblems) as caught:
         proposals.panel_save(
             proposal_round=round0, panelist=panelist,
-            answers=[Answer(D1, "kept?", "d0-answer")],
+            answers=[Answer(D1, "kept", "d0-answer"), Answer(D2, "y" * 4001, "d1-answer")],
             drafts=[Draft(D1, "Short", "", field="d0-"), Draft(D2, "", "A reason", field="d1-"),
-                    Draft(D1, "x" * 1001, "why", field="d2-"), Draft("Nope", "", "", field="d3-")],
+                    Draft(D1, "x" * 1001, "why", field="d2-"), Draft("Nope", "", "", field="d3-"),
+                    Draft(D2, "A helpline for doctors at night.", "Alone", field="d4-")],
         )  # fmt: skip
     problems = caught.value.problems
     assert "at least 10 characters" in problems["d0-text"]
@@ -112,7 +113,12 @@ def test_bad_input_names_each_field_and_saves_nothing(round0: ProposalRound) -> 
     assert "or clear the reason" in problems["d1-text"]
     assert "under 1000 characters (it has 1001)" in problems["d2-text"]
     assert "domains" in problems["d3-domain"]
-    assert not ProposalAnswer.objects.exists() and not Proposal.objects.exists()
+    assert "under 4000 characters (it has 4001)" in problems["d1-answer"]
+    assert caught.value.made == 1
+    assert list(ProposalAnswer.objects.values_list("domain", "text")) == [(D1, "kept")]
+    assert list(Proposal.objects.values_list("text", flat=True)) == [
+        "A helpline for doctors at night."
+    ]
 
 
 def test_a_panelist_edits_and_withdraws_only_their_own_pending_proposals(
