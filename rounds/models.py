@@ -953,3 +953,9 @@ class Snapshot(Job):
 
     def __str__(self) -> str:
         return f"{self.round} as at {self.at:%Y-%m-%d %H:%M}"
+
+
+# Round 0 (the proposals round) lives in its own module; imported here so Django finds it.
+from rounds.proposal_models import Proposal as Proposal  # noqa: E402
+from rounds.proposal_models import ProposalAnswer as ProposalAnswer  # noqa: E402
+from rounds.proposal_models import ProposalRound as ProposalRound  # noqa: E402
