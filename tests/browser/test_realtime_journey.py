@@ -97,3 +97,27 @@ def test_the_second_panelist_sees_the_first_ones_rating_appear_without_a_reload(
     )
     assert phone.evaluate(NO_SIDEWAYS_SCROLL)
     shot(phone, "phone-live")
+
+
+def test_the_coordinator_reads_the_live_statistics_on_a_desktop_and_a_phone(
+    open_phone: PageFactory, desktop: Page, live_server: object, shot: Checker
+) -> None:
+    from django.contrib.auth.models import User
+
+    from rounds.models import StudyMembership
+    from tests.browser.test_product_journeys import PASSWORD, login
+
+    study, _round = _study()
+    user = User.objects.create_user("coord", password=PASSWORD)
+    StudyMembership.objects.create(study=study, user=user, role="coordinator")
+    url = str(live_server.url)  # type: ignore[attr-defined]
+    for name, page in (("desktop", desktop), ("phone", open_phone())):
+        login(page, url, "coord")
+        page.goto(f"{url}/studies/{study.slug}/rounds/1/")
+        table = page.locator("#live-statistics")
+        expect(table).to_be_visible()
+        expect(table.locator("tbody tr").first).to_contain_text("I01")
+        expect(table.locator("tbody tr").first).to_contain_text("agreed high")
+        assert page.evaluate(NO_SIDEWAYS_SCROLL)
+        page.locator("#live-heading").scroll_into_view_if_needed()
+        shot(page, f"dashboard-{name}")
