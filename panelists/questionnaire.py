@@ -138,7 +138,8 @@ def build(
     by_cell, previous_texts = (
         _feedback(panelist, round) if feedback and not realtime_mode else ({}, {})
     )
-    live = _live(panelist, round, criteria) if feedback and realtime_mode else None
+    newest = max((r.updated_at for r in saved.values()), default=None)
+    live = _live(panelist, round, criteria, newest) if feedback and realtime_mode else None
     steps: dict[str, Step] = {}
     for ri in round_items:
         key = ri.item.domain_label(study.report_language) or "-"
@@ -187,10 +188,13 @@ def live_digest(q: Questionnaire, step: Step) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _live(panelist: Panelist, round: Round, criteria: list[Criterion]) -> realtime.Live:
+def _live(
+    panelist: Panelist, round: Round, criteria: list[Criterion], newest: datetime | None
+) -> realtime.Live:
+    """The panel's answers now, with the panelist's own last save (`newest`) in them."""
     if panelist.pk is None or panelist.pk < 0:  # a coordinator's preview: nobody rated yet
         return realtime.Live("", {})
-    return realtime.live_statistics(round, criteria)
+    return realtime.live_statistics(round, criteria, fresh_after=newest)
 
 
 def _set_live(

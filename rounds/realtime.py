@@ -107,10 +107,17 @@ class Live:
         return self.cells.get(key)
 
 
-def live_statistics(round: Round, criteria: Iterable[Criterion] | None = None) -> Live:
+def live_statistics(
+    round: Round,
+    criteria: Iterable[Criterion] | None = None,
+    *,
+    fresh_after: datetime | None = None,
+) -> Live:
     """METHODS §2–3 of every (round item, criterion) of an open real-time round, over the
-    answers saved so far; cached for `LIVE_SECONDS`. `criteria`: the study's, if loaded."""
-    cached = _cached(round)
+    answers saved so far; cached for `LIVE_SECONDS`. `criteria`: the study's, if loaded.
+    `fresh_after`: the statistics must include what was saved then (a panelist's own last
+    save, which their next page shows at once)."""
+    cached = _cached(round, fresh_after.timestamp() if fresh_after else 0.0)
     if criteria is None:
         criteria = Criterion.objects.filter(study_id=round.study_id)
     by_pk = {c.pk: c for c in criteria}
@@ -124,18 +131,21 @@ def live_statistics(round: Round, criteria: Iterable[Criterion] | None = None) -
     return Live(str(cached["version"]), out)
 
 
-def _cached(round: Round) -> dict[str, Any]:
+def _cached(round: Round, fresh_after: float = 0.0) -> dict[str, Any]:
     """The cached statistics, computed again once they are `LIVE_SECONDS` old by one request
     (the one that takes the lock): the others meanwhile read the previous ones, so a crowd
-    of panelists polling at that moment does not compute them all at once."""
+    of panelists polling at that moment does not compute them all at once. Computed again
+    at once when older than `fresh_after` (a timestamp)."""
     key = _live_key(round)
     data = cache.get(key)
-    if data is not None and data["until"] > time.time():
+    stale = data is None or data["computed"] < fresh_after
+    if not stale and data["computed"] + LIVE_SECONDS > time.time():
         return dict(data)
-    if data is None or cache.add(f"{key}:lock", 1, LIVE_SECONDS):
+    if stale or cache.add(f"{key}:lock", 1, LIVE_SECONDS):
+        started = time.time()
         cells = _live_data(round)
         version = hashlib.sha256(repr(sorted(cells.items())).encode()).hexdigest()[:16]
-        data = {"cells": cells, "version": version, "until": time.time() + LIVE_SECONDS}
+        data = {"cells": cells, "version": version, "computed": started}
         cache.set(key, data, LIVE_SECONDS * 30)
     return dict(data)
 

@@ -167,3 +167,12 @@ def test_a_panelist_reads_the_others_comments_not_their_own(client: Client, stud
     realtime.live_forget(round)
     theirs = json.loads(other.get(f"/p/live/{step}/").content)["cells"].values()
     assert all("My own remark" in html for html in theirs)
+
+
+def test_the_page_after_a_save_counts_that_save_at_once(client: Client, study: Study) -> None:
+    round = open_round(study)
+    others_rate(study, round, 4)
+    _panelist, step = me(client, study)
+    assert "The panel now" not in client.get(f"/p/rate/{step}/").content.decode()  # cached
+    save(client, step)  # no live_forget: the cached statistics predate this save
+    assert "5 panelists so far" in client.get(f"/p/rate/{step}/").content.decode()
