@@ -251,23 +251,45 @@ class Workers:
                    "--without-mingle", "-n", f"w{len(self.started)}@%h"]  # fmt: skip
         if beat:
             command += ["-B", "--schedule", str(schedule)]
-        worker = subprocess.Popen(command, env=env, cwd=ROOT)
+        # A session of its own: the worker's embedded beat is a child process, and a SIGKILL
+        # to the worker alone would leave it running, orphaned, after the test.
+        worker = subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True)
         self.started.append(worker)
         return worker
 
     def kill(self, worker: subprocess.Popen[bytes]) -> None:
-        """SIGKILL: no clean-up, no acknowledgement, no chance to finish anything."""
-        os.kill(worker.pid, signal.SIGKILL)
+        """SIGKILL to the worker and its beat (as when the machine or container dies): no
+        clean-up, no acknowledgement, no chance to finish anything."""
+        _signal_group(worker, signal.SIGKILL)
         worker.wait(timeout=10)
 
     def stop_all(self) -> None:
         for worker in self.started:
             if worker.poll() is None:
-                worker.terminate()
-                try:
+                _signal_group(worker, signal.SIGTERM)
+                with contextlib.suppress(subprocess.TimeoutExpired):
                     worker.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    worker.kill()
+            _signal_group(worker, signal.SIGKILL)  # whatever is left of its group
+            worker.wait(timeout=10)
+        left = [w.pid for w in self.started if not _group_gone(w)]
+        assert not left, f"processes of the worker groups {left} outlived the test"
+
+
+def _group_gone(worker: subprocess.Popen[bytes], timeout: float = 10.0) -> bool:
+    """Whether no process of the worker's group is left (orphans are reaped by init)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(worker.pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _signal_group(worker: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(worker.pid, sig)
 
 
 @pytest.fixture
