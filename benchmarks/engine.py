@@ -15,11 +15,15 @@ and a perturbed round 2. Times, best of several repeats, in one process:
     target is (f)/(d) <= 20);
 (g) the same as (f) with plain string columns for panelist, item and criterion (pandas'
     str dtype, which DataFrame.from_records gives the web app for a database query).
+
+``python -m benchmarks --only engine`` runs ``figures``: (f) against its own floor, one
+np.bincount over the same ratings' keys (both rounds), medians of interleaved repeats.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 from collections.abc import Callable
 from typing import Any
@@ -144,6 +148,54 @@ def _bincount_keys(frame: pd.DataFrame) -> np.ndarray:
     group = frame["item"].cat.codes.to_numpy().astype(np.intp) * len(CRITERIA)
     group += frame["criterion"].cat.codes.to_numpy()
     return group * (SCALE_POINTS + 1) + index
+
+
+SCALES = {"small": 100_000, "full": 1_000_000}  # ratings analysed (both rounds together)
+REPEATS = {"small": 7, "full": 11}
+
+
+def figures(scale: str) -> list[Any]:
+    """The figures for `python -m benchmarks`: the whole analysis (§2-5) of the ratings of
+    two rounds, categorical columns as the web app reads them, and the same with str
+    columns, against the floor of one np.bincount over the same ratings' precomputed keys
+    (group * 10 + value index). Repeats are interleaved (floor, ours, floor, ours...) so a
+    busy machine weighs on both alike; the figures are the medians."""
+    from benchmarks.__main__ import Figure
+
+    ratings = make_ratings(SCALES[scale] // 2)
+    strings = ratings.astype({c: str for c in ("panelist", "item", "criterion")})
+    settings = consensus.CriterionSettings()
+    key, minlength = _keys_of_rounds(ratings)
+    runs: dict[str, list[float]] = {"floor": [], "ours": [], "str": []}
+    tasks = {
+        "floor": lambda: np.bincount(key, minlength=minlength),
+        "ours": lambda: consensus.analyse(ratings, settings),
+        "str": lambda: consensus.analyse(strings, settings),
+    }
+    for task in tasks.values():
+        task()  # warm up: first-call imports and allocations are not what is measured
+    for _ in range(REPEATS[scale]):
+        for name, task in tasks.items():
+            started = time.perf_counter()
+            task()
+            runs[name].append(time.perf_counter() - started)
+    floor = statistics.median(runs["floor"]) * 1e3
+    name = f"one np.bincount over the keys of {len(ratings):,} ratings"
+    n = f"{len(ratings):,} ratings"
+    return [
+        Figure("engine", f"analyse (§2-5) of {n}, categorical columns",
+               statistics.median(runs["ours"]) * 1e3, "ms", name, floor, "<= 20x"),
+        Figure("engine", f"analyse (§2-5) of {n}, str columns",
+               statistics.median(runs["str"]) * 1e3, "ms", name, floor),
+    ]  # fmt: skip
+
+
+def _keys_of_rounds(frame: pd.DataFrame) -> tuple[np.ndarray, int]:
+    """Bincount keys of every rating, rounds one after the other, and the bins."""
+    per_round = len(CRITERIA) * frame["item"].cat.categories.size * (SCALE_POINTS + 1)
+    rounds = frame["round"].to_numpy()
+    key = _bincount_keys(frame) + (rounds - rounds.min()) * per_round
+    return key, per_round * int(rounds.max() - rounds.min() + 1)
 
 
 def _naive(frame: pd.DataFrame) -> pd.Series:
