@@ -98,10 +98,10 @@ class Counted:
     def criterion_column(self, codes: Ints) -> pd.Index:
         return self.criteria.take(codes)
 
-    def block(self, crit_mask: Bools, scale: Scale) -> Ints:
-        """The count columns of ``scale`` for the groups in ``crit_mask``."""
+    def block(self, crit_mask: Bools | slice, scale: Scale) -> Ints:
+        """The count columns of ``scale`` for the groups in ``crit_mask`` (a copy)."""
         start = scale.min - self.vmin
-        return self.counts[crit_mask, start : start + scale.size]
+        return np.ascontiguousarray(self.counts[crit_mask, start : start + scale.size])
 
 
 def codes_of(column: pd.Series[Any], name: str, sort: bool = True) -> tuple[Ints, pd.Index, bool]:

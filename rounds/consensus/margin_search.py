@@ -8,7 +8,7 @@ either end of the scale (``Sides``), and the shifts at which order statistics ch
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -25,30 +25,39 @@ _STEP = 16  # candidate pairs evaluated per group and pass
 class Sorted:
     """Every group's ratings in order, as scale-point indices, for order statistics x(j)
     (1-based) by lookup rather than by search. Extended as quantiles need it: x(j < 1) is
-    the scale's minimum and x(j > n) its maximum. The mirrored ratings (v -> min + max - v)
-    of every group follow, so a row marked ``flipped`` reads its own sequence the same way.
+    the scale's minimum and x(j > n) its maximum, stored as one extra value at each end of
+    every group's run ``[min, x(1) .. x(n), max]``, so a lookup is a clip and a gather. The
+    mirrored ratings (v -> min + max - v) of every group follow, so a row marked
+    ``flipped`` reads its own sequence the same way. Built once per count matrix and shared
+    by every rule that needs it (``margins(..., ordered=)``).
     """
 
-    values: Ints  # the groups' sorted scale-point indices, then the same mirrored
-    start: Ints  # (g,) where each row's sequence begins in ``values``
+    values: npt.NDArray[np.integer]  # the groups' padded runs, then the same mirrored
+    start: Ints  # (g,) where each row's run (its x(0)) begins in ``values``
     n: Ints
     vmin: int
     top: int  # index of the scale's maximum
     flipped: Bools
+    _positions: dict[tuple[int, int], tuple[Ints, Floats]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @classmethod
     def of(cls, counts: Ints, vmin: int) -> Sorted:
         g, k = counts.shape
-        points = np.tile(np.arange(k, dtype=np.int16 if k < 2**15 else np.int64), g)
-        plain = np.repeat(points, counts.ravel())
-        values = np.concatenate([plain, k - 1 - plain[::-1], [0]])  # a spare slot for n = 0
+        padded = counts.copy()
+        padded[:, 0] += 1  # x(0): the minimum
+        padded[:, -1] += 1  # x(n + 1): the maximum
+        dtype = np.int8 if k < 2**7 else np.int16 if k < 2**15 else np.int64
+        plain = np.repeat(np.tile(np.arange(k, dtype=dtype), g), padded.ravel())
+        values = np.concatenate([plain, (k - 1) - plain[::-1]])
         n = counts.sum(axis=1)
-        return cls(values, np.cumsum(n) - n, n, vmin, k - 1, np.zeros(g, dtype=bool))
+        return cls(values, np.cumsum(n + 2) - (n + 2), n, vmin, k - 1, np.zeros(g, dtype=bool))
 
     def take(self, rows: Ints, flip: bool = False) -> Sorted:
         start, n = self.start[rows], self.n[rows]
-        if flip:  # group [s, s + n) of the plain part is [2T - s - n, 2T - s) mirrored
-            start = (len(self.values) - 1) - start - n
+        if flip:  # run [s, s + n + 2) of one half is [2L - s - n - 2, 2L - s) of the other
+            start = len(self.values) - start - n - 2
         return Sorted(self.values, start, n, self.vmin, self.top, self.flipped[rows] ^ flip)
 
     def stack(self, other: Sorted) -> Sorted:
@@ -59,11 +68,16 @@ class Sorted:
     def at(self, j: Ints) -> Ints:
         """x(j) for indices ``j`` of shape (g, ...)."""
         shape = (-1,) + (1,) * (j.ndim - 1)
-        n = self.n.reshape(shape)
-        index = self.values[
-            self.start.reshape(shape) + np.minimum(np.maximum(j, 1), np.maximum(n, 1)) - 1
-        ]
-        return self.vmin + np.where(j < 1, 0, np.where(j > n, self.top, index))
+        index = np.clip(j, 0, self.n.reshape(shape) + 1)
+        index += self.start.reshape(shape)
+        return np.add(self.values[index], self.vmin, dtype=np.int64)
+
+    def positions(self, pct: int, qtype: int) -> tuple[Ints, Floats]:
+        """``quantiles.positions`` of every row's n, computed once per (pct, qtype)."""
+        key = (pct, qtype)
+        if key not in self._positions:
+            self._positions[key] = positions(self.n, pct, qtype)
+        return self._positions[key]
 
     def quantile(self, pct: int, qtype: int, shift: Ints) -> Floats:
         """The quantile with its order-statistic index moved by ``shift`` (g, S)."""
@@ -71,7 +85,7 @@ class Sorted:
 
     def quantiles(self, pcts: tuple[int, ...], qtype: int, shift: Ints) -> Floats:
         """Several quantiles, all moved by ``shift`` (g, S), in one lookup: (len(pcts), g, S)."""
-        found = [positions(self.n, pct, qtype) for pct in pcts]
+        found = [self.positions(pct, qtype) for pct in pcts]
         j = np.stack([p[0] for p in found])[:, :, None]  # (P, g, 1)
         x = self.at(np.concatenate([j + shift, j + 1 + shift]).transpose(1, 0, 2))
         lo, hi = x[:, : len(pcts)], x[:, len(pcts) :]

@@ -54,11 +54,15 @@ def _margin_comet(high: Ints, low: Ints, n: Ints, code: Any) -> Ints:
                      np.minimum(reach_in, reach_out))  # fmt: skip
 
 
-def margins(counts: Ints, settings: CriterionSettings, rule: Rule, code: Any) -> Ints:
-    """Consensus margin (METHODS §5) per count vector; -1 where n == 0."""
+def margins(counts: Ints, settings: CriterionSettings, rule: Rule, code: Any,
+            ordered: Sorted | None = None) -> Ints:  # fmt: skip
+    """Consensus margin (METHODS §5) per count vector; -1 where n == 0. ``ordered``: the
+    same counts as ``Sorted.of(counts, settings.scale.min)``, when the caller shares it
+    between rules."""
     n = counts.sum(axis=-1)
     if rule.kind in ("rand", "iqr"):
-        margin = _margin_median(counts, MedianRule.of(settings, rule), code)
+        ordered = ordered if ordered is not None else Sorted.of(counts, settings.scale.min)
+        margin = _margin_median(counts, MedianRule.of(settings, rule), code, ordered)
     else:
         low, _, high = band_counts(counts, settings.scale)
         if rule.kind == "percent":
@@ -68,7 +72,7 @@ def margins(counts: Ints, settings: CriterionSettings, rule: Rule, code: Any) ->
     return np.where(n > 0, margin, -1)
 
 
-def _margin_median(counts: Ints, rule: MedianRule, code: Any) -> Ints:
+def _margin_median(counts: Ints, rule: MedianRule, code: Any, ordered: Sorted) -> Ints:
     """Margin under the median-based rules (RAND/UCLA, IQR).
 
     What it guarantees: the result is always *achievable* (a concrete change of that many
@@ -100,7 +104,6 @@ def _margin_median(counts: Ints, rule: MedianRule, code: Any) -> Ints:
     searched for ``out`` stacked mirrored under those searched for ``in``.
     """
     margin = np.full(len(counts), -1, dtype=np.int64)
-    ordered = Sorted.of(counts, rule.vmin)
     ins, outs = np.flatnonzero(code == 1), np.flatnonzero(code == -1)
     if len(ins) + len(outs):
         found = _leave_cost(Sides.of(counts, ordered, rule, ins, outs))
