@@ -216,9 +216,14 @@ def _signed_rank_exact(ties: Ints, doubled_rank: Ints, r_plus2: int) -> float:
 
 def _mcnemar(up: Ints, down: Ints) -> Floats:
     """Exact two-sided binomial p of ``up`` successes in ``up + down`` trials at p = 1/2,
-    per cell: twice the smaller tail, summed in logs from C(n, 0) up (1.0 when n = 0)."""
+    per cell: twice the smaller tail, its terms C(n, i) / 2^n summed from logs of
+    factorials (1.0 when n = 0)."""
     n, k = up + down, np.minimum(up, down)
     p = np.ones(len(n))
+    # log(m!) for m = 0 .. max n, one table for every cell
+    log_factorial = np.concatenate(
+        [[0.0], np.cumsum(np.log(np.arange(1, int(n.max(initial=0)) + 1)))]
+    )
     order = np.argsort(k, kind="stable")  # rows of similar k side by side
     start = 0
     while start < len(order):
@@ -226,19 +231,19 @@ def _mcnemar(up: Ints, down: Ints) -> Floats:
         while size > 1 and size * (int(k[order[min(start + size, len(order)) - 1]]) + 1) > 1 << 22:
             size //= 2  # at most ~4M terms at a time
         rows = order[start : start + size]
-        p[rows] = _binomial_tail(n[rows], k[rows])
+        p[rows] = _binomial_tail(n[rows], k[rows], log_factorial)
         start += len(rows)
     return np.minimum(1.0, p)
 
 
-def _binomial_tail(n: Ints, k: Ints) -> Floats:
-    """2 * P(X <= k) for X ~ Binomial(n, 1/2), per row."""
-    i = np.arange(1, int(k.max(initial=0)) + 1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        steps = np.log((n[:, None] - i + 1) / i)
-    steps[i > k[:, None]] = 0.0
-    logs = np.concatenate([np.zeros((len(n), 1)), np.cumsum(steps, axis=1)], axis=1)
-    logs -= (n * math.log(2))[:, None]
-    logs[:, 1:][i > k[:, None]] = -np.inf
-    top = logs.max(axis=1)
-    return 2 * np.exp(top) * np.exp(logs - top[:, None]).sum(axis=1)
+def _binomial_tail(n: Ints, k: Ints, log_factorial: Floats) -> Floats:
+    """2 * P(X <= k) for X ~ Binomial(n, 1/2), per row, k <= n / 2: the terms rise with i
+    up to k, so the last one is the largest and the sum is taken relative to it."""
+    i = np.arange(int(k.max(initial=0)) + 1)
+    beyond = i > k[:, None]
+    ii = np.where(beyond, 0, i)  # past k: any valid index, masked below
+    logs = log_factorial[n][:, None] - log_factorial[ii] - log_factorial[n[:, None] - ii]
+    top = log_factorial[n] - log_factorial[k] - log_factorial[n - k]
+    logs -= top[:, None]
+    logs[beyond] = -np.inf
+    return 2 * np.exp(top - n * math.log(2)) * np.exp(logs).sum(axis=1)

@@ -262,10 +262,13 @@ def _groups(rows: Rows, part: slice, n_cells: int, out: Ints | None = None) -> I
     computed in int64 (codes may be int8) into ``out`` when given."""
     items = rows.item_codes[part]
     group = np.empty(len(items), dtype=np.int64) if out is None else out
-    np.multiply(items, len(rows.criteria), out=group, dtype=np.int64)
+    if rows.round_codes is None:
+        np.multiply(items, len(rows.criteria), out=group, dtype=np.int64)
+    else:  # (round * items + item) * criteria, in place: no temporary
+        np.multiply(rows.round_codes[part], len(rows.items), out=group, dtype=np.int64)
+        np.add(group, items, out=group, dtype=np.int64)
+        group *= len(rows.criteria)
     np.add(group, rows.crit_codes[part], out=group, dtype=np.int64)
-    if rows.round_codes is not None:
-        group += rows.round_codes[part].astype(np.int64) * n_cells
     return group
 
 
@@ -274,6 +277,10 @@ def _bincount(rows: Rows, n_cells: int, width: int, vmin: int, vmax: int,
     """One bincount of ``group * width + (value - vmin)``, done in cache-sized chunks;
     with a ``table``, each rating's value index is also written at ``group * panelists +
     panelist``, in the same pass.
+
+    Ratings read from the database come sorted by round, item, criterion and panelist, so
+    where every panelist rated every cell a chunk's table positions are consecutive: those
+    are written as a slice, not scattered one by one.
 
     Don't-knows (NaN) land in the last slot of their group: ``np.fmin`` maps NaN to the
     slot value in the same pass. Off-scale and non-integer values are caught by running
@@ -286,7 +293,9 @@ def _bincount(rows: Rows, n_cells: int, width: int, vmin: int, vmax: int,
     total = np.zeros(size, dtype=np.int64)
     value_sum = 0.0
     filled = np.empty(min(_CHUNK, len(values)))
-    index, group, key = (np.empty(len(filled), dtype=np.int64) for _ in range(3))
+    group, key = (np.empty(len(filled), dtype=np.int64) for _ in range(2))
+    # value indices in the table's own type (< 128 points), else int64
+    index = np.empty(len(filled), dtype=np.int8 if table is not None else np.int64)
     panelists = rows.panelists[0] if table is not None else None
     n_panel = max(len(rows.panelists[1]), 1) if table is not None else 1
     for start in range(0, len(values), _CHUNK):
@@ -305,7 +314,11 @@ def _bincount(rows: Rows, n_cells: int, width: int, vmin: int, vmax: int,
         if table is not None and panelists is not None:
             np.multiply(group[:m], n_panel, out=key[:m])
             np.add(key[:m], panelists[part], out=key[:m], dtype=np.int64)
-            table[key[:m]] = index[:m]
+            first, last = int(key[0]), int(key[m - 1])
+            if last - first == m - 1 and bool((np.diff(key[:m]) == 1).all()):
+                table[first : last + 1] = index[:m]
+            else:
+                table[key[:m]] = index[:m]
     points = np.tile(np.append(np.arange(vmin, vmax + 1), slot), size // width)
     if value_sum != float(points @ total):
         _raise_bad_values(rows, lambda v: v != np.floor(v))

@@ -149,21 +149,22 @@ def _cheapest_pair(a: Ints, b: Ints, usable: Bools, holds: Callable[[Floats], Bo
     ``a`` and ``b`` are distinct and ascending per row (``breakpoints(distinct=True)``),
     and ``holds`` is monotone in b (once true, true for every larger b), so each a's
     cheapest b is found by bisection: log(len(b)) steps instead of the whole a x b grid."""
-    width = b.shape[1]
+    g, width = b.shape
+    rows = (np.arange(g) * width)[:, None]  # flat index of each row's first column
+    flat = np.ascontiguousarray(quantile).ravel()
     lo, hi = np.zeros(a.shape, dtype=np.int64), np.full(a.shape, width)
     for _ in range(max(1, width).bit_length()):
-        mid = (lo + hi) // 2
-        ok = holds(np.take_along_axis(quantile, np.minimum(mid, width - 1), axis=1))
-        open_ = lo < hi
-        hi = np.where(open_ & ok, mid, hi)
-        lo = np.where(open_ & ~ok, mid + 1, lo)
+        mid = (lo + hi) >> 1
+        ok = holds(flat[np.minimum(mid, width - 1) + rows])
+        hi = np.where(ok, mid, hi)  # where lo == hi already, mid == lo: nothing moves
+        lo = np.where(ok, lo, np.minimum(mid + 1, hi))
     found = lo < width
-    b_first = np.take_along_axis(b, np.minimum(lo, width - 1), axis=1)
-    cost = np.where(usable & found & (a + b_first <= n[:, None]), a + b_first, BIG)
-    pick = cost.argmin(axis=1)[:, None]
-    bound = np.take_along_axis(cost, pick, axis=1)[:, 0]
-    aa = np.take_along_axis(a, pick, axis=1)[:, 0]
-    return bound, aa, np.take_along_axis(b_first, pick, axis=1)[:, 0]
+    b_first = np.ascontiguousarray(b).ravel()[np.minimum(lo, width - 1) + rows]
+    cost = a + b_first
+    cost = np.where(usable & found & (cost <= n[:, None]), cost, BIG)
+    pick = cost.argmin(axis=1)
+    at = (np.arange(g), pick)
+    return cost[at], a[at], b_first[at]
 
 
 def _leave_cost(sides: Sides) -> Ints:
