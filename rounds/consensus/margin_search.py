@@ -141,14 +141,16 @@ class Sides:
         return valid & (moved <= bound) & (verdict != code)
 
 
-def breakpoints(cum: Ints, at: list[Ints], sign: int, distinct: bool = False) -> Ints:
+def breakpoints(cum: Ints, at: list[Ints], sign: int, distinct: bool = False,
+                least: Ints | None = None) -> Ints:  # fmt: skip
     """Shifts d >= 0 at which x(p + sign * d) changes for some p in ``at``. ``distinct``:
-    each shift once, ascending, rows padded with n + 1 (more than any change can move)."""
+    each shift once, ascending, rows padded with n + 1 (more than any change can move).
+    ``least``: no shift below it per row (it takes the place of 0)."""
     cum0 = np.concatenate([np.zeros((len(cum), 1), np.int64), cum], axis=1)
     n = cum[:, -1:]
     parts = [cum0 + 1 - p[:, None] if sign > 0 else p[:, None] - cum0 for p in at]
-    zero = np.zeros((len(cum), 1), np.int64)
-    shifts = np.clip(np.concatenate([zero, *parts], axis=1), 0, n)
+    first = np.zeros((len(cum), 1), np.int64) if least is None else least[:, None]
+    shifts = np.minimum(np.maximum(np.concatenate([first, *parts], axis=1), first), n)
     if not distinct:
         return shifts
     shifts.sort(axis=1)

@@ -22,7 +22,7 @@ from rounds.consensus.margin_search import (
     search_reach,
     search_widening,
 )
-from rounds.consensus.quantiles import positions
+from rounds.consensus.quantiles import lerp
 from rounds.consensus.rules import MedianRule, band_counts
 from rounds.consensus.settings import PPM, CriterionSettings, Rule
 
@@ -121,13 +121,16 @@ def _reach_cost(sides: Sides) -> Ints:
     g = len(sides.counts) // 2
     counts, rule, x = sides.counts, sides.rule, sides.ordered
     n, cum = counts.sum(axis=1), counts.cumsum(axis=1)
-    jm, jl, jh = (positions(n, pct, rule.qtype)[0] for pct in (50, *rule.pcts))
-    a = breakpoints(cum, [jl, jl + 1, jm, jm + 1], +1, distinct=True)
+    jm, jl, jh = (x.positions(pct, rule.qtype)[0] for pct in (50, *rule.pcts))
+    # the median reaches `high` from a_min raised ratings on; past that only the low
+    # quantile's breakpoints change what b is needed, so they and a_min are the a to try
+    a_min = _median_rises(x, cum, rule, sides.high)
+    a = breakpoints(cum, [jl, jl + 1], +1, distinct=True, least=a_min)
     b = breakpoints(cum, [jh, jh + 1], -1, distinct=True)
-    med, ql = x.quantiles((50, rule.pcts[0]), rule.qtype, a)
-    rises = med >= sides.high[:, None]
+    ql = x.quantile(rule.pcts[0], rule.qtype, a)
     qh = x.quantile(rule.pcts[1], rule.qtype, -b)  # falls as b grows
-    bound, aa, bb = _cheapest_pair(a, b, rises, lambda q: rule.spread_ok(ql, q), qh, n)
+    every = np.ones(a.shape, dtype=bool)
+    bound, aa, bb = _cheapest_pair(a, b, every, lambda q: rule.spread_ok(ql, q), qh, n)
     raise_ = [(j, x.at(j + aa)) for j in (jl, jl + 1, jm, jm + 1)]
     lower = [(j, x.at(j - bb)) for j in (jh, jh + 1)]
     built = _box_counts(counts, rule.vmin, raise_, lower)
@@ -172,11 +175,8 @@ def _leave_cost(sides: Sides) -> Ints:
     are, groups now ``out`` mirrored): the median falls, or the spread grows too wide."""
     counts, rule, x = sides.counts, sides.rule, sides.ordered
     n, cum = counts.sum(axis=1), counts.cumsum(axis=1)
-    jm, jl, jh = (positions(n, pct, rule.qtype)[0] for pct in (50, *rule.pcts))
-    # median falls below `high`: move the top m ratings to the minimum (exact)
-    m = np.maximum(breakpoints(cum, [jm, jm + 1], -1, distinct=True), 1)
-    falls = x.quantile(50, rule.qtype, -m) < sides.high[:, None]
-    by_median = np.where(falls, m, n[:, None]).min(axis=1)
+    jl, jh = (x.positions(pct, rule.qtype)[0] for pct in rule.pcts)
+    by_median = _median_falls(x, cum, rule, sides.high)
     # spread grows too wide: lower the low quantile by a and raise the high one by b;
     # the bound, where a change attaining it is built, else the search
     a = breakpoints(cum, [jl, jl + 1], -1, distinct=True)
@@ -194,6 +194,42 @@ def _leave_cost(sides: Sides) -> Ints:
     if len(rest):
         result[rest] = search_widening(sides.take(rest), by_median[rest])
     return result
+
+
+def _median_rises(x: Sorted, cum: Ints, rule: MedianRule, high: Floats) -> Ints:
+    """Fewest of the lowest ratings to move to the maximum for the median to reach
+    ``high`` (exact): the mirror image of ``_median_falls``. With A ratings below ``high``,
+    the median reads x(jm + a) and x(jm + 1 + a): both reach it from a = A + 1 - jm on,
+    neither before A - jm, where it is interpolated between x(A) and x(A + 1)."""
+    jm, t = x.positions(50, rule.qtype)
+    below = _count_below(cum, high - rule.vmin)
+    between = lerp(x.at(below), x.at(below + 1), t)
+    first = below - jm
+    return np.where((first >= 0) & (between >= high), first, np.maximum(first + 1, 0))
+
+
+def _count_below(cum: Ints, level: Floats) -> Ints:
+    """Ratings with a scale-point index below ``level`` (per row)."""
+    cum0 = np.concatenate([np.zeros((len(cum), 1), np.int64), cum], axis=1)
+    points_below = np.clip(np.ceil(level).astype(np.int64), 0, cum.shape[1])
+    return cum0[np.arange(len(cum)), points_below]
+
+
+def _median_falls(x: Sorted, cum: Ints, rule: MedianRule, high: Floats) -> Ints:
+    """Fewest ratings to move from the top to the minimum for the median to fall below
+    ``high`` (exact; n when even that does not do it).
+
+    With the top m moved down, the median reads x(jm - m) and x(jm + 1 - m). With B ratings
+    below ``high``, both are below it from m = jm + 1 - B on and neither before jm - B, so
+    the answer is jm - B when the median interpolated between x(B) and x(B + 1) is below,
+    else jm + 1 - B (at least 1)."""
+    n = cum[:, -1]
+    jm, t = x.positions(50, rule.qtype)
+    below = _count_below(cum, high - rule.vmin)
+    between = lerp(x.at(below), x.at(below + 1), t)
+    first = jm - below
+    m = np.where((first >= 1) & (between < high), first, np.maximum(first + 1, 1))
+    return np.minimum(m, n)
 
 
 def _box_counts(counts: Ints, vmin: int, raise_: list[tuple[Ints, Ints]],
