@@ -86,11 +86,20 @@ class Sorted:
     def quantiles(self, pcts: tuple[int, ...], qtype: int, shift: Ints) -> Floats:
         """Several quantiles, all moved by ``shift`` (g, S), in one lookup: (len(pcts), g, S)."""
         found = [self.positions(pct, qtype) for pct in pcts]
-        j = np.stack([p[0] for p in found])[:, :, None]  # (P, g, 1)
-        x = self.at(np.concatenate([j + shift, j + 1 + shift]).transpose(1, 0, 2))
-        lo, hi = x[:, : len(pcts)], x[:, len(pcts) :]
+        g, count = len(self.n), len(pcts)
+        # absolute positions in ``values`` of x(j) and x(j + 1) of each quantile (g, 2P, 1),
+        # and each row's bounds: its run holds x(0) .. x(n + 1)
+        j = np.empty((g, 2 * count), dtype=np.int64)
+        for i, (jj, _) in enumerate(found):
+            j[:, i] = jj
+            j[:, count + i] = jj + 1
+        j += self.start[:, None]
+        index = j[:, :, None] + shift[:, None, :]
+        np.maximum(index, self.start[:, None, None], out=index)
+        np.minimum(index, (self.start + self.n + 1)[:, None, None], out=index)
+        x = np.add(self.values[index], self.vmin, dtype=np.int64)
         t = np.stack([p[1] for p in found], axis=1)[:, :, None]  # (g, P, 1)
-        return lerp(lo, hi, t).transpose(1, 0, 2)
+        return lerp(x[:, :count], x[:, count:], t).transpose(1, 0, 2)
 
 
 @dataclass(frozen=True)
