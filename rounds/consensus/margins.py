@@ -117,14 +117,40 @@ def _margin_median(counts: Ints, rule: MedianRule, code: Any, ordered: Sorted) -
 def _reach_cost(sides: Sides) -> Ints:
     """Fewest changes that turn groups now ``none`` into ``in`` or ``out`` (``sides`` holds
     each group as is, then mirrored): the lower bound of the cheaper side wherever a change
-    attaining it is built, else the search."""
+    attaining it is built, else the search.
+
+    The side whose median is nearer its band goes first; the other side's bound is at
+    least what its median alone needs (``_median_rises``), so where that is no less than a
+    bound already attained, the other side is not computed (it could not be cheaper)."""
     g = len(sides.counts) // 2
+    cum = sides.counts.cumsum(axis=1)
+    a_min = _median_rises(sides.ordered, cum, sides.rule, sides.high)
+    rows = np.arange(g)
+    first = np.where(a_min[:g] <= a_min[g:], rows, rows + g)
+    other = np.where(first < g, first + g, first - g)
+    bound = np.full(2 * g, BIG, dtype=np.int64)
+    attained = np.zeros(2 * g, dtype=bool)
+    bound[first], attained[first] = _reach_bound(sides.take(first), a_min[first])
+    second = other[~attained[first] | (a_min[other] < bound[first])]
+    if len(second):
+        bound[second], attained[second] = _reach_bound(sides.take(second), a_min[second])
+    best = np.minimum(bound[:g], bound[g:])
+    cheaper = [attained[half] & (bound[half] == best) for half in (slice(None, g), slice(g, None))]
+    settled = cheaper[0] | cheaper[1]
+    rest = np.flatnonzero(~settled)
+    if len(rest):
+        best[rest] = search_reach(sides.take(np.concatenate([rest, rest + g])))
+    return best
+
+
+def _reach_bound(sides: Sides, a_min: Ints) -> tuple[Ints, Bools]:
+    """The lower bound of reaching ``in`` for each row of ``sides`` (in its own
+    orientation), and whether a change attaining it was built."""
     counts, rule, x = sides.counts, sides.rule, sides.ordered
     n, cum = counts.sum(axis=1), counts.cumsum(axis=1)
     jm, jl, jh = (x.positions(pct, rule.qtype)[0] for pct in (50, *rule.pcts))
     # the median reaches `high` from a_min raised ratings on; past that only the low
     # quantile's breakpoints change what b is needed, so they and a_min are the a to try
-    a_min = _median_rises(x, cum, rule, sides.high)
     a = breakpoints(cum, [jl, jl + 1], +1, distinct=True, least=a_min)
     b = breakpoints(cum, [jh, jh + 1], -1, distinct=True)
     ql = x.quantile(rule.pcts[0], rule.qtype, a)
@@ -134,14 +160,7 @@ def _reach_cost(sides: Sides) -> Ints:
     raise_ = [(j, x.at(j + aa)) for j in (jl, jl + 1, jm, jm + 1)]
     lower = [(j, x.at(j - bb)) for j in (jh, jh + 1)]
     built = _box_counts(counts, rule.vmin, raise_, lower)
-    attained = sides.flips(built, np.zeros(len(n), dtype=np.int8), bound)
-    best = np.minimum(bound[:g], bound[g:])
-    cheaper = [attained[half] & (bound[half] == best) for half in (slice(None, g), slice(g, None))]
-    settled = cheaper[0] | cheaper[1]
-    rest = np.flatnonzero(~settled)
-    if len(rest):
-        best[rest] = search_reach(sides.take(np.concatenate([rest, rest + g])))
-    return best
+    return bound, sides.flips(built, np.zeros(len(n), dtype=np.int8), bound)
 
 
 def _cheapest_pair(a: Ints, b: Ints, usable: Bools, holds: Callable[[Floats], Bools],
