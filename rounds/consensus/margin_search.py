@@ -169,19 +169,49 @@ def breakpoints(cum: Ints, at: list[Ints], sign: int, distinct: bool = False,
     return shifts[:, : max(1, int((~repeated).sum(axis=1).max(initial=1)))]
 
 
-def search_reach(sides: Sides) -> Ints:
+def search_reach(sides: Sides, least: Ints | None = None) -> Ints:
     """Verified changes at the few cheapest (a, b) pairs of each side, then, where a lower
-    bound leaves room to beat them, at every remaining pair, cheapest first."""
-    halves = [(c, r, x, _reach(c, r, x, r.high)) for c, r, x, _ in sides.halves()]
+    bound leaves room to beat them, at every remaining pair, cheapest first.
+
+    ``least``: a lower bound per row of ``sides`` (what its median alone needs). Where one
+    side's bound is the lower for every group, that side is searched first, and the other
+    only for the groups whose bound is below what the first side found."""
+    halves = sides.halves()
+    if least is not None and len(halves) == 2:
+        bounds = [least[rows] for *_, rows in halves]
+        for first, second in ((0, 1), (1, 0)):
+            if bool((bounds[first] <= bounds[second]).all()):
+                best = _search_side(halves[first], None)
+                todo = np.flatnonzero(bounds[second] < best)
+                if len(todo):
+                    c, r, x, _ = halves[second]
+                    part = (c[todo], r, x.take(todo), todo)
+                    best[todo] = np.minimum(best[todo], _search_side(part, best[todo]))
+                return best
+    searched = [(c, r, x, _reach(c, r, x, r.high)) for c, r, x, _ in halves]
     found = []
-    for c, r, x, reach in halves:
-        first = _cheapest_columns(reach.cost, 4)
-        found.append(_concentrate(c, r, x, reach.a, reach.b, first, reach.cost))
+    for c, r, x, reach in searched:
+        first_pairs = _cheapest_columns(reach.cost, 4)
+        found.append(_concentrate(c, r, x, reach.a, reach.b, first_pairs, reach.cost))
     best = np.minimum(found[0], found[1])
-    for c, r, x, reach in halves:
+    for c, r, x, reach in searched:
         todo = np.flatnonzero(reach.bound < best)
         if len(todo):
             best[todo] = np.minimum(best[todo], _reach_wide(c, r, x, reach, todo, best))
+    return best
+
+
+def _search_side(side: tuple[Ints, MedianRule, Sorted, Ints], cap: Ints | None) -> Ints:
+    """The fewest changes to reach ``in`` on one side (rows in their own orientation), or
+    ``cap`` where none is cheaper than it."""
+    c, r, x, _ = side
+    reach = _reach(c, r, x, r.high)
+    best = _concentrate(c, r, x, reach.a, reach.b, _cheapest_columns(reach.cost, 4), reach.cost)
+    if cap is not None:
+        best = np.minimum(best, cap)
+    todo = np.flatnonzero(reach.bound < best)
+    if len(todo):
+        best[todo] = np.minimum(best[todo], _reach_wide(c, r, x, reach, todo, best))
     return best
 
 

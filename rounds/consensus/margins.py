@@ -139,7 +139,8 @@ def _reach_cost(sides: Sides) -> Ints:
     settled = cheaper[0] | cheaper[1]
     rest = np.flatnonzero(~settled)
     if len(rest):
-        best[rest] = search_reach(sides.take(np.concatenate([rest, rest + g])))
+        both = np.concatenate([rest, rest + g])
+        best[rest] = search_reach(sides.take(both), a_min[both])
     return best
 
 
