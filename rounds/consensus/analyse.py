@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from rounds.consensus.between import STABILITY_COLUMNS, compare
+from rounds.consensus.between import STABILITY_COLUMNS, compare_columns
 from rounds.consensus.counting import Bools, Counted, Ints, count_ratings
 from rounds.consensus.decisions import DecisionRule, decide_items
 from rounds.consensus.describe import describe_counted, keep_none
@@ -45,18 +45,19 @@ def analyse(
     counted = count_ratings(ratings, settings, panels=True)
     results = describe_counted(counted)
     rounds = sorted(set(counted.rounds.tolist()))
-    stability = [
-        compare(counted, prev, cur, stable_below).assign(prev_round=prev, round=cur)
-        for prev, cur in itertools.pairwise(rounds)
-    ]
     columns = ["prev_round", "round", *STABILITY_COLUMNS]
+    stability = [
+        pd.DataFrame({"prev_round": prev, "round": cur, **compared}, columns=columns)
+        for prev, cur in itertools.pairwise(rounds)
+        for compared in [compare_columns(counted, prev, cur, stable_below)]
+    ]
+    if len(stability) > 1:
+        stability = [pd.concat(stability, ignore_index=True)]
     return Analysis(
         results=results,
         decisions=decide_items(results, decision_rule),
         all_rules=all_rules_counted(counted),
-        stability=pd.concat(stability, ignore_index=True)[columns]
-        if stability
-        else pd.DataFrame(columns=columns),
+        stability=stability[0] if stability else pd.DataFrame(columns=columns),
         kendall=kendall(counted),
     )
 

@@ -60,6 +60,12 @@ def compare_rounds(
 
 
 def compare(counted: Counted, prev: int, cur: int, stable_below: float) -> pd.DataFrame:
+    return pd.DataFrame(compare_columns(counted, prev, cur, stable_below))
+
+
+def compare_columns(counted: Counted, prev: int, cur: int, stable_below: float
+                    ) -> dict[str, Any]:  # fmt: skip
+    """The columns of ``compare``, in ``STABILITY_COLUMNS`` order."""
     n_crit = len(counted.criteria)
     cell = counted.item_codes * n_crit + counted.crit_codes
     rows_prev = np.flatnonzero(counted.rounds == prev)
@@ -76,12 +82,13 @@ def compare(counted: Counted, prev: int, cur: int, stable_below: float) -> pd.Da
     for test in ("wilcoxon_p", "mcnemar_p"):
         paired[f"{test}_holm"] = holm(paired[test], family)
     stable = pd.arrays.BooleanArray(change < stable_below, np.isnan(change))
-    return pd.DataFrame({
+    found = {
         "item": counted.item_column(counted.item_codes[g_cur]),
         "criterion": counted.criterion_column(counted.crit_codes[g_cur]),
         "n_prev": n_prev, "n": n_cur, "pct_change": change, "stable": stable, **paired,
         "cv_prev": cv_prev, "cv": cv_cur, "cv_change": cv_cur - cv_prev,
-    })[STABILITY_COLUMNS]  # fmt: skip
+    }  # fmt: skip
+    return {name: found[name] for name in STABILITY_COLUMNS}
 
 
 def holm(p: Floats, family: Ints) -> Floats:
