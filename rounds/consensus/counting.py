@@ -157,7 +157,9 @@ def _round_codes(column: pd.Series[Any]) -> tuple[Ints | None, Ints]:
         return None, np.array([lo], dtype=np.int64)
     if hi - lo < 2**15 - 1:  # narrow codes: fewer bytes to read in every pass
         dtype = np.int8 if hi - lo < 127 else np.int16
-        codes = np.subtract(values, lo, out=np.empty(len(values), dtype), casting="unsafe")
+        # in the narrow type, wrapping: (v mod 2^k) - (lo mod 2^k) is v - lo, which fits
+        codes = values.astype(dtype)
+        codes -= np.array(lo).astype(dtype)
         return codes, np.arange(lo, hi + 1, dtype=np.int64)
     codes, uniques = pd.factorize(values, sort=True)
     return codes.astype(np.int64), np.asarray(uniques, dtype=np.int64)
