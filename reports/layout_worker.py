@@ -19,6 +19,7 @@ from typing import Any
 from weasyprint import CSS, HTML, Document
 from weasyprint.urls import URLFetcher
 
+from reports import pydyf_fix  # noqa: F401  (installs the fix on import)
 from reports.assemble import number_pages
 
 

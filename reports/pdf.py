@@ -33,7 +33,7 @@ from django.utils.translation import ngettext
 from weasyprint import CSS, HTML
 from weasyprint.urls import URLFetcher
 
-from reports import methods, parts
+from reports import methods, parts, pydyf_fix  # noqa: F401  (pydyf_fix: on import)
 from reports.markup import render_markdown
 from reports.selectors import ReportData, report_data
 from reports.stamp import Stamp, build_stamp, design_changed

@@ -1,0 +1,45 @@
+"""The pydyf fix (reports/pydyf_fix.py): same page references, built once per page count."""
+
+from __future__ import annotations
+
+import pydyf
+
+from reports import pdf as report_pdf  # noqa: F401  (importing the report installs the fix)
+from reports import pydyf_fix
+
+
+def test_importing_the_report_installs_the_fix() -> None:
+    assert pydyf.PDF.page_references is pydyf_fix._installed
+
+
+def test_the_references_are_those_of_pydyf_as_pages_are_added() -> None:
+    document = pydyf.PDF()
+    for count in range(1, 6):
+        document.add_page(pydyf.Dictionary({"Type": "/Page"}))
+        fixed = document.page_references
+        assert fixed == pydyf_fix._original.fget(document)
+        assert len(fixed) == count
+        # read again without a new page: the very same tuple, not a new one
+        assert document.page_references is fixed
+
+
+def test_a_tagged_pdf_is_byte_identical_with_and_without_the_fix() -> None:
+    from weasyprint import HTML
+
+    html = "".join(
+        f'<h1 id="s{n}">Sheet {n}</h1><p>Text <a href="#s{(n + 1) % 4}">next</a></p>'
+        '<p style="break-after: page">More</p>'
+        for n in range(4)
+    )
+    options = {"pdf_variant": "pdf/ua-1", "pdf_identifier": b"fixed-id", "uncompressed_pdf": True}
+    document = HTML(string=f"<html lang=en><title>t</title><body>{html}</body></html>").render(
+        **options
+    )
+    with_fix = document.write_pdf(**options)
+    try:
+        pydyf.PDF.page_references = pydyf_fix._original
+        without = document.write_pdf(**options)
+    finally:
+        pydyf_fix.install()
+    assert with_fix == without
+    assert b"/StructTreeRoot" in with_fix
