@@ -159,8 +159,8 @@ def _round_codes(column: pd.Series[Any]) -> tuple[Ints | None, Ints]:
         dtype = np.int8 if hi - lo < 127 else np.int16
         # in the narrow type, wrapping: (v mod 2^k) - (lo mod 2^k) is v - lo, which fits
         codes = values.astype(dtype)
-        codes -= np.array(lo).astype(dtype)
-        return codes, np.arange(lo, hi + 1, dtype=np.int64)
+        np.subtract(codes, np.array(lo).astype(dtype), out=codes)
+        return cast(Ints, codes), np.arange(lo, hi + 1, dtype=np.int64)
     codes, uniques = pd.factorize(values, sort=True)
     return codes.astype(np.int64), np.asarray(uniques, dtype=np.int64)
 
