@@ -124,7 +124,7 @@ def _paired_tests(counted: Counted, prev: int, cur: int, cells: Ints) -> dict[st
     # differences after - before, -(points - 1) .. points - 1, counted per cell
     after_minus_before = np.subtract.outer(np.arange(points), np.arange(points)).T.ravel()
     one_hot = np.arange(1 - points, points) == after_minus_before[:, None]  # (b*a, diff)
-    diffs = joint.reshape(len(joint), -1) @ one_hot.astype(np.int64)
+    diffs = joint.reshape(len(joint), points * points) @ one_hot.astype(np.int64)
     mcnemar = np.where(n_paired > 0, _mcnemar(up, down), np.nan)
     return {"n_paired": n_paired, "wilcoxon_p": _wilcoxon(diffs, points - 1),
             "mcnemar_p": mcnemar}  # fmt: skip

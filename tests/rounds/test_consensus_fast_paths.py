@@ -115,3 +115,14 @@ def test_mcnemar_sums_the_exact_binomial_tail_for_large_panels(n: int) -> None:
         # log factorials summed up to n carry ~1e-11 of relative error at n = 3000; the
         # existing McNemar test holds scipy's p-values to 1e-9 as well
         assert found[i] == pytest.approx(min(1.0, float(2 * tail)), rel=1e-9, abs=1e-300)
+
+
+def test_rounds_that_share_no_item_give_an_empty_comparison_and_later_pairs_follow() -> None:
+    first = pd.DataFrame({"round": 1, "panelist": ["a", "b"], "item": "I1", "criterion": "acc",
+                          "value": [7.0, 8.0]})  # fmt: skip
+    second = first.assign(round=2, item="I2", value=[3.0, 4.0])
+    third = second.assign(round=3, value=[4.0, 4.0])
+    stability = analyse(pd.concat([first, second], ignore_index=True), SETTINGS).stability
+    assert len(stability) == 0 and "mcnemar_p" in stability.columns
+    three = analyse(pd.concat([first, second, third], ignore_index=True), SETTINGS).stability
+    assert three[["prev_round", "round", "item", "n_paired"]].values.tolist() == [[2, 3, "I2", 2]]
