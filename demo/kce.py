@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from demo import simulation
+from demo.proposals import build_round0_demo
 from demo.recommendations import add_kce_recommendations
 from reports import services as report_services
 from reports.models import ReportVersion
@@ -170,6 +171,7 @@ class DemoResult:
     live: Study
     visitor: Panelist
     report: ReportVersion
+    round0: Study | None = None
 
 
 def load_items() -> list[dict[str, str]]:
@@ -214,7 +216,8 @@ def build_demo(*, seed: int = 165, wait: Callable[[Round], None] | None = None) 
     round2.closes_at = timezone.now() + timedelta(days=14)
     round2.save(update_fields=["closes_at"])
     services.round_open(round=round2)
-    return DemoResult(kce=kce, live=live, visitor=visitor, report=report)
+    round0 = build_round0_demo(_create_study, load_items(), rng)
+    return DemoResult(kce=kce, live=live, visitor=visitor, report=report, round0=round0)
 
 
 def wait_for_analysis(round: Round, timeout: float = 180.0) -> None:

@@ -15,6 +15,9 @@ class PanelistsConfig(AppConfig):
         signals.invitations_requested.connect(
             services.on_invitations_requested, dispatch_uid="panelists.invitations"
         )
+        signals.proposals_invitations_requested.connect(
+            services.on_proposals_invitations_requested, dispatch_uid="panelists.round0"
+        )
         signals.round_submitted.connect(
             services.on_round_submitted, dispatch_uid="panelists.confirmation"
         )

@@ -37,7 +37,14 @@ from panelists import links, texts
 from panelists.models import EmailMessage, EmailTemplate
 from rounds import jobs
 from rounds.errors import TransitionError
-from rounds.models import Panelist, Participation, Round, ScheduledReminder, Study
+from rounds.models import (
+    Panelist,
+    Participation,
+    ProposalRound,
+    Round,
+    ScheduledReminder,
+    Study,
+)
 from rounds.services import Actor, audit_record
 
 logger = logging.getLogger(__name__)
@@ -474,6 +481,13 @@ def reminders_due(*, now: datetime | None = None) -> int:
 
 def on_invitations_requested(*, round: Round, panelist_ids: Sequence[int], **_: object) -> None:
     invitations_record(round=round, panelist_ids=panelist_ids)
+
+
+def on_proposals_invitations_requested(
+    *, proposal_round: ProposalRound, panelist_ids: Sequence[int], **_: object
+) -> None:
+    """Round 0 opens: an invitation without a round (the e-mail names round 0)."""
+    emails_record(round=None, panelist_ids=panelist_ids, kind=EmailMessage.Kind.INVITATION)
 
 
 def on_round_submitted(*, round: Round, panelist: Panelist, **_: object) -> None:

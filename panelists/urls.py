@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from panelists import coordinator, views
+from panelists import coordinator, proposals, views
 
 rating_wizard = views.RatingWizard.as_view(url_name="panelist-rate-step", done_step_name="done")
 
@@ -30,5 +30,6 @@ urlpatterns = [
     path("p/review/", views.review, name="panelist-review"),
     path("p/submit/", views.submit, name="panelist-submit"),
     path("p/thanks/", views.thanks, name="panelist-thanks"),
+    path("p/proposals/", proposals.proposals_page, name="panelist-proposals"),
     path("p/<str:token>/", views.link_open, name="panelist-link"),
 ]

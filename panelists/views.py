@@ -28,7 +28,8 @@ from formtools.wizard.views import NamedUrlSessionWizardView
 from panelists import links, questionnaire
 from panelists.forms import DONT_KNOW, StepForm, comment_name, rating_name, read_posted
 from rounds import answers
-from rounds.models import Panelist, Participation, Round, Study
+from rounds.models import Panelist, Participation, ProposalRound, Round, Study
+from rounds.proposals import takes_answers as takes_proposals
 from rounds.throttle import client_ip, link_throttle
 
 logger = logging.getLogger(__name__)
@@ -144,13 +145,16 @@ def home(request: HttpRequest) -> HttpResponse:
         return _no_session(request)
     study = panelist.study
     round = _open_round(study)
+    proposed = panelist.proposals.count()  # round 0: a way to one's own proposals
     if round is None or not _is_open(round):
+        if takes_proposals(ProposalRound.objects.filter(study=study).first()):
+            return redirect("panelist-proposals")
         last = study.rounds.order_by("-number").first()
         finished = study.status == Study.Status.FINISHED
         return render(
             request,
             "panelists/closed.html",
-            {"study": study, "round": last, "finished": finished},
+            {"study": study, "round": last, "finished": finished, "proposed": proposed},
         )
     participation = answers.participation_of(panelist, round)
     q = questionnaire.build(panelist, round, participation)
@@ -162,6 +166,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "needs_consent": round.number == 1 and participation.consented_at is None,
         "purpose": study.text("description"),
         "changes": questionnaire.changes(round, panelist.language),
+        "proposed": proposed,
     }
     return render(request, "panelists/welcome.html", context)
 

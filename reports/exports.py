@@ -30,6 +30,7 @@ from rounds.models import Protocol, Result, Study
 RATINGS_COLUMNS = list(csvio.RATINGS_COLUMNS)
 RESULTS_COLUMNS = [*csvio.RESULTS_COLUMNS, "margin", *selectors.DECISION_COLUMNS]
 COMMENTS_COLUMNS = list(selectors.COMMENT_COLUMNS)
+PROPOSALS_COLUMNS = list(round_selectors.PROPOSAL_COLUMNS)
 STABILITY_COLUMNS = [
     "round",
     "prev_round",
@@ -74,6 +75,7 @@ class Tables:
     stability: pd.DataFrame
     rules: pd.DataFrame
     protocol: list[tuple[str, Any]]
+    proposals: pd.DataFrame | None = None  # round 0's; None or empty: the study had none
 
 
 def collect_tables(study: Study, *, ratings: pd.DataFrame | None = None) -> Tables:
@@ -81,7 +83,8 @@ def collect_tables(study: Study, *, ratings: pd.DataFrame | None = None) -> Tabl
     if ratings is None:
         ratings = round_selectors.ratings_frame(study=study)
     results, stability, rules = _result_tables(study)
-    comments = round_selectors.comments_frame(study=study)
+    scrub = round_selectors.panel_scrubber(study)
+    comments = round_selectors.comments_frame(study=study, scrub=scrub)
     return Tables(
         ratings=ratings,
         results=results,
@@ -89,6 +92,7 @@ def collect_tables(study: Study, *, ratings: pd.DataFrame | None = None) -> Tabl
         stability=stability,
         rules=rules,
         protocol=protocol_rows(study),
+        proposals=round_selectors.proposals_frame(study=study, scrub=scrub),
     )
 
 
@@ -235,6 +239,19 @@ _CODEBOOK: list[tuple[str, str, str, str]] = [
      "'[e-mail removed]' and panelists' names by '[name removed]'. In every file, a text "
      "that would start like a formula (an equals, plus, minus or at sign, a tab or a carriage "
      "return) begins with an apostrophe (') so that spreadsheets never run it."),
+    ("proposals.csv", "number", "text", "Number of the proposal made in round 0 (R0-01...)."),
+    ("proposals.csv", "panelist", "text", "Pseudonym of the panelist who proposed it; never a "
+     "name. Other panelists never saw who proposed what."),
+    ("proposals.csv", "domain", "text", "Domain it was proposed in (its name in the report "
+     "language); empty: the study's items had no domain."),
+    ("proposals.csv", "text", "text", "The proposed action as written, scrubbed like comments."),
+    ("proposals.csv", "reason", "text", "Why the panelist proposed it, scrubbed like comments."),
+    ("proposals.csv", "status", "text", "accepted (became an item of round 1), merged (with a "
+     "similar proposal), declined, or pending (no decision)."),
+    ("proposals.csv", "item", "text", "Code of the item of round 1 it became, itself or "
+     "through the proposal it was merged with; empty otherwise."),
+    ("proposals.csv", "decision_reason", "text", "The coordinators' reason, as the proposer "
+     "read it."),
     ("stability.csv", "round", "integer", "Round compared with the previous one."),
     ("stability.csv", "prev_round", "integer", "The previous round."),
     ("stability.csv", "item", "text", "Item code."),
@@ -314,6 +331,11 @@ def workbook(tables: Tables, stamp: Stamp, *, title: str) -> bytes:
         ratings,
         _frame_sheet("results", tables.results, RESULTS_COLUMNS),
         _frame_sheet("comments", tables.comments, COMMENTS_COLUMNS, widths=[8, 10, 10, 14, 80]),
+        *(
+            [_frame_sheet("proposals", tables.proposals, PROPOSALS_COLUMNS)]
+            if tables.proposals is not None and not tables.proposals.empty
+            else []
+        ),
         _frame_sheet("stability", tables.stability, STABILITY_COLUMNS),
         _frame_sheet("rules", tables.rules, RULES_COLUMNS),
         xlsx.Sheet.from_rows(
@@ -363,11 +385,20 @@ def data_files(
         "ratings.csv": ratings if ratings is not None else csvio.ratings_csv(tables.ratings),
         "results.csv": table_csv(tables.results, RESULTS_COLUMNS),
         "comments.csv": table_csv(tables.comments, COMMENTS_COLUMNS),
+        **_proposals_file(tables),
         "stability.csv": table_csv(tables.stability, STABILITY_COLUMNS),
         "rules.csv": table_csv(tables.rules, RULES_COLUMNS),
         "codebook.csv": codebook_csv(),
         WORKBOOK: workbook(tables, stamp, title=title),
     }
+
+
+def _proposals_file(tables: Tables) -> dict[str, bytes]:
+    """proposals.csv: round 0's proposals; the header only when the study had none."""
+    frame = tables.proposals
+    if frame is None:
+        frame = pd.DataFrame(columns=PROPOSALS_COLUMNS)
+    return {"proposals.csv": table_csv(frame, PROPOSALS_COLUMNS)}
 
 
 # --------------------------------------------------------------------------- datapackage
@@ -379,6 +410,7 @@ TABLES: dict[str, tuple[list[str], list[str]]] = {
     "ratings.csv": (RATINGS_COLUMNS, ["round", "panelist", "item", "criterion"]),
     "results.csv": (RESULTS_COLUMNS, ["round", "item", "criterion"]),
     "comments.csv": (COMMENTS_COLUMNS, []),
+    "proposals.csv": (PROPOSALS_COLUMNS, ["number"]),
     "stability.csv": (STABILITY_COLUMNS, ["round", "item", "criterion"]),
     "rules.csv": (RULES_COLUMNS, ["round", "item", "criterion"]),
     "codebook.csv": (["file", "column", "type", "description"], ["file", "column"]),
@@ -387,6 +419,7 @@ _DESCRIPTIONS = {
     "ratings.csv": "One row per rating of a panelist who submitted the round.",
     "results.csv": "Every statistic and verdict of each round, item and criterion.",
     "comments.csv": "Panelists' comments, under pseudonyms, scrubbed of names and e-mails.",
+    "proposals.csv": "Round 0: the panel's proposals and the coordinators' decisions.",
     "stability.csv": "Between consecutive rounds: percent change, Wilcoxon, McNemar, CV.",
     "rules.csv": "The verdict and margin of every consensus rule on the same ratings.",
     "codebook.csv": "Every column of every file, with its type and meaning.",
@@ -499,6 +532,7 @@ def readme(stamp: Stamp, files: dict[str, bytes], *, title: str) -> bytes:
         "ratings.csv    one row per rating: round,panelist,group,item,criterion,value",
         "results.csv    one row per round, item and criterion: every statistic and verdict",
         "comments.csv   panelists' comments, under pseudonyms, scrubbed of names and e-mails",
+        "proposals.csv  round 0's proposals, decisions, items they became (header only: none)",
         "stability.csv  between consecutive rounds: percent change, Wilcoxon, McNemar, CV",
         "rules.csv      the verdict and margin of every consensus rule on the same ratings",
         "codebook.csv   every column of every file",

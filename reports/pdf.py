@@ -39,7 +39,16 @@ from reports.selectors import ReportData, report_data
 from reports.stamp import Stamp, build_stamp, design_changed
 from rounds import charts, consensus, dispositions, explain, formatting
 from rounds.csvio import ratings_csv
-from rounds.models import Criterion, Item, ItemDecision, Result, Round, RoundItem, Study
+from rounds.models import (
+    Criterion,
+    Item,
+    ItemDecision,
+    Proposal,
+    Result,
+    Round,
+    RoundItem,
+    Study,
+)
 
 PARALLEL_FROM = 20  # sheets: below, one process lays the report out faster than several
 FRAGILE_MARGIN = 2  # METHODS.md §5: reports flag verdicts that hang on one or two votes
@@ -360,13 +369,43 @@ class _Report:
             previous = answered
         return rows
 
+    def round0(self) -> dict[str, Any] | None:
+        """Round 0 (the panel's proposals) in the flow, the methods and the appendix."""
+        found = self.data.round0
+        if found is None:
+            return None
+        flow = found.flow
+        outcomes = dict(Proposal.Status.choices)
+        return {
+            "label": _("Round 0 (proposals)"),
+            "invited": flow.invited,
+            "responded": flow.answered,
+            "rate": percent(flow.answered, flow.invited),
+            "opened": self.date(found.opened_at),
+            "closed": self.date(found.closed_at),
+            "flow": vars(flow),
+            "note": ngettext(
+                "%(n)d proposal, %(a)d accepted as items",
+                "%(n)d proposals, %(a)d accepted as items",
+                flow.proposals,
+            )
+            % {"n": flow.proposals, "a": flow.items},
+            "rows": [
+                {**vars(row), "outcome": str(outcomes.get(row.status, row.status))}
+                for row in found.rows
+            ],
+        }
+
     def flow_svg(self, rows: list[dict[str, Any]]) -> SafeString:
         if not rows:
             return mark_safe("")
+        zero = self.round0()
+        first = [zero] if zero else []
         return _safe(
             charts.flow_svg(
-                [(r["label"], r["invited"], r["responded"]) for r in rows],
-                dropouts=[r["dropouts"] for r in rows],
+                [(r["label"], r["invited"], r["responded"]) for r in first + rows],
+                dropouts=[None for _ in first] + [r["dropouts"] for r in rows],
+                notes=[r["note"] for r in first] + [None for _ in rows],
                 labels=chart_words(),
             )
         )
@@ -909,6 +948,7 @@ def report_context(data: ReportData, stamp: Stamp, report: _Report | None = None
         "criterion_names": [report.names[c.pk] for c in data.criteria],
         "flow": flow,
         "flow_svg": report.flow_svg(flow),
+        "round0": report.round0(),
         "round_tables": report.round_tables(),
         "matrix": matrix,
         "stability": report.stability(),

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
+from django.db.models import OuterRef, Subquery
 
 from reports.models import Recommendation, RecommendationItem
-from rounds import consensus, csvio, dispositions, selectors
+from rounds import consensus, csvio, dispositions, proposals, selectors
 from rounds.anonymise import Scrubber
 from rounds.models import (
     AuditEntry,
@@ -23,6 +24,7 @@ from rounds.models import (
     ItemDecision,
     Panelist,
     Participation,
+    ProposalRound,
     Protocol,
     Result,
     Round,
@@ -148,6 +150,7 @@ class ReportData:
     protocol_changes: list[AuditEntry] = field(default_factory=list)
     attrition: Attrition | None = None
     record: StudyRecord | None = None
+    round0: proposals.Summary | None = None  # the proposals round, when the study had one
 
     @property
     def items_by_id(self) -> dict[int, Item]:
@@ -156,8 +159,11 @@ class ReportData:
 
 def report_data(study: Study, *, ratings: pd.DataFrame | None = None) -> ReportData:
     """Everything the report shows; ``ratings`` (the ratings.csv frame) when already read."""
-    protocol = Protocol.objects.get(study=study)
+    # Whether round 0 ran, in the same query (most studies have none: no query more).
+    round0_state = ProposalRound.objects.filter(study=OuterRef("study")).values("state")[:1]
+    protocol = Protocol.objects.annotate(round0_state=Subquery(round0_state)).get(study=study)
     protocol.study = study
+    ran_round0 = getattr(protocol, "round0_state", None) not in (None, "draft")
     criteria = list(study.criteria.all())
     items = list(study.items.order_by("position", "code"))
     rounds = list(study.rounds.order_by("number"))
@@ -216,6 +222,7 @@ def report_data(study: Study, *, ratings: pd.DataFrame | None = None) -> ReportD
         protocol_changes=audit,
         attrition=attrition(ratings, participation, settings),
         record=StudyRecord.objects.filter(study=study).first(),
+        round0=proposals.summary(study, scrub, study.report_language) if ran_round0 else None,
     )
 
 

@@ -602,34 +602,43 @@ def flow_svg(
     width: int = 480,
     title: str = "",
     labels: Mapping[str, str] | None = None,
+    notes: Sequence[str | None] | None = None,
 ) -> str:
     """Participant flow: one box per round (label, invited, responded), arrows between.
 
     ``dropouts[i]``, when given and not None, is the number of panelists who answered the
-    round before round i but not round i; it is written as a third line in the box."""
+    round before round i but not round i; it is written as a third line in the box.
+    ``notes[i]``, when given and not None, is written as that line instead (e.g. round 0's
+    proposals)."""
     words = _labels(labels)
     losses = list(dropouts or [None] * len(rows))
     losses += [None] * (len(rows) - len(losses))
-    box_h = 58.0 if any(loss is not None for loss in losses) else 44.0
+    extra = list(notes or [None] * len(rows))
+    extra += [None] * (len(rows) - len(extra))
+    thirds = [
+        note if note is not None else (None if loss is None else f"{loss} {words['dropped_out']}")
+        for note, loss in zip(extra, losses, strict=True)
+    ]
+    box_h = 58.0 if any(third is not None for third in thirds) else 44.0
     gap, side = 26.0, 10.0
     height = int(side * 2 + len(rows) * box_h + max(len(rows) - 1, 0) * gap) or 1
     lines = []
-    for (label, invited, responded), loss in zip(rows, losses, strict=True):
+    for (label, invited, responded), third in zip(rows, thirds, strict=True):
         line = (
             f"{label}: {words['invited']} {invited}, {words['responded']} {responded}"
             f" ({_pct(responded, invited)})"
         )
-        if loss is not None:
-            line += f", {loss} {words['dropped_out']}"
+        if third is not None:
+            line += f", {third}"
         lines.append(line)
-    uid = _uid("flow", rows, losses)
+    uid = _uid("flow", rows, thirds)
     parts = [
         _open_svg(width, height, uid, title or words["participant_flow"], "; ".join(lines)),
         f'<defs><marker id="{uid}-arrow" markerWidth="8" markerHeight="8" refX="4" refY="4" '
         f'orient="auto"><path d="M0,0 L8,4 L0,8 z" fill="{INK}"/></marker></defs>',
     ]
     box_w = width - 2 * side
-    for i, ((label, invited, responded), loss) in enumerate(zip(rows, losses, strict=True)):
+    for i, ((label, invited, responded), third) in enumerate(zip(rows, thirds, strict=True)):
         y = side + i * (box_h + gap)
         parts.append(
             f'<rect class="box" x="{side:.1f}" y="{y:.1f}" width="{box_w:.1f}" '
@@ -641,9 +650,8 @@ def flow_svg(
             f" ({_pct(responded, invited)})"
         )
         parts.append(_text(width / 2, y + 34, detail, size=11, fill=INK))
-        if loss is not None:
-            note = f"{loss} {words['dropped_out']}"
-            parts.append(_text(width / 2, y + 49, note, size=10, fill=MUTED))
+        if third is not None:
+            parts.append(_text(width / 2, y + 49, third, size=10, fill=MUTED))
         if i < len(rows) - 1:
             parts.append(
                 f'<line x1="{width / 2:.1f}" y1="{y + box_h:.1f}" x2="{width / 2:.1f}" '

@@ -2,7 +2,9 @@
 
 The design is what a coordinator decides before round 1: the study's basics, the consensus
 protocol, the criteria with their scales, bands, rules and anchors, the items with every
-translation, their source and lineage, the stakeholder groups, the schedule of round 1 and
+translation, their source and lineage, the stakeholder groups, the schedule of round 1 (and
+round 0's question when the study has a proposals round: absent otherwise, so the hashes of
+studies without one are unchanged) and
 the study record's account of the design (ethics, funding, recruitment...). It holds no
 panelist and no rating.
 
@@ -163,21 +165,25 @@ def _schedule_and_record(study: Study) -> tuple[Document, Document]:
             "first__opens_at",
             "first__closes_at",
             "first__reminders__days_before",
+            "proposal_round__id",
+            "proposal_round__question",
             *[f"record__{name}" for name in RECORD_FIELDS],
         )
     )
     zone = ZoneInfo(study.time_zone)
     opens, closes = rows[0][0], rows[0][1]
-    schedule = {
+    schedule: Document = {
         "round_1": {
             "opens_at": local_time(opens, zone),
             "closes_at": local_time(closes, zone),
             "reminders_days_before": sorted((r[2] for r in rows if r[2] is not None), reverse=True),
         }
     }
+    if rows[0][3] is not None:  # a round 0 before round 1; absent from the file otherwise
+        schedule["round_0"] = {"question": texts(rows[0][4], list(study.languages or []))}
     record = {
         name: str(value or "").strip()
-        for name, value in zip(RECORD_FIELDS, rows[0][3:], strict=True)
+        for name, value in zip(RECORD_FIELDS, rows[0][5:], strict=True)
     }
     return schedule, record
 

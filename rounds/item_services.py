@@ -13,7 +13,7 @@ from django.db.models import Max
 from django.utils.translation import gettext as _
 
 from rounds.errors import DomainError, TransitionError
-from rounds.models import Item, Round, RoundItem
+from rounds.models import Item, Round, RoundItem, Study
 from rounds.services import Actor, audit_record
 
 
@@ -24,8 +24,8 @@ def _editable(round: Round) -> None:
         )
 
 
-def _check_texts(round: Round, texts: dict[str, str]) -> dict[str, str]:
-    clean = {code: (texts.get(code) or "").strip() for code in round.study.languages}
+def _check_texts(study: Study, texts: dict[str, str]) -> dict[str, str]:
+    clean = {code: (texts.get(code) or "").strip() for code in study.languages}
     missing = [code for code, text in clean.items() if not text]
     if missing:
         raise DomainError(
@@ -38,17 +38,17 @@ def _check_texts(round: Round, texts: dict[str, str]) -> dict[str, str]:
     return clean
 
 
-def _new_code(round: Round, code: str) -> str:
+def _new_code(study: Study, code: str) -> str:
     code = code.strip()
     if not code or len(code) > 40:
         raise DomainError(_("Give the new item a code of 1 to 40 characters."))
-    if Item.objects.filter(study_id=round.study_id, code__iexact=code).exists():
+    if Item.objects.filter(study_id=study.pk, code__iexact=code).exists():
         raise DomainError(_("The code %(code)s is already used; choose another.") % {"code": code})
     return code
 
 
-def _next_position(round: Round) -> int:
-    top = Item.objects.filter(study_id=round.study_id).aggregate(top=Max("position"))["top"]
+def _next_position(study: Study) -> int:
+    top = Item.objects.filter(study_id=study.pk).aggregate(top=Max("position"))["top"]
     return (top or 0) + 1
 
 
@@ -57,7 +57,7 @@ def item_reword(
 ) -> RoundItem:
     round = round_item.round
     _editable(round)
-    clean = _check_texts(round, texts)
+    clean = _check_texts(round.study, texts)
     before = dict(round_item.text)
     with transaction.atomic():
         round_item.text = clean
@@ -94,27 +94,54 @@ def item_add(
     by: Actor = None,
     reason: str = "",
     action: str = "item.added",
+    source: str = "",
+    reference: str = "",
 ) -> RoundItem:
     _editable(round)
-    clean = _check_texts(round, texts)
-    code = _new_code(round, code)
     with transaction.atomic():
-        position = _next_position(round)
+        item = item_create(
+            study=round.study, code=code, texts=texts, domain=domain, derived_from=derived_from,
+            by=by, reason=reason, action=action, source=source, reference=reference,
+        )  # fmt: skip
+        round_item = RoundItem.objects.create(
+            round=round, item=item, text=item.text, position=item.position
+        )
+    return round_item
+
+
+def item_create(
+    *,
+    study: Study,
+    code: str,
+    texts: dict[str, str],
+    domain: dict[str, str] | None = None,
+    derived_from: Sequence[Item] = (),
+    by: Actor = None,
+    reason: str = "",
+    action: str = "item.added",
+    source: str = "",
+    reference: str = "",
+) -> Item:
+    """A new item of the study (round 1, when it is created, takes every item)."""
+    clean = _check_texts(study, texts)
+    code = _new_code(study, code)
+    with transaction.atomic():
         item = Item.objects.create(
-            study=round.study,
+            study=study,
             code=code,
             text=clean,
             domain=domain or (derived_from[0].domain if derived_from else {}),
-            position=position,
+            position=_next_position(study),
+            source=source,
+            reference=reference[:500],
         )
         item.derived_from.set(derived_from)
-        round_item = RoundItem.objects.create(round=round, item=item, text=clean, position=position)
         audit_record(
-            study=round.study, action=action, target=code, by=by,
+            study=study, action=action, target=code, by=by,
             before={"from": [i.code for i in derived_from]} if derived_from else None,
             after=clean, reason=reason,
         )  # fmt: skip
-    return round_item
+    return item
 
 
 def items_merge(

@@ -861,3 +861,9 @@ class HiddenComment(models.Model):
 
     def __str__(self) -> str:
         return f"comment of {self.rating} hidden"
+
+
+# Round 0 (the proposals round) lives in its own module; imported here so Django finds it.
+from rounds.proposal_models import Proposal as Proposal  # noqa: E402
+from rounds.proposal_models import ProposalAnswer as ProposalAnswer  # noqa: E402
+from rounds.proposal_models import ProposalRound as ProposalRound  # noqa: E402

@@ -31,7 +31,16 @@ from django.utils.translation import gettext as _
 from rounds.anonymise import Scrubber
 from rounds.csvio import safe_cell
 from rounds.errors import DomainError
-from rounds.models import HiddenComment, Panelist, Participation, Rating, Round, Study
+from rounds.models import (
+    HiddenComment,
+    Panelist,
+    Participation,
+    Proposal,
+    ProposalAnswer,
+    Rating,
+    Round,
+    Study,
+)
 from rounds.services import Actor, audit_record
 from rounds.signals import panelist_data_requested, panelist_erased
 
@@ -188,7 +197,21 @@ def panelist_data(panelist: Panelist) -> dict[str, Any]:
             }
             for r in _ratings(panelist)
         ],
-    }
+        "round_0": {
+            "answers": [
+                {"domain": a.domain, "text": a.text, "updated_at": _when(a.updated_at)}
+                for a in ProposalAnswer.objects.filter(panelist=panelist).order_by("pk")
+            ],
+            "proposals": [
+                {
+                    "number": p.label, "domain": p.domain, "text": p.text, "reason": p.reason,
+                    "status": p.status, "decision_reason": p.decision_reason,
+                    "created_at": _when(p.created_at),
+                }
+                for p in Proposal.objects.filter(panelist=panelist).order_by("number")
+            ],
+        },
+    }  # fmt: skip
     for _receiver, section in panelist_data_requested.send(sender=Panelist, panelist=panelist):
         if isinstance(section, dict):
             data.update(section)
@@ -254,6 +277,28 @@ def _scrub_comments(panelist: Panelist) -> None:
             rating.comment = text
             changed.append(rating)
     Rating.objects.bulk_update(changed, ["comment"], batch_size=500)
+    _scrub_round_0(panelist, scrub)
+
+
+def _scrub_round_0(panelist: Panelist, scrub: Scrubber) -> None:
+    """The same for round 0's free texts (answers, proposals and the reasons given)."""
+    email = panelist.email
+
+    def clean(text: str) -> str:
+        text = scrub(text)
+        return text.replace(email, "[e-mail removed]") if email else text
+
+    study = panelist.study
+    answers = list(ProposalAnswer.objects.filter(panelist__study=study).exclude(text=""))
+    for answer in answers:
+        answer.text = clean(answer.text)
+    ProposalAnswer.objects.bulk_update(answers, ["text"], batch_size=500)
+    names = ["text", "reason", "decision_reason"]
+    made = list(Proposal.objects.filter(proposal_round__study=study))
+    for proposal in made:
+        for name in names:
+            setattr(proposal, name, clean(getattr(proposal, name)))
+    Proposal.objects.bulk_update(made, names, batch_size=500)
 
 
 def retention_due(now: datetime | None = None) -> QuerySet[Panelist]:

@@ -14,7 +14,7 @@ from django.db.models.functions import Collate
 
 from rounds import consensus, csvio
 from rounds.anonymise import Scrubber
-from rounds.models import Panelist, Rating, Round, Study
+from rounds.models import Panelist, Proposal, Rating, Round, Study
 
 RATING_COLUMNS = ["round", "panelist", "group", "item", "criterion", "value"]
 _TEXT_COLUMNS = ("panelist", "group", "item", "criterion")
@@ -117,6 +117,29 @@ def panel_scrubber(study: Study) -> Scrubber:
     """A scrubber for this study's comments: e-mail addresses and the panelists' names."""
     names = Panelist.objects.filter(study=study).exclude(name="").values_list("name", flat=True)
     return Scrubber(names)
+
+
+PROPOSAL_COLUMNS = ["number", "panelist", "domain", "text", "reason", "status", "item",
+                    "decision_reason"]  # fmt: skip
+
+
+def proposals_frame(*, study: Study, scrub: Scrubber | None = None) -> pd.DataFrame:
+    """Round 0's proposals (rounds.proposals) in one query: number, proposer's pseudonym
+    (never a name), domain, texts scrubbed of names and e-mail addresses, status, the code of
+    the item it became (itself or through the proposal it was merged with), reason given."""
+    scrub = scrub or panel_scrubber(study)
+    rows = (
+        Proposal.objects.filter(proposal_round__study=study)
+        .order_by("number")
+        .values_list("number", "panelist__pseudonym", "domain", "text", "reason", "status",
+                     "item__code", "merged_into__item__code", "decision_reason")
+    )  # fmt: skip
+    records = [
+        (f"R0-{n:02d}", who, domain, scrub(text), scrub(why), status, own or joined or "",
+         scrub(decided))
+        for n, who, domain, text, why, status, own, joined, decided in rows
+    ]  # fmt: skip
+    return pd.DataFrame.from_records(records, columns=PROPOSAL_COLUMNS)
 
 
 def comments_frame(

@@ -35,6 +35,7 @@ from rounds.models import (
     ItemDecision,
     Panelist,
     Participation,
+    ProposalRound,
     Protocol,
     Result,
     Round,
@@ -208,6 +209,11 @@ def _check_can_open(round: Round, now: datetime) -> None:
         )
     if study.status == Study.Status.FINISHED:
         raise TransitionError(_("The study is finished; its rounds cannot be reopened."))
+    open_round_0 = ProposalRound.objects.filter(study=study).exclude(
+        state=ProposalRound.State.CLOSED
+    )
+    if round.number == 1 and open_round_0.exists():
+        raise TransitionError(_("Close round 0 (the proposals round) before round 1 opens."))
     if not round.round_items.exists():
         raise TransitionError(_("Round %(n)d has no items to rate.") % {"n": round.number})
     if not study.criteria.exists():
@@ -586,7 +592,39 @@ def rounds_tick(*, now: datetime | None = None) -> dict[str, int]:
         except TransitionError:
             pass  # closed by someone else meanwhile
     done["analyses"] = analyses_sweep(now=now)
+    done["round0_closed"] = proposal_rounds_tick(now=now)
     return done
+
+
+def proposal_round_close(
+    *, proposal_round: ProposalRound, by: Actor = None, now: datetime | None = None
+) -> ProposalRound:
+    """Close an open round 0 (by hand, or at its deadline); the rest is in rounds.proposals."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        claimed = ProposalRound.objects.filter(
+            pk=proposal_round.pk, state=ProposalRound.State.OPEN
+        ).update(state=ProposalRound.State.CLOSED, closed_at=now)
+        if not claimed:
+            raise TransitionError(_("Round 0 is not open."))
+        proposal_round.refresh_from_db()
+        audit_record(study=proposal_round.study, action="round0.closed", target="round 0", by=by)
+    return proposal_round
+
+
+def proposal_rounds_tick(*, now: datetime | None = None) -> int:
+    """Close every round 0 whose deadline has passed."""
+    now = now or timezone.now()
+    closed = 0
+    for proposal_round in ProposalRound.objects.filter(
+        state=ProposalRound.State.OPEN, closes_at__lte=now
+    ).select_related("study"):
+        try:
+            proposal_round_close(proposal_round=proposal_round, now=now)
+        except TransitionError:
+            continue  # closed by someone else meanwhile
+        closed += 1
+    return closed
 
 
 def analyses_sweep(*, now: datetime | None = None) -> int:

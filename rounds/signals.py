@@ -12,6 +12,9 @@ from django.dispatch import Signal
 invitations_requested = Signal()
 """sender=Round; kwargs: round (Round), panelist_ids (list[int])."""
 
+proposals_invitations_requested = Signal()
+"""sender=ProposalRound; kwargs: proposal_round, panelist_ids (list[int]). Round 0 opens."""
+
 round_submitted = Signal()
 """sender=Round; kwargs: round (Round), panelist (Panelist). Sent on a first submission."""
 

@@ -23,6 +23,7 @@ from rounds.imports import (
 from rounds.models import (
     Criterion,
     Item,
+    ProposalRound,
     Protocol,
     Round,
     ScheduledReminder,
@@ -159,6 +160,7 @@ class StudySetup:
     round_1: RoundPlan | None = None
     file_hash: str = ""  # the design hash of the study file it was created from
     record: dict[str, str] | None = None  # StudyRecord field values
+    round_0: dict[str, Any] | None = None  # a proposals round before round 1: {"question": ...}
 
 
 def study_create(*, setup: StudySetup, by: User) -> Study:
@@ -213,6 +215,10 @@ def _study_create(setup: StudySetup, by: User) -> Study:
             raise SetupError(step, str(rejected)) from rejected
     if setup.round_1 is not None and not setup.round_1.empty:
         _plan_round_1(study, setup.round_1, by)
+    if setup.round_0 is not None:
+        question = {k: v for k, v in (setup.round_0.get("question") or {}).items() if v}
+        ProposalRound.objects.create(study=study, question=question)
+        audit_record(study=study, action="round0.added", target="round 0", by=by)
     return study
 
 

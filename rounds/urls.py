@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from rounds import views
+from rounds import proposal_views, views
 
 urlpatterns = [
     path("studies/<slug:slug>/", views.study_detail, name="study-detail"),
@@ -28,6 +28,17 @@ urlpatterns = [
         name="team-invitation-revoke",
     ),
     path("team/accept/<str:token>/", views.team_accept, name="team-accept"),
+    path("studies/<slug:slug>/round-0/", proposal_views.round0_page, name="round0"),
+    path(
+        "studies/<slug:slug>/round-0/proposals/<int:number>/<str:action>/",
+        proposal_views.proposal_action,
+        name="proposal-action",
+    ),
+    path(
+        "studies/<slug:slug>/round-0/<str:action>/",
+        proposal_views.round0_action,
+        name="round0-action",
+    ),
     path("studies/<slug:slug>/protocol/", views.protocol_edit, name="protocol-edit"),
     path("studies/<slug:slug>/record/", views.study_record_edit, name="study-record"),
     path("studies/<slug:slug>/import/<str:kind>/", views.import_upload, name="import-upload"),

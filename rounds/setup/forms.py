@@ -921,4 +921,13 @@ class PanelForm(ImportForm):
 
 
 class ReviewForm(forms.Form):
-    """Nothing to fill in: the review step only confirms."""
+    """The review step confirms, and asks whether round 1 is preceded by a round 0."""
+
+    round_0 = forms.BooleanField(
+        required=False,
+        label=gettext_lazy("Start with a round 0: the panel proposes new items before round 1"),
+        help_text=gettext_lazy(
+            "Panelists answer an open question per domain and propose actions; you accept, "
+            "merge or decline each, and the accepted ones are rated in round 1."
+        ),
+    )

@@ -309,4 +309,5 @@ def _setup(form_dict: Mapping[str, Any]) -> StudySetup:
         protocol=protocol.settings(),
         items=form_dict["items"].cleaned_data["source"],
         panel=form_dict["panel"].cleaned_data["source"],
+        round_0={"question": {}} if form_dict["review"].cleaned_data.get("round_0") else None,
     )

@@ -82,6 +82,7 @@ def study_setup(design: StudyDesign, *, slug: str = "") -> StudySetup:
         ),
         file_hash=design.hash,
         record=dict(doc["record"]),
+        round_0=doc["schedule"].get("round_0"),
     )
 
 

@@ -630,6 +630,18 @@ def _normal_form(doc: Document) -> Document:
     languages = list(study["languages"])
     zone = ZoneInfo(study["time_zone"])
     plan = doc["schedule"]["round_1"]
+    schedule: Document = {
+        "round_1": {
+            "opens_at": _normal_time(plan["opens_at"], zone),
+            "closes_at": _normal_time(plan["closes_at"], zone),
+            "reminders_days_before": sorted(
+                (int(days) for days in plan["reminders_days_before"]), reverse=True
+            ),
+        }
+    }
+    if "round_0" in doc["schedule"]:
+        schedule["round_0"] = {"question": texts(doc["schedule"]["round_0"]["question"],
+                                                 languages)}  # fmt: skip
     return {
         "format_version": doc["format_version"],
         "study": {
@@ -647,15 +659,7 @@ def _normal_form(doc: Document) -> Document:
         "criteria": [_normal_criterion(c, languages) for c in doc["criteria"]],
         "items": [_normal_item(item, languages) for item in doc["items"]],
         "groups": list(doc["groups"]),
-        "schedule": {
-            "round_1": {
-                "opens_at": _normal_time(plan["opens_at"], zone),
-                "closes_at": _normal_time(plan["closes_at"], zone),
-                "reminders_days_before": sorted(
-                    (int(days) for days in plan["reminders_days_before"]), reverse=True
-                ),
-            }
-        },
+        "schedule": schedule,
         "record": {name: doc["record"][name].strip() for name in RECORD_FIELDS},
     }
 

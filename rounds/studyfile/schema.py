@@ -265,7 +265,7 @@ def _schedule() -> dict[str, Any]:
     }
     return {
         "type": "object",
-        "description": "When round 1 opens and closes, and its reminders.",
+        "description": "When round 1 opens and closes, and its reminders; round 0, if any.",
         "additionalProperties": False,
         "default": {},
         "properties": {
@@ -284,7 +284,18 @@ def _schedule() -> dict[str, Any]:
                         "description": "Reminders to non-completers, days before the deadline.",
                     },
                 },
-            }
+            },
+            "round_0": {
+                "type": "object",
+                "description": "A proposals round before round 1: the panel answers an open "
+                "question in each domain and proposes new items. Leave out for none.",
+                "additionalProperties": False,
+                "properties": {
+                    "question": _texts(
+                        500, "The open question asked in every domain; empty: the built-in one."
+                    ),
+                },
+            },
         },
     }
 

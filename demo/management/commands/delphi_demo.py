@@ -25,7 +25,8 @@ VIEWER_USER = "policy"
 class Command(BaseCommand):
     help = (
         "Create the demo studies (simulated data): 'kce-burnout-gp', a two-round replay of the "
-        "KCE 165 design with 59 simulated GPs, and 'demo-live' with round 2 open. Writes "
+        "KCE 165 design with 59 simulated GPs, 'demo-live' with round 2 open, and "
+        "'demo-round0' whose panel proposed new items in a round 0. Writes "
         "DIR/ratings.csv, DIR/results.csv and DIR/report.pdf for 'kce-burnout-gp'. The analyses "
         "run in a real Celery worker, started for the occasion unless --external-worker."
     )
