@@ -147,6 +147,25 @@ def proposal_round_open(
     return proposal_round
 
 
+def not_answered(proposal_round: ProposalRound) -> list[int]:
+    """The panelists invited to round 0 (the panel when it opened, not erased since) who
+    have neither answered an open question nor made a proposal: whom a reminder reaches."""
+    if proposal_round.opened_at is None:
+        return []
+    answered = Q(proposal_answers__proposal_round=proposal_round) & ~Q(proposal_answers__text="")
+    proposed = Q(proposals__proposal_round=proposal_round)
+    invited = Panelist.objects.filter(
+        study_id=proposal_round.study_id,
+        erased_at__isnull=True,
+        created_at__lte=proposal_round.opened_at,
+    )
+    return list(
+        invited.exclude(pk__in=Panelist.objects.filter(answered | proposed).values("pk"))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
 def takes_answers(proposal_round: ProposalRound | None, now: datetime | None = None) -> bool:
     if proposal_round is None or proposal_round.state != ProposalRound.State.OPEN:
         return False
