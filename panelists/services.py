@@ -492,9 +492,7 @@ def proposal_reminders_schedule(
     """Remind round 0's panel automatically this many days before its deadline."""
     days = sorted({d for d in days_before if d > 0}, reverse=True)
     with transaction.atomic():
-        proposal_round.reminders.filter(sent_at__isnull=True).exclude(
-            days_before__in=days
-        ).delete()
+        proposal_round.reminders.filter(sent_at__isnull=True).exclude(days_before__in=days).delete()
         for d in days:
             ProposalReminder.objects.get_or_create(proposal_round=proposal_round, days_before=d)
         audit_record(
@@ -524,9 +522,9 @@ def _proposal_reminders_due(now: datetime) -> int:
         if closes_at - timedelta(days=reminder.days_before) > now:
             continue
         with transaction.atomic():
-            claimed = ProposalReminder.objects.filter(
-                pk=reminder.pk, sent_at__isnull=True
-            ).update(sent_at=now)
+            claimed = ProposalReminder.objects.filter(pk=reminder.pk, sent_at__isnull=True).update(
+                sent_at=now
+            )
             if claimed:
                 proposal_reminders_send(
                     proposal_round=reminder.proposal_round,

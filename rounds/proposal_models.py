@@ -167,3 +167,29 @@ class ProposalReminder(models.Model):
 
     def __str__(self) -> str:
         return f"{self.proposal_round}: {self.days_before} days before"
+
+
+class ProposalConsent(models.Model):
+    """A panelist's consent to take part, given at round 0's first visit; when round 1
+    opens it becomes their round-1 consent (`Participation.consented_at`), so they are not
+    asked twice."""
+
+    proposal_round = models.ForeignKey(
+        ProposalRound, on_delete=models.CASCADE, related_name="consents"
+    )
+    panelist = models.ForeignKey(
+        "rounds.Panelist", on_delete=models.CASCADE, related_name="proposal_consents"
+    )
+    consented_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("consent given in round 0")
+        verbose_name_plural = _("consents given in round 0")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["proposal_round", "panelist"], name="one_round0_consent_per_panelist"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.panelist} consented in round 0"

@@ -30,10 +30,19 @@ def _no_sideways_scroll(page: Page) -> None:
     assert overflow <= 0, f"{page.url} scrolls sideways by {overflow}px"
 
 
-def _as_panelist(open_phone: PageFactory, study: Study, pseudonym: str) -> Page:
+def _as_panelist(
+    open_phone: PageFactory, study: Study, pseudonym: str, shot: Checker | None = None
+) -> Page:
+    """The panelist opens their link and gives their consent, asked at the first visit."""
     page = open_phone()
     page.goto(links.link_issue(panelist=study.panelists.get(pseudonym=pseudonym)))
     expect(page.get_by_role("heading", name="Round 0: what is missing?")).to_be_visible()
+    if shot is not None:
+        shot(page, "02a-panelist-consent-375")
+        _no_sideways_scroll(page)
+    page.get_by_label("I have read the above and agree to take part in this study.").check()
+    page.get_by_role("button", name="Start").click()
+    expect(page.get_by_role("button", name="Save").first).to_be_visible()
     return page
 
 
@@ -68,7 +77,7 @@ def test_the_panel_proposes_and_the_coordinator_decides(
     shot(page, "01-coordinator-round0-open-1280")
 
     # A panelist proposes on a phone: a forgotten reason is named, nothing is lost ---
-    first = _as_panelist(open_phone, study, "P001")
+    first = _as_panelist(open_phone, study, "P001", shot)
     first.get_by_label("What does this domain miss?").first.fill("Time to see each patient.")
     _propose(first, "Peer support groups for every GP.", "")
     expect(first.get_by_text("Say in a few words why this action matters")).to_be_visible()
