@@ -6,15 +6,17 @@ the decision and its reason on their own page.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from panelists import links
 from rounds import proposals, services
-from rounds.models import Item, Study, StudyMembership
+from rounds.models import Item, ProposalRound, Study, StudyMembership
 from tests.browser.conftest import Checker, PageFactory
 from tests.factories import make_study
 
@@ -75,6 +77,16 @@ def test_the_panel_proposes_and_the_coordinator_decides(
     page.get_by_role("button", name="Open round 0 and invite the panel").click()
     expect(page.get_by_text("Round 0 is open; the invitations are on their way.")).to_be_visible()
     shot(page, "01-coordinator-round0-open-1280")
+    ProposalRound.objects.filter(study=study).update(closes_at=timezone.now() + timedelta(days=10))
+    page.reload()
+    page.get_by_label("Send reminders this many days before the deadline").fill("7, 2")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.get_by_text("7 days before the deadline: scheduled")).to_be_visible()
+    shot(page, "01b-coordinator-round0-reminders-1280")
+    page.set_viewport_size({"width": 375, "height": 800})
+    shot(page, "01c-coordinator-round0-reminders-375")
+    _no_sideways_scroll(page)
+    page.set_viewport_size({"width": 1280, "height": 900})
 
     # A panelist proposes on a phone: a forgotten reason is named, nothing is lost ---
     first = _as_panelist(open_phone, study, "P001", shot)
