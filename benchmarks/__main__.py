@@ -55,7 +55,7 @@ class Figure:
         return self.value / self.floor if self.floor else None
 
 
-BENCHMARKS = ("engine", "close", "save", "export", "invitations", "large", "report")
+BENCHMARKS = ("engine", "close", "save", "export", "invitations", "large", "report", "realtime")
 
 
 def run_one(name: str, scale: str) -> list[Figure]:

@@ -26,7 +26,7 @@ from django.views.decorators.http import require_POST
 
 from panelists import links, selectors, services, texts, views
 from panelists.models import EmailMessage, EmailTemplate
-from rounds import access, checks
+from rounds import access, checks, realtime
 from rounds.errors import DomainError
 from rounds.forms import DeadlineForm, ReminderScheduleForm, ReopenForm, ScheduleForm
 from rounds.models import Panelist, Participation, ProposalRound, Round, Study
@@ -66,6 +66,10 @@ def round_detail(request: HttpRequest, slug: str, number: int) -> HttpResponse:
         "preview_url": reverse("round-preview", args=[study.slug, round.number])
         if round.state in (Round.State.DRAFT, Round.State.OPEN)
         else None,
+        "live": realtime.live_table(round)
+        if study.protocol.realtime and round.state == Round.State.OPEN
+        else None,
+        "snapshots": realtime.snapshots_of(round) if study.protocol.realtime else [],
     }
     return render(request, "panelists/round_detail.html", context)
 

@@ -5,13 +5,14 @@ Built in a fixed number of queries whatever the number of items.
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from rounds import selectors
+from rounds import realtime, selectors
 from rounds.models import (
     Criterion,
     Panelist,
@@ -51,6 +52,10 @@ class Cell:
     comment: str = ""
     feedback: Feedback | None = None
     updated_at: datetime | None = None
+    # Real-time mode: the panel's answers now (after the panelist's own first rating), or
+    # waiting for the smallest group size to be reached.
+    live: Feedback | None = None
+    live_waiting: bool = False
 
 
 @dataclass
@@ -86,6 +91,7 @@ class Questionnaire:
     steps: list[Step]
     with_feedback: bool = True
     with_answers: bool = True
+    live_version: str = ""  # real-time mode: the digest of the live statistics shown
 
     def step(self, name: str) -> Step | None:
         return next((s for s in self.steps if s.name == name), None)
@@ -128,7 +134,12 @@ def build(
         ri.item.study = study
     stored = Rating.objects.filter(panelist=panelist, round_item__round=round) if answers else []
     saved = {(r.round_item_id, r.criterion_id): r for r in stored}
-    by_cell, previous_texts = _feedback(panelist, round) if feedback else ({}, {})
+    realtime_mode = study.protocol.realtime  # one open period: no previous round to read
+    by_cell, previous_texts = (
+        _feedback(panelist, round) if feedback and not realtime_mode else ({}, {})
+    )
+    newest = max((r.updated_at for r in saved.values()), default=None)
+    live = _live(panelist, round, criteria, newest) if feedback and realtime_mode else None
     steps: dict[str, Step] = {}
     for ri in round_items:
         key = ri.item.domain_label(study.report_language) or "-"
@@ -156,12 +167,54 @@ def build(
             previous_text=_text(previous_text, language, study.fallbacks) if changed else "",
         )
         step.entries.append(entry)
+        if live is not None:
+            for cell in cells:
+                _set_live(cell, live.get((ri.pk, cell.criterion.pk)), panelist, study)
     ordered = list(steps.values())
     if study.protocol.randomise_items:
         shuffle = random.Random(f"{round.pk}:{panelist.pk}")
         for step in ordered:
             shuffle.shuffle(step.entries)
-    return Questionnaire(round, panelist, participation, criteria, ordered, feedback, answers)
+    return Questionnaire(round, panelist, participation, criteria, ordered, feedback, answers,
+                         live.version if live else "")  # fmt: skip
+
+
+def live_digest(q: Questionnaire, step: Step) -> str:
+    """What the live feedback of `step` shows, as a digest: the page sends back the one it
+    has, and a fetch whose digest has not changed renders nothing."""
+    own = [(e.round_item.pk, c.criterion.pk, c.answered, c.value, c.comment)
+           for e in step.entries for c in e.cells]  # fmt: skip
+    text = repr((q.live_version, q.panelist.language, own))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _live(
+    panelist: Panelist, round: Round, criteria: list[Criterion], newest: datetime | None
+) -> realtime.Live:
+    """The panel's answers now, with the panelist's own last save (`newest`) in them."""
+    if panelist.pk is None or panelist.pk < 0:  # a coordinator's preview: nobody rated yet
+        return realtime.Live("", {})
+    return realtime.live_statistics(round, criteria, fresh_after=newest)
+
+
+def _set_live(
+    cell: Cell, found: realtime.LiveCell | None, panelist: Panelist, study: Study
+) -> None:
+    """The panel's answers now, shown once the panelist has rated the cell and at least the
+    smallest group size has (the same threshold that keeps groups anonymous)."""
+    if not cell.answered:
+        return
+    protocol = study.protocol
+    if found is None or found.n < protocol.min_group_size:
+        cell.live_waiting = True
+        return
+    comments = found.comments_of_others(panelist.pk) if protocol.show_comments else []
+    # No own rating in it: the panelist's choice is the checked point right below, and a
+    # fragment without it is the same for every panelist, so it is rendered once (views).
+    cell.live = Feedback(
+        result=found.result, own_previous=None, comments=comments, groups=[],
+        groups_hidden=False,
+    )  # fmt: skip
 
 
 def _text(texts: dict[str, str], language: str, fallbacks: list[str]) -> str:

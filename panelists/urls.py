@@ -34,6 +34,7 @@ urlpatterns = [
     path("p/consent/", views.consent, name="panelist-consent"),
     path("p/rate/", rating_wizard, name="panelist-rate"),
     path("p/rate/<str:step>/", rating_wizard, name="panelist-rate-step"),
+    path("p/live/<str:step>/", views.live_feedback, name="panelist-live"),
     path("p/review/", views.review, name="panelist-review"),
     path("p/submit/", views.submit, name="panelist-submit"),
     path("p/thanks/", views.thanks, name="panelist-thanks"),

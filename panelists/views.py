@@ -13,21 +13,23 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import messages
+from django.core.cache import cache
 from django.db import DatabaseError
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 from formtools.wizard.storage.base import BaseStorage
 from formtools.wizard.views import NamedUrlSessionWizardView
 
 from panelists import links, questionnaire
 from panelists.forms import DONT_KNOW, StepForm, comment_name, rating_name, read_posted
-from rounds import answers
+from rounds import answers, realtime
 from rounds.models import Panelist, Participation, ProposalRound, Round, Study
 from rounds.proposals import takes_answers as takes_proposals
 from rounds.throttle import client_ip, link_throttle
@@ -385,6 +387,10 @@ class RatingWizard(NamedUrlSessionWizardView):
             else _seen_value(step),
             save_failed=kwargs.get("save_failed", False),
             conflict=_conflict(form, step) if step and kwargs.get("conflict") else None,
+            live_every=realtime.POLL_SECONDS,
+            live_digest=questionnaire.live_digest(q, step)
+            if step and q.with_feedback and self.panelist.study.protocol.realtime
+            else "",
         )
         return context
 
@@ -466,6 +472,54 @@ def _error_summary(form: forms.Form, step: questionnaire.Step) -> list[tuple[str
                 message = " ".join(str(e) for e in form.errors[name])
                 out.append((f"#{anchor}", f"{code} – {cell.criterion.text()}: {message}"))
     return out
+
+
+@never_cache
+@require_GET
+def live_feedback(request: HttpRequest, step: str) -> JsonResponse:
+    """Real-time mode: the feedback of the cells of one step, as HTML fragments keyed by
+    "<round item>-<criterion>", for the page to swap in without a reload."""
+    panelist = _current_panelist(request)
+    if panelist is None:
+        return JsonResponse({"open": False, "cells": {}}, status=403)
+    round = _open_round(panelist.study)
+    protocol = panelist.study.protocol
+    if round is None or not _is_open(round) or not protocol.realtime:
+        return JsonResponse({"open": False, "cells": {}})
+    participation = Participation(panelist=panelist, round=round)  # not read by the fragments
+    q = questionnaire.build(panelist, round, participation)
+    found = q.step(step)
+    if found is None:
+        return JsonResponse({"open": True, "cells": {}}, status=404)
+    digest = questionnaire.live_digest(q, found)
+    if request.GET.get("v") == digest:  # nothing changed since the page's last fetch
+        return JsonResponse({"open": True, "v": digest, "cells": {}})
+    return JsonResponse({"open": True, "v": digest, "cells": _live_fragments(q, found)})
+
+
+def _live_fragments(q: questionnaire.Questionnaire, step: questionnaire.Step) -> dict[str, str]:
+    """Each cell's feedback fragment. A fragment depends on the panel's answers (their
+    digest), the language, whether the panelist has rated the cell and, for the comments
+    of the others, whether they commented it: rendered once and shared through the cache
+    by every panelist in the same case (200 panelists polling every few seconds)."""
+    version, language = q.live_version, translation.get_language()
+    keys: dict[str, tuple[str, questionnaire.Entry, questionnaire.Cell]] = {}
+    for entry in step.entries:
+        for cell in entry.cells:
+            name = f"{entry.round_item.pk}-{cell.criterion.pk}"
+            state = "live" if cell.live else "wait" if cell.live_waiting else str(cell.answered)
+            author = q.panelist.pk if cell.live and cell.comment else 0
+            key = f"delphi:livefrag:{q.round.pk}:{version}:{language}:{name}:{state}:{author}"
+            keys[key] = (name, entry, cell)
+    found = cache.get_many(list(keys))
+    missing = {}
+    for key, (_name, entry, cell) in keys.items():
+        if key not in found:
+            context = {"entry": entry, "cell": cell, "protocol": q.panelist.study.protocol}
+            missing[key] = render_to_string("panelists/_live_feedback.html", context)
+    if missing:
+        cache.set_many(missing, realtime.LIVE_SECONDS * 3)
+    return {name: found.get(key) or missing[key] for key, (name, _e, _c) in keys.items()}
 
 
 @never_cache

@@ -20,6 +20,7 @@ from django.utils.translation import ngettext
 
 from reports.selectors import CHARACTERISTICS, ReportData
 from reports.stamp import SOFTWARE
+from rounds import realtime
 from rounds.models import AuditEntry, Item, Panelist, Protocol, StudyRecord
 from rounds.version import __version__
 
@@ -65,6 +66,31 @@ def methods_context(
         "characteristics": characteristics(data),
         "min_group": protocol.min_group_size,
         "checklist": _checklist(data.record),
+        "realtime": protocol.realtime,
+        "snapshots": len(data.snapshots),
+    }
+
+
+def movement(data: ReportData, when: Formatter) -> dict[str, Any] | None:
+    """Real-time mode: the median of every (item, criterion) at each snapshot, and its
+    percent change since the snapshot before the last (METHODS §4 between snapshots)."""
+    if not data.protocol.realtime:
+        return None
+    names = {c.code: c.text(data.study.report_language) for c in data.criteria}
+    rows = [
+        {
+            "code": m.item,
+            "criterion": names.get(m.criterion, m.criterion),
+            "medians": ["–" if v is None else f"{v:g}" for v in m.medians],
+            "pct_change": "–" if m.pct_change is None else f"{m.pct_change:.1f}",
+            "stable": m.stable,
+        }
+        for m in realtime.movements(data.snapshots)
+    ]
+    return {
+        "snapshots": [{"at": when(s.at), "kind": s.get_kind_display()} for s in data.snapshots],
+        "rows": rows,
+        "unstable": sum(1 for r in rows if r["stable"] is False),
     }
 
 

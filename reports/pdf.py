@@ -952,6 +952,7 @@ def report_context(data: ReportData, stamp: Stamp, report: _Report | None = None
         "round_tables": report.round_tables(),
         "matrix": matrix,
         "stability": report.stability(),
+        "movement": methods.movement(data, report.when),
         "sensitivity": report.sensitivity(),
         "attrition": report.attrition(),
         "sheets": sheets,

@@ -15,7 +15,7 @@ import pandas as pd
 from django.db.models import OuterRef, Subquery
 
 from reports.models import Recommendation, RecommendationItem
-from rounds import consensus, csvio, dispositions, proposals, selectors
+from rounds import consensus, csvio, dispositions, proposals, realtime, selectors
 from rounds.anonymise import Scrubber
 from rounds.models import (
     AuditEntry,
@@ -30,6 +30,7 @@ from rounds.models import (
     Round,
     RoundAnalysis,
     RoundItem,
+    Snapshot,
     Study,
     StudyRecord,
 )
@@ -151,6 +152,7 @@ class ReportData:
     attrition: Attrition | None = None
     record: StudyRecord | None = None
     round0: proposals.Summary | None = None  # the proposals round, when the study had one
+    snapshots: list[Snapshot] = field(default_factory=list)  # real-time mode only
 
     @property
     def items_by_id(self) -> dict[int, Item]:
@@ -217,6 +219,9 @@ def report_data(study: Study, *, ratings: pd.DataFrame | None = None) -> ReportD
         participation=participation,
         panel=panel,
         comments=selectors.comments_frame(study=study, scrub=scrub),
+        snapshots=[s for r in rounds for s in realtime.snapshots_of(r)]
+        if protocol.realtime
+        else [],
         recommendations=recommendations,
         recommendation_items=dict(linked),
         protocol_changes=audit,

@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from rounds import signals
+from rounds import realtime, signals
 from rounds.errors import DomainError
 from rounds.models import Criterion, Panelist, Participation, Rating, Round, RoundItem
 
@@ -141,8 +141,12 @@ def ratings_save(
     now: datetime | None = None,
     expected: datetime | None = None,
     participation: Participation | None = None,
+    history: bool | None = None,
 ) -> int:
     """Upsert answers (last write wins); refuse them all if one is not this panelist's to give.
+
+    In a real-time study (or with ``history``) each answer that is new or changed is also
+    appended to the rating history with the time of the save (`rounds.realtime`).
 
     `questions` spares two queries when the caller has already loaded the questionnaire, and
     `participation` (as loaded for this request) lets a save skip recording an activity
@@ -156,7 +160,11 @@ def ratings_save(
     now = now or timezone.now()
     _check_answers(questions or Questions.of(round), answers)
     touch = _needs_touch(participation, now)
+    if history is None:
+        history = round.study.protocol.realtime
     with transaction.atomic():
+        cells = [(a.round_item_id, a.criterion_id) for a in answers]
+        before = realtime.history_before(panelist, cells) if history else None
         if connection.vendor == "postgresql":
             touched = _save_in_one_statement(panelist, round, answers, now, expected, touch)
         else:
@@ -166,6 +174,9 @@ def ratings_save(
                 panelist=panelist, round=round,
                 defaults={"status": Participation.Status.IN_PROGRESS, "last_activity_at": now},
             )  # fmt: skip
+        if before is not None:
+            given = [(a.round_item_id, a.criterion_id, a.value) for a in answers]
+            realtime.history_record(panelist=panelist, before=before, given=given, now=now)
     return len(answers)
 
 

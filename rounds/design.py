@@ -107,6 +107,8 @@ def _protocol(study: Study) -> Document:
     data["accept_rule"] = data["accept_rule"].strip()
     data["reject_rule"] = data["reject_rule"].strip()
     data["stable_below"] = float(data["stable_below"])
+    if protocol.realtime:  # written only when set, so classic studies keep their hash
+        data["realtime"] = True
     return data
 
 

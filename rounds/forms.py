@@ -136,7 +136,16 @@ class ProtocolForm(forms.ModelForm):
             "show_comments",
             "show_groups",
             "min_group_size",
+            "realtime",
         ]
+
+    def clean_realtime(self) -> bool:
+        value = bool(self.cleaned_data.get("realtime"))
+        if self.instance.is_locked and value != self.instance.realtime:
+            raise forms.ValidationError(
+                _("Real-time mode is chosen before round 1 opens; it cannot change afterwards.")
+            )
+        return value
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

@@ -177,6 +177,15 @@ class Protocol(models.Model):
     min_group_size = models.PositiveSmallIntegerField(
         _("smallest group shown separately"), default=5, validators=[MinValueValidator(5)]
     )
+    realtime = models.BooleanField(
+        _("real-time mode (one open period, no rounds)"),
+        default=False,
+        help_text=_(
+            "Panelists see the panel's current answers after their own first rating of an "
+            "item, once the smallest group size has rated it, and may revise until the "
+            "deadline. The study has one round."
+        ),
+    )
     locked_at = models.DateTimeField(_("locked at"), null=True, blank=True)
     locked_design_hash = models.CharField(
         _("design hash when round 1 opened"),
@@ -206,6 +215,8 @@ class Protocol(models.Model):
     def as_dict(self) -> dict[str, Any]:
         """A stable description of the protocol, hashed for the reproducibility stamp."""
         skip = {"id", "study", "locked_at", "locked_design_hash"}
+        if not self.realtime:  # classic studies keep the hash they had before the mode existed
+            skip.add("realtime")
         fields = [f.name for f in self._meta.fields if f.name not in skip]
         data: dict[str, Any] = {name: getattr(self, name) for name in fields}
         data["criteria"] = [c.as_dict() for c in self.study.criteria.all()]
@@ -557,6 +568,11 @@ class RatingQuerySet(models.QuerySet["Rating"]):
         )
         return self.filter(models.Exists(submitted))
 
+    def counted_in(self, study: Study) -> RatingQuerySet:
+        """`counted()`, except in a real-time study, where every saved rating counts: the
+        panel's answers are live, and a panelist revises them until the deadline."""
+        return self.all() if study.protocol.realtime else self.counted()
+
 
 class Rating(models.Model):
     """One panelist's rating of one item on one criterion in one round; empty = don't know."""
@@ -861,6 +877,82 @@ class HiddenComment(models.Model):
 
     def __str__(self) -> str:
         return f"comment of {self.rating} hidden"
+
+
+class RatingChangeIsAppendOnly(Exception):
+    """A rating's history cannot be changed (only deleted with its rating's study)."""
+
+
+class RatingChangeQuerySet(models.QuerySet["RatingChange"]):
+    def update(self, **kwargs: Any) -> int:
+        raise RatingChangeIsAppendOnly("The rating history is append-only.")
+
+
+class RatingChange(models.Model):
+    """One saved change of a rating in a real-time study: who, which cell, the value given
+    (empty = don't know) and when. Append-only: the ratings at any moment of the open
+    period can be rebuilt from it, which is what the snapshots do."""
+
+    round_item = models.ForeignKey(RoundItem, on_delete=models.CASCADE, related_name="+")
+    criterion = models.ForeignKey(Criterion, on_delete=models.CASCADE, related_name="+")
+    panelist = models.ForeignKey(Panelist, on_delete=models.CASCADE, related_name="rating_changes")
+    value = models.SmallIntegerField(_("value"), null=True, blank=True)
+    at = models.DateTimeField(_("at"))
+
+    objects = RatingChangeQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("rating change")
+        verbose_name_plural = _("rating history")
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["round_item", "at"], name="rating_change_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.panelist} {self.round_item} {self.criterion}: {self.value} at {self.at}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise RatingChangeIsAppendOnly("The rating history is append-only.")
+        super().save(*args, **kwargs)
+
+
+class Snapshot(Job):
+    """The panel's answers in a real-time round as they stood at one moment (`at`): taken
+    every day while the round is open and once at its close. A durable job: the tick
+    queues it, a worker computes it from the rating history, so computing it late (or
+    twice) gives the same numbers. `results` holds METHODS §2–3 per (item, criterion);
+    `stability` holds §4 against the snapshot before it."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Waiting for a worker")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    class Kind(models.TextChoices):
+        DAILY = "daily", _("Daily")
+        CLOSE = "close", _("At the close")
+
+    round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="snapshots")
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices)
+    at = models.DateTimeField(_("answers as at"))
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.QUEUED
+    )
+    results = models.JSONField(default=list, blank=True)
+    stability = models.JSONField(default=list, blank=True)
+    computed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("snapshot")
+        verbose_name_plural = _("snapshots")
+        ordering = ["round", "at"]
+        constraints = [
+            models.UniqueConstraint(fields=["round", "at"], name="one_snapshot_per_moment"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.round} as at {self.at:%Y-%m-%d %H:%M}"
 
 
 # Round 0 (the proposals round) lives in its own module; imported here so Django finds it.

@@ -26,8 +26,9 @@ def counted_rows(
     (round, item, criterion, panelist; codepoint order, whatever the database's collation).
 
     Only ratings of panelists who submitted the round count (``submitted_only``): answers
-    saved in a questionnaire that was never submitted are kept but not analysed."""
-    qs = Rating.objects.counted() if submitted_only else Rating.objects.all()
+    saved in a questionnaire that was never submitted are kept but not analysed (in a
+    real-time study every saved answer counts: `RatingQuerySet.counted_in`)."""
+    qs = Rating.objects.counted_in(study) if submitted_only else Rating.objects.all()
     qs = qs.filter(round_item__round__study=study)
     if rounds is not None:
         qs = qs.filter(round_item__round__number__in=list(rounds))
@@ -149,7 +150,8 @@ def comments_frame(
 
     Columns: round, panelist (pseudonym), item (code), criterion (code), comment, value."""
     scrub = scrub or panel_scrubber(study)
-    qs = Rating.objects.counted().filter(round_item__round__study=study).exclude(comment="")
+    qs = Rating.objects.counted_in(study).filter(round_item__round__study=study)
+    qs = qs.exclude(comment="")
     qs = qs.filter(hidden__isnull=True)  # moderated away (rounds.privacy)
     if rounds is not None:
         qs = qs.filter(round_item__round__number__in=list(rounds))

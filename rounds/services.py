@@ -21,7 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from rounds import consensus, jobs, selectors, signals
+from rounds import consensus, jobs, realtime, selectors, signals
 from rounds.design import design_hash
 from rounds.errors import (
     AnalysisImpossibleError,
@@ -37,10 +37,12 @@ from rounds.models import (
     Participation,
     ProposalRound,
     Protocol,
+    Rating,
     Result,
     Round,
     RoundAnalysis,
     RoundItem,
+    Snapshot,
     Study,
 )
 from rounds.proposal_models import ProposalConsent
@@ -122,6 +124,8 @@ def round_create(
             % {"n": previous.number}
         )
     number = 1 if previous is None else previous.number + 1
+    if number > 1 and study.protocol.realtime:
+        raise TransitionError(_("A real-time study has one open period, not several rounds."))
     if number > study.protocol.max_rounds:
         raise TransitionError(
             _("The protocol allows at most %(n)d rounds.") % {"n": study.protocol.max_rounds}
@@ -264,6 +268,8 @@ def round_close(*, round: Round, by: Actor = None, now: datetime | None = None) 
                 % {"n": round.number, "state": round.get_state_display()}
             )
         audit_record(study=round.study, action="round.closed", target=str(round), by=by)
+        if round.study.protocol.realtime:
+            realtime.snapshot_request(round=round, at=now, kind=Snapshot.Kind.CLOSE)
         analysis_request(round=round, by=by)
     return round
 
@@ -415,9 +421,12 @@ def round_analyse(*, round_id: int, force: bool = False) -> Round:
 
 
 def _check_analysable(round: Round) -> None:
-    submitted = Participation.objects.filter(
-        round=round, status=Participation.Status.SUBMITTED
-    ).exists()
+    if round.study.protocol.realtime:  # every saved answer counts (rounds.realtime)
+        submitted = Rating.objects.filter(round_item__round=round).exists()
+    else:
+        submitted = Participation.objects.filter(
+            round=round, status=Participation.Status.SUBMITTED
+        ).exists()
     if not submitted:
         raise AnalysisImpossibleError(
             _(
@@ -431,7 +440,8 @@ def _check_analysable(round: Round) -> None:
 def study_advance(*, study: Study, after: Round) -> None:
     """Apply the stopping rule after a round's analysis: finish, or prepare the next round."""
     carried = after.decisions.filter(decision=ItemDecision.Decision.CARRIED).count()
-    if carried and after.number < study.protocol.max_rounds:
+    # A real-time study has one open period: its close is the end.
+    if carried and after.number < study.protocol.max_rounds and not study.protocol.realtime:
         if not study.rounds.filter(number=after.number + 1).exists():
             round_create(study=study)
         return
@@ -606,6 +616,7 @@ def rounds_tick(*, now: datetime | None = None) -> dict[str, int]:
             pass  # closed by someone else meanwhile
     done["analyses"] = analyses_sweep(now=now)
     done["round0_closed"] = proposal_rounds_tick(now=now)
+    done["snapshots"] = realtime.snapshots_tick(now=now)
     return done
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from rounds import services
+from rounds import realtime, services
 
 
 @shared_task(ignore_result=True)
@@ -22,3 +22,9 @@ def run_analysis(job_id: int) -> str:
 def tick() -> dict[str, int]:
     """Run by Celery beat every minute: scheduled openings, deadlines, stalled analyses."""
     return services.rounds_tick()
+
+
+@shared_task(ignore_result=True)
+def run_snapshot(snapshot_id: int) -> str:
+    snapshot = realtime.snapshot_run(snapshot_id=snapshot_id)
+    return snapshot.status if snapshot is not None else "missing"

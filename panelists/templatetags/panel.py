@@ -21,19 +21,21 @@ def _words() -> dict[str, str]:
 
 
 @register.simple_tag
-def feedback_histogram(cell: Cell) -> SafeString:
-    """The previous round's distribution with the panelist's own rating highlighted."""
-    fb = cell.feedback
+def feedback_histogram(cell: Cell, live: bool = False) -> SafeString:
+    """The previous round's distribution (or, `live`, the panel's answers now in real-time
+    mode) with the panelist's own rating highlighted."""
+    fb = cell.live if live else cell.feedback
     if fb is None:
         return mark_safe("")
     c, r = cell.criterion, fb.result
+    title = _("The panel now: %(criterion)s") if live else _("Previous round: %(criterion)s")
     svg = charts.histogram_svg(
         r.counts, scale_min=c.scale_min, median=r.median, q1=r.q1, q3=r.q3,
         highlight=fb.own_previous, bands=(c.low_max, c.high_min), labels=_words(),
         # Drawn 240 wide and shown at the width of the page (up to 24rem): the legend's
         # 9-unit text reaches at least 12 px on a 375 px phone.
         width=240, height=110,
-        title=_("Previous round: %(criterion)s") % {"criterion": c.text()},
+        title=title % {"criterion": c.text()},
         key=f"{r.round_item_id}-{c.pk}",
     )  # fmt: skip
     return mark_safe(svg)

@@ -585,6 +585,7 @@ class ProtocolForm(forms.ModelForm):
             "allow_dont_know",
             "require_comment_outside_iqr",
             "randomise_items",
+            "realtime",
         )
         widgets = {
             "accept_rule": forms.TextInput(attrs={"size": 60}),

@@ -671,6 +671,8 @@ def _normal_protocol(protocol: Document) -> Document:
     data["accept_rule"] = data["accept_rule"].strip()
     data["reject_rule"] = data["reject_rule"].strip()
     data["stable_below"] = float(data["stable_below"])
+    if protocol.get("realtime"):  # absent when false: classic studies keep their hash
+        data["realtime"] = True
     return data
 
 

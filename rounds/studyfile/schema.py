@@ -152,6 +152,11 @@ def _protocol() -> dict[str, Any]:
             "show_comments": _flag(True, "Feedback: anonymous comments."),
             "show_groups": _flag(False, "Feedback: the distribution per stakeholder group."),
             "min_group_size": _integer(5, 1000, "Smallest group shown separately (5 or more).", 5),
+            "realtime": _flag(
+                False,
+                "Real-time mode: one open period; panelists see the panel's current answers "
+                "after their own first rating and may revise until the deadline.",
+            ),
         },
     }
 

@@ -157,6 +157,40 @@
     document.querySelectorAll("details[data-open-wide]").forEach(function (d) { d.open = true; });
   }
 
+  /* Real-time mode: the panel's answers under each question, fetched every few seconds and
+     swapped in (a chart or comment list the panelist opened stays open). */
+  function liveFeedback(box) {
+    var every = Number(box.dataset.liveEvery || 5) * 1000;
+    var shown = {};
+    function swap(key, html) {
+      var old = document.querySelector('[data-live-cell="' + key + '"]');
+      if (!old || shown[key] === html) { return; }
+      shown[key] = html;
+      var holder = document.createElement("template");
+      holder.innerHTML = html.trim();
+      var fresh = holder.content.firstElementChild;
+      if (!fresh) { return; }
+      ["details.feedback", "details.comments"].forEach(function (selector) {
+        var before = old.querySelector(selector);
+        var after = fresh.querySelector(selector);
+        if (before && after) { after.open = before.open; }
+        else if (after && after.hasAttribute("data-open-wide") && window.matchMedia &&
+                 window.matchMedia("(min-width: 48rem)").matches) { after.open = true; }
+      });
+      old.replaceWith(fresh);
+    }
+    var version = box.dataset.liveV || "";
+    function poll() {
+      if (document.hidden) { setTimeout(poll, every); return; }  // a tab in the background
+      getJSON(box.dataset.liveUrl + "?v=" + encodeURIComponent(version)).then(function (data) {
+        version = data.v || "";
+        Object.keys(data.cells || {}).forEach(function (key) { swap(key, data.cells[key]); });
+        if (data.open) { setTimeout(poll, every); }
+      }).catch(function () { setTimeout(poll, every * 3); });
+    }
+    setTimeout(poll, every);
+  }
+
   function start() {
     var box = document.getElementById("analysis-progress");
     if (box && box.dataset.statusUrl) { analysisProgress(box); }
@@ -164,6 +198,8 @@
     if (report && report.dataset.statusUrl) { reportProgress(report); }
     var table = document.querySelector("#response-table[data-live]");
     if (table) { liveTable(table); }
+    var live = document.getElementById("live-feedback");
+    if (live && live.dataset.liveUrl) { liveFeedback(live); }
     confirmForms();
     copyButtons();
     focusErrors();

@@ -109,6 +109,7 @@ URLS: dict[str, tuple[str, Urls]] = {
                 both("password_change"), get("password_change_done")],
         PANELIST: [both("panelist-home"), post("panelist-consent"), both("panelist-rate"),
                    both("panelist-rate-step", lambda w: "d1"), both("panelist-review"),
+                   get("panelist-live", lambda w: "d1"),
                    post("panelist-submit"), both("panelist-thanks"),
                    both("panelist-proposals")],
         PUBLIC: [get("healthz"), get("home"), get("demo-visitor"), get("login"), post("logout"),

@@ -7,12 +7,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.urls import reverse
 
 from demo import kce as demo
+from demo import realtime as realtime_demo
 from reports import exports
 from rounds.errors import DomainError
 from rounds.models import StudyMembership
@@ -25,8 +27,9 @@ VIEWER_USER = "policy"
 class Command(BaseCommand):
     help = (
         "Create the demo studies (simulated data): 'kce-burnout-gp', a two-round replay of the "
-        "KCE 165 design with 59 simulated GPs, 'demo-live' with round 2 open, and "
-        "'demo-round0' whose panel proposed new items in a round 0. Writes "
+        "KCE 165 design with 59 simulated GPs, 'demo-live' with round 2 open, "
+        "'demo-round0' whose panel proposed new items in a round 0, and 'demo-realtime', "
+        "a real-time study open for three days. Writes "
         "DIR/ratings.csv, DIR/results.csv and DIR/report.pdf for 'kce-burnout-gp'. The analyses "
         "run in a real Celery worker, started for the occasion unless --external-worker."
     )
@@ -45,6 +48,7 @@ class Command(BaseCommand):
         worker = None if options["external_worker"] else _start_worker()
         try:
             result = demo.build_demo(seed=options["seed"])
+            realtime_demo.build_realtime_demo(np.random.default_rng(options["seed"]))
         except DomainError as exc:
             raise CommandError(str(exc)) from exc
         finally:
@@ -73,7 +77,8 @@ class Command(BaseCommand):
             f"Demo ready (simulated data). Files in {out}: ratings.csv, results.csv, report.pdf\n"
             f"Coordinator login: {DEMO_USER} / {DEMO_PASSWORD}; policy team (viewer) login: "
             f"{VIEWER_USER} / {DEMO_PASSWORD}\n"
-            f"As a demo panelist (study demo-live, round 2 open): {settings.SITE_URL}{entry}"
+            f"As a demo panelist (study demo-live, round 2 open): {settings.SITE_URL}{entry}\n"
+            f"Real-time study: {realtime_demo.REALTIME_SLUG} (open, simulated for three days)"
         )
 
 

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('rounds', '0012_round0_proposals'),
+        ('rounds', '0013_merge_realtime_round0'),
     ]
 
     operations = [
