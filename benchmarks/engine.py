@@ -15,11 +15,15 @@ and a perturbed round 2. Times, best of several repeats, in one process:
     target is (f)/(d) <= 20);
 (g) the same as (f) with plain string columns for panelist, item and criterion (pandas'
     str dtype, which DataFrame.from_records gives the web app for a database query).
+
+``python -m benchmarks --only engine`` runs ``figures``: (f) against its own floor, one
+np.bincount over the same ratings' keys (both rounds), medians of interleaved repeats.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 from collections.abc import Callable
 from typing import Any
@@ -144,6 +148,67 @@ def _bincount_keys(frame: pd.DataFrame) -> np.ndarray:
     group = frame["item"].cat.codes.to_numpy().astype(np.intp) * len(CRITERIA)
     group += frame["criterion"].cat.codes.to_numpy()
     return group * (SCALE_POINTS + 1) + index
+
+
+# ratings analysed (both rounds together); the target is for "full": at "small" the same 800
+# groups hold a tenth of the ratings, so the floor shrinks tenfold and the per-group work not
+SCALES = {"small": 100_000, "full": 1_000_000}
+REPEATS = {"small": 7, "full": 11}
+
+
+def figures(scale: str) -> list[Any]:
+    """The figures for `python -m benchmarks`: the whole analysis (§2-5) of the ratings of
+    two rounds, categorical columns as the web app reads them (and as the round-close path
+    gets them from the database), and the same with str columns, against the floor of one
+    np.bincount over the same ratings' precomputed keys (group * 10 + value index).
+
+    Repeats are interleaved (floor, ours, floor, ours...) and the figures are their
+    medians. Each is measured twice: CPU time of this process, the figure the target is
+    about, which a busy shared machine barely moves, and wall time, which it does (a run
+    of 50 ms is preempted where one bincount of 2 ms seldom is)."""
+    from benchmarks.__main__ import Figure
+
+    ratings = make_ratings(SCALES[scale] // 2)
+    strings = ratings.astype({c: str for c in ("panelist", "item", "criterion")})
+    settings = consensus.CriterionSettings()
+    key, minlength = _keys_of_rounds(ratings)
+    tasks = {
+        "floor": lambda: np.bincount(key, minlength=minlength),
+        "ours": lambda: consensus.analyse(ratings, settings),
+        "str": lambda: consensus.analyse(strings, settings),
+    }
+    cpu: dict[str, list[float]] = {name: [] for name in tasks}
+    wall: dict[str, list[float]] = {name: [] for name in tasks}
+    for task in tasks.values():
+        task()  # warm up: first-call imports and allocations are not what is measured
+    for _ in range(REPEATS[scale]):
+        for name, task in tasks.items():
+            started, started_cpu = time.perf_counter(), time.process_time()
+            task()
+            cpu[name].append(time.process_time() - started_cpu)
+            wall[name].append(time.perf_counter() - started)
+
+    def ms(found: dict[str, list[float]], name: str) -> float:
+        return statistics.median(found[name]) * 1e3
+
+    floor = f"one np.bincount over the keys of {len(ratings):,} ratings"
+    n = f"{len(ratings):,} ratings"
+    return [
+        Figure("engine", f"analyse (§2-5) of {n}, CPU time", ms(cpu, "ours"), "ms", floor,
+               ms(cpu, "floor"), "<= 20x" if scale == "full" else ""),
+        Figure("engine", "  the same, wall time", ms(wall, "ours"), "ms", floor,
+               ms(wall, "floor")),
+        Figure("engine", "  the same with str columns, CPU time", ms(cpu, "str"), "ms", floor,
+               ms(cpu, "floor")),
+    ]  # fmt: skip
+
+
+def _keys_of_rounds(frame: pd.DataFrame) -> tuple[np.ndarray, int]:
+    """Bincount keys of every rating, rounds one after the other, and the bins."""
+    per_round = len(CRITERIA) * frame["item"].cat.categories.size * (SCALE_POINTS + 1)
+    rounds = frame["round"].to_numpy()
+    key = _bincount_keys(frame) + (rounds - rounds.min()) * per_round
+    return key, per_round * int(rounds.max() - rounds.min() + 1)
 
 
 def _naive(frame: pd.DataFrame) -> pd.Series:

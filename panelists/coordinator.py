@@ -29,7 +29,7 @@ from panelists.models import EmailMessage, EmailTemplate
 from rounds import access, checks, realtime
 from rounds.errors import DomainError
 from rounds.forms import DeadlineForm, ReminderScheduleForm, ReopenForm, ScheduleForm
-from rounds.models import Panelist, Participation, Round, Study
+from rounds.models import Panelist, Participation, ProposalRound, Round, Study
 from rounds.services import audit_record
 from rounds.templatetags.delphi_format import when
 
@@ -159,6 +159,41 @@ def round_reminder_schedule(request: HttpRequest, slug: str, number: int) -> Htt
     else:
         messages.error(request, " ".join(str(e) for e in form.errors.get("days_before", [])))
     return redirect("round-detail", slug=slug, number=number)
+
+
+def _proposal_round(request: HttpRequest, slug: str) -> ProposalRound:
+    study = access.get_study_for_user(request.user, slug, access.RUN)
+    return get_object_or_404(ProposalRound.objects.select_related("study"), study=study)
+
+
+@login_required
+@require_POST
+def round0_remind(request: HttpRequest, slug: str) -> HttpResponse:
+    proposal_round = _proposal_round(request, slug)
+    try:
+        n = services.proposal_reminders_send(proposal_round=proposal_round, by=request.user)
+    except DomainError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("%(n)d reminders are on their way.") % {"n": n})
+    return redirect("round0", slug=slug)
+
+
+@login_required
+@require_POST
+def round0_reminder_schedule(request: HttpRequest, slug: str) -> HttpResponse:
+    proposal_round = _proposal_round(request, slug)
+    form = ReminderScheduleForm(request.POST)
+    if form.is_valid():
+        services.proposal_reminders_schedule(
+            proposal_round=proposal_round,
+            days_before=form.cleaned_data["days_before"],
+            by=request.user,
+        )
+        messages.success(request, _("The reminder schedule is saved."))
+    else:
+        messages.error(request, " ".join(str(e) for e in form.errors.get("days_before", [])))
+    return redirect("round0", slug=slug)
 
 
 # --------------------------------------------------------------------- one panelist

@@ -126,12 +126,15 @@ def proposals_page(request: HttpRequest) -> HttpResponse:
         return redirect("panelist-home")
     sections = _sections(proposal_round, panelist)
     open_now = proposals.takes_answers(proposal_round)
+    needs_consent = open_now and not proposals.consent_given(proposal_round, panelist)
     problems: dict[str, str] = {}
     status = 200
     if request.method == "POST":
         if not open_now:
             messages.error(request, _("Round 0 is closed; your answers and proposals are kept."))
             return redirect("panelist-proposals")
+        if needs_consent:
+            return _consent(request, proposal_round, panelist)
         answers, drafts = _read(request, sections)
         try:
             made = proposals.panel_save(
@@ -152,6 +155,7 @@ def proposals_page(request: HttpRequest) -> HttpResponse:
         "study": panelist.study,
         "proposal_round": proposal_round,
         "open_now": open_now,
+        "needs_consent": needs_consent,
         "sections": sections,
         "problems": problems,
         "question": translated(
@@ -160,6 +164,20 @@ def proposals_page(request: HttpRequest) -> HttpResponse:
         or _("What does this domain miss? What would help general practitioners most?"),
     }
     return render(request, "panelists/proposals.html", context, status=status)
+
+
+def _consent(
+    request: HttpRequest, proposal_round: ProposalRound, panelist: Panelist
+) -> HttpResponse:
+    """The first visit's consent, asked like round 1's; nothing is saved without it."""
+    if request.POST.get("consent") != "yes":
+        messages.error(request, _("Please tick the box to agree before you start."))
+    else:
+        try:
+            proposals.consent_give(proposal_round=proposal_round, panelist=panelist)
+        except DomainError as exc:
+            messages.error(request, str(exc))
+    return redirect("panelist-proposals")
 
 
 def _saved_message(made: int) -> str:

@@ -35,7 +35,7 @@ from django.utils.translation import gettext as _
 
 from panelists import links, texts
 from panelists.models import EmailMessage, EmailTemplate
-from rounds import jobs
+from rounds import jobs, proposals
 from rounds.errors import TransitionError
 from rounds.models import (
     Panelist,
@@ -45,6 +45,7 @@ from rounds.models import (
     ScheduledReminder,
     Study,
 )
+from rounds.proposal_models import ProposalReminder
 from rounds.services import Actor, audit_record
 
 logger = logging.getLogger(__name__)
@@ -347,7 +348,7 @@ def placeholder_values(panelist: Panelist, round: Round | None, url: str | None)
     return {
         "name": panelist.name or panelist.pseudonym,
         "study": study.text("title", panelist.language),
-        "round": str(round.number) if round else "",
+        "round": _round_number(round, study),
         "link": url or "",
         "deadline": _deadline_text(round, study),
         "contact": contact,
@@ -369,10 +370,24 @@ def _domain() -> str:
 
 
 def _deadline_text(round: Round | None, study: Study) -> str:
-    if round is None or round.closes_at is None:
+    """The deadline in the active language and the study's time zone; an e-mail without a
+    round is one of round 0, whose deadline is its own (empty when it has none)."""
+    if round is not None:
+        closes_at = round.closes_at
+    else:
+        closes_at = (
+            ProposalRound.objects.filter(study=study).values_list("closes_at", flat=True).first()
+        )
+    if closes_at is None:
         return ""
-    local = round.closes_at.astimezone(ZoneInfo(study.time_zone))
+    local = closes_at.astimezone(ZoneInfo(study.time_zone))
     return f"{date_format(local, 'DATETIME_FORMAT')} ({study.time_zone})"
+
+
+def _round_number(round: Round | None, study: Study) -> str:
+    if round is not None:
+        return str(round.number)
+    return "0" if ProposalRound.objects.filter(study=study).exists() else ""
 
 
 # --------------------------------------------------------------------------- the tick
@@ -451,10 +466,75 @@ def reminders_schedule(*, round: Round, days_before: Iterable[int], by: Actor = 
         )  # fmt: skip
 
 
+def proposal_reminders_send(
+    *, proposal_round: ProposalRound, by: Actor = None, reason: str = ""
+) -> int:
+    """Queue a reminder of round 0, with the panelist's live link, to every invited panelist
+    who has neither answered an open question nor made a proposal."""
+    if not proposals.takes_answers(proposal_round):
+        raise TransitionError(_("Reminders go out only while round 0 is open."))
+    with transaction.atomic():
+        ids = emails_record(
+            round=None,
+            panelist_ids=proposals.not_answered(proposal_round),
+            kind=EmailMessage.Kind.REMINDER,
+        )
+        audit_record(
+            study=proposal_round.study, action="reminder.sent", target="round 0", by=by,
+            after={"recipients": len(ids)}, reason=reason,
+        )  # fmt: skip
+    return len(ids)
+
+
+def proposal_reminders_schedule(
+    *, proposal_round: ProposalRound, days_before: Iterable[int], by: Actor = None
+) -> None:
+    """Remind round 0's panel automatically this many days before its deadline."""
+    days = sorted({d for d in days_before if d > 0}, reverse=True)
+    with transaction.atomic():
+        proposal_round.reminders.filter(sent_at__isnull=True).exclude(days_before__in=days).delete()
+        for d in days:
+            ProposalReminder.objects.get_or_create(proposal_round=proposal_round, days_before=d)
+        audit_record(
+            study=proposal_round.study, action="reminder.scheduled", target="round 0", by=by,
+            after={"days_before": days},
+        )  # fmt: skip
+
+
 def reminders_due(*, now: datetime | None = None) -> int:
-    """Send the scheduled reminders that are due; each is claimed and its e-mails recorded
-    in one transaction, so a reminder is sent once, or not yet."""
+    """Send the scheduled reminders that are due, of rating rounds and of round 0; each is
+    claimed and its e-mails recorded in one transaction, so a reminder is sent once, or
+    not yet."""
     now = now or timezone.now()
+    return _rating_reminders_due(now) + _proposal_reminders_due(now)
+
+
+def _proposal_reminders_due(now: datetime) -> int:
+    due = ProposalReminder.objects.filter(
+        sent_at__isnull=True,
+        proposal_round__state=ProposalRound.State.OPEN,
+        proposal_round__closes_at__gt=now,
+    ).select_related("proposal_round__study")
+    sent = 0
+    for reminder in due:
+        closes_at = reminder.proposal_round.closes_at
+        assert closes_at is not None
+        if closes_at - timedelta(days=reminder.days_before) > now:
+            continue
+        with transaction.atomic():
+            claimed = ProposalReminder.objects.filter(pk=reminder.pk, sent_at__isnull=True).update(
+                sent_at=now
+            )
+            if claimed:
+                proposal_reminders_send(
+                    proposal_round=reminder.proposal_round,
+                    reason=f"scheduled: {reminder.days_before} days before the deadline",
+                )
+                sent += 1
+    return sent
+
+
+def _rating_reminders_due(now: datetime) -> int:
     due = ScheduledReminder.objects.filter(
         sent_at__isnull=True, round__state=Round.State.OPEN, round__closes_at__gt=now
     ).select_related("round__study")

@@ -19,6 +19,13 @@ urlpatterns = [
         coordinator.panelist_action,
         name="panelist-action",
     ),
+    # Round 0's reminders (its page is in `rounds`).
+    path("studies/<slug:slug>/round-0/remind/", coordinator.round0_remind, name="round0-remind"),
+    path(
+        "studies/<slug:slug>/round-0/reminders/",
+        coordinator.round0_reminder_schedule,
+        name="round0-reminder-schedule",
+    ),
     path("studies/<slug:slug>/emails/", coordinator.email_templates, name="email-templates"),
     path(f"{R}/preview/", coordinator.round_preview, name="round-preview"),
     path(f"{R}/preview/<str:step>/", coordinator.round_preview, name="round-preview-step"),

@@ -143,3 +143,53 @@ class Proposal(models.Model):
             return self.item
         target = self.merged_into
         return target.item if target is not None and target.item_id is not None else None
+
+
+class ProposalReminder(models.Model):
+    """A reminder to the panelists who have not answered round 0 yet, due `days_before` its
+    deadline; sent once (the round-0 twin of `ScheduledReminder`)."""
+
+    proposal_round = models.ForeignKey(
+        ProposalRound, on_delete=models.CASCADE, related_name="reminders"
+    )
+    days_before = models.PositiveSmallIntegerField(_("days before the deadline"))
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("scheduled reminder of round 0")
+        verbose_name_plural = _("scheduled reminders of round 0")
+        ordering = ["proposal_round", "-days_before"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["proposal_round", "days_before"], name="one_round0_reminder_per_day"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.proposal_round}: {self.days_before} days before"
+
+
+class ProposalConsent(models.Model):
+    """A panelist's consent to take part, given at round 0's first visit; when round 1
+    opens it becomes their round-1 consent (`Participation.consented_at`), so they are not
+    asked twice."""
+
+    proposal_round = models.ForeignKey(
+        ProposalRound, on_delete=models.CASCADE, related_name="consents"
+    )
+    panelist = models.ForeignKey(
+        "rounds.Panelist", on_delete=models.CASCADE, related_name="proposal_consents"
+    )
+    consented_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("consent given in round 0")
+        verbose_name_plural = _("consents given in round 0")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["proposal_round", "panelist"], name="one_round0_consent_per_panelist"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.panelist} consented in round 0"

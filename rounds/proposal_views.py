@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 
 from rounds import access, proposals
 from rounds.errors import DomainError
+from rounds.forms import ReminderScheduleForm
 from rounds.models import Proposal, ProposalAnswer, ProposalRound, Round, Study
 
 
@@ -76,7 +77,13 @@ def _proposals_context(
             "answers": [a.text for a in answers.order_by("pk") if a.domain == domain.key],
         })  # fmt: skip
     standing = [p for p in all_proposals if p.status in ("pending", "accepted")]
+    reminders = list(proposal_round.reminders.all())
     return {
+        "not_answered": len(proposals.not_answered(proposal_round)),
+        "reminders": reminders,
+        "reminder_form": ReminderScheduleForm(
+            initial={"days_before": ", ".join(str(r.days_before) for r in reminders)}
+        ),
         "sections": sections,
         "standing": standing,
         "flow": proposals.flow(proposal_round),

@@ -26,6 +26,7 @@ from rounds.proposal_models import (
     TEXT_MAX,
     Proposal,
     ProposalAnswer,
+    ProposalConsent,
     ProposalRound,
 )
 from rounds.services import Actor, audit_record
@@ -145,6 +146,42 @@ def proposal_round_open(
                    "invited": len(panel)},
         )  # fmt: skip
     return proposal_round
+
+
+def not_answered(proposal_round: ProposalRound) -> list[int]:
+    """The panelists invited to round 0 (the panel when it opened, not erased since) who
+    have neither answered an open question nor made a proposal: whom a reminder reaches."""
+    if proposal_round.opened_at is None:
+        return []
+    answered = Q(proposal_answers__proposal_round=proposal_round) & ~Q(proposal_answers__text="")
+    proposed = Q(proposals__proposal_round=proposal_round)
+    invited = Panelist.objects.filter(
+        study_id=proposal_round.study_id,
+        erased_at__isnull=True,
+        created_at__lte=proposal_round.opened_at,
+    )
+    return list(
+        invited.exclude(pk__in=Panelist.objects.filter(answered | proposed).values("pk"))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def consent_given(proposal_round: ProposalRound, panelist: Panelist) -> bool:
+    return ProposalConsent.objects.filter(proposal_round=proposal_round, panelist=panelist).exists()
+
+
+def consent_give(
+    *, proposal_round: ProposalRound, panelist: Panelist, now: datetime | None = None
+) -> None:
+    """Record a panelist's consent, asked at round 0's first visit like round 1's welcome
+    page asks it; round 1 takes it over when it opens (`rounds.services.round_open`)."""
+    if not takes_answers(proposal_round):
+        raise TransitionError(_("Round 0 is closed; your saved answers and proposals are kept."))
+    ProposalConsent.objects.get_or_create(
+        proposal_round=proposal_round, panelist=panelist,
+        defaults={"consented_at": now or timezone.now()},
+    )  # fmt: skip
 
 
 def takes_answers(proposal_round: ProposalRound | None, now: datetime | None = None) -> bool:

@@ -45,6 +45,7 @@ from rounds.models import (
     Snapshot,
     Study,
 )
+from rounds.proposal_models import ProposalConsent
 from rounds.version import __version__
 
 logger = logging.getLogger(__name__)
@@ -182,9 +183,12 @@ def round_open(
                 "pk", flat=True
             )
         )
+        consented = _round_0_consents(study) if round.number == 1 else {}
         Participation.objects.bulk_create(
-            [Participation(panelist_id=pk, round=round) for pk in panel], ignore_conflicts=True
-        )
+            [Participation(panelist_id=pk, round=round, consented_at=consented.get(pk))
+             for pk in panel],
+            ignore_conflicts=True,
+        )  # fmt: skip
         if notify:
             signals.invitations_requested.send(sender=Round, round=round, panelist_ids=panel)
         audit_record(
@@ -195,6 +199,15 @@ def round_open(
             after={"closes_at": round.closes_at.isoformat() if round.closes_at else None},
         )
     return round
+
+
+def _round_0_consents(study: Study) -> dict[int, datetime]:
+    """The consents given in round 0, by panelist: round 1 does not ask them again."""
+    return dict(
+        ProposalConsent.objects.filter(proposal_round__study=study).values_list(
+            "panelist_id", "consented_at"
+        )
+    )
 
 
 def _protocol_lock(study: Study, now: datetime) -> None:

@@ -10,16 +10,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
-from rounds.consensus.between import STABILITY_COLUMNS, compare
-from rounds.consensus.counting import Bools, Counted, count_ratings
+from rounds.consensus.between import STABILITY_COLUMNS, compare_columns
+from rounds.consensus.counting import Bools, Counted, Ints, count_ratings
 from rounds.consensus.decisions import DecisionRule, decide_items
 from rounds.consensus.describe import describe_counted, keep_none
 from rounds.consensus.kendall import kendall
+from rounds.consensus.margin_search import Sorted
 from rounds.consensus.margins import margins
 from rounds.consensus.rules import LABELS, verdicts
-from rounds.consensus.settings import ALL_RULES, CriterionSettings, Rule, SettingsArg
+from rounds.consensus.settings import ALL_RULES, CriterionSettings, SettingsArg
 
 
 @dataclass(frozen=True)
@@ -43,18 +45,19 @@ def analyse(
     counted = count_ratings(ratings, settings, panels=True)
     results = describe_counted(counted)
     rounds = sorted(set(counted.rounds.tolist()))
-    stability = [
-        compare(counted, prev, cur, stable_below).assign(prev_round=prev, round=cur)
-        for prev, cur in itertools.pairwise(rounds)
-    ]
     columns = ["prev_round", "round", *STABILITY_COLUMNS]
+    stability = [
+        pd.DataFrame({"prev_round": prev, "round": cur, **compared}, columns=columns)
+        for prev, cur in itertools.pairwise(rounds)
+        for compared in [compare_columns(counted, prev, cur, stable_below)]
+    ]
+    if len(stability) > 1:
+        stability = [pd.concat(stability, ignore_index=True)]
     return Analysis(
         results=results,
         decisions=decide_items(results, decision_rule),
         all_rules=all_rules_counted(counted),
-        stability=pd.concat(stability, ignore_index=True)[columns]
-        if stability
-        else pd.DataFrame(columns=columns),
+        stability=stability[0] if stability else pd.DataFrame(columns=columns),
         kendall=kendall(counted),
     )
 
@@ -76,29 +79,38 @@ def all_rules_counted(counted: Counted) -> pd.DataFrame:
         "item": counted.item_column(counted.item_codes),
         "criterion": counted.criterion_column(counted.crit_codes),
     }
+    verdicts_of: dict[str, npt.NDArray[np.object_]] = {}
+    margins_of: dict[str, Ints] = {}
     for rule in ALL_RULES:
-        verdict = np.full(n_groups, None, dtype=object)
-        margin = np.full(n_groups, -1, dtype=np.int64)
-        for rows, settings in _rule_blocks(counted, rule):
-            counts = counted.block(rows, settings.scale)
-            code = verdicts(counts, settings, rule)
-            verdict[rows] = LABELS[code + 1]
-            margin[rows] = margins(counts, settings, rule, code)
-        columns[rule.label] = keep_none(verdict)
+        verdicts_of[rule.label] = np.full(n_groups, None, dtype=object)
+        margins_of[rule.label] = np.full(n_groups, -1, dtype=np.int64)
+    for rows, settings in _settings_blocks(counted):
+        counts = counted.block(rows, settings.scale)
+        ordered = None  # the sorted ratings, built once for the median-based rules
+        for rule in ALL_RULES:
+            try:
+                applied = CriterionSettings(settings.scale, rule, settings.quantile)
+            except ValueError:
+                continue  # the rule does not apply to this scale
+            if ordered is None and rule.kind in ("rand", "iqr"):
+                ordered = Sorted.of(counts, settings.scale.min)
+            code = verdicts(counts, applied, rule)
+            verdicts_of[rule.label][rows] = LABELS[code + 1]
+            margins_of[rule.label][rows] = margins(counts, applied, rule, code, ordered)
+    for rule in ALL_RULES:
+        margin = margins_of[rule.label]
+        columns[rule.label] = keep_none(verdicts_of[rule.label])
         columns[f"{rule.label}_margin"] = pd.arrays.IntegerArray(np.maximum(margin, 0),
                                                                  margin < 0)  # fmt: skip
     return pd.DataFrame(columns, copy=False)
 
 
-def _rule_blocks(counted: Counted, rule: Rule) -> Iterator[tuple[Bools, CriterionSettings]]:
+def _settings_blocks(counted: Counted) -> Iterator[tuple[Bools | slice, CriterionSettings]]:
+    """The groups of each distinct criterion settings (all of them when there is one)."""
     distinct = dict.fromkeys(counted.settings)
     for settings in distinct:
-        try:
-            applied = CriterionSettings(settings.scale, rule, settings.quantile)
-        except ValueError:
-            continue  # the rule does not apply to this scale
         if len(distinct) == 1:
-            yield np.ones(len(counted.counts), dtype=bool), applied
+            yield slice(None), settings
             continue
         codes = [c for c, s in enumerate(counted.settings) if s == settings]
-        yield np.isin(counted.crit_codes, codes), applied
+        yield np.isin(counted.crit_codes, codes), settings

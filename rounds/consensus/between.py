@@ -60,6 +60,12 @@ def compare_rounds(
 
 
 def compare(counted: Counted, prev: int, cur: int, stable_below: float) -> pd.DataFrame:
+    return pd.DataFrame(compare_columns(counted, prev, cur, stable_below))
+
+
+def compare_columns(counted: Counted, prev: int, cur: int, stable_below: float
+                    ) -> dict[str, Any]:  # fmt: skip
+    """The columns of ``compare``, in ``STABILITY_COLUMNS`` order."""
     n_crit = len(counted.criteria)
     cell = counted.item_codes * n_crit + counted.crit_codes
     rows_prev = np.flatnonzero(counted.rounds == prev)
@@ -76,12 +82,13 @@ def compare(counted: Counted, prev: int, cur: int, stable_below: float) -> pd.Da
     for test in ("wilcoxon_p", "mcnemar_p"):
         paired[f"{test}_holm"] = holm(paired[test], family)
     stable = pd.arrays.BooleanArray(change < stable_below, np.isnan(change))
-    return pd.DataFrame({
+    found = {
         "item": counted.item_column(counted.item_codes[g_cur]),
         "criterion": counted.criterion_column(counted.crit_codes[g_cur]),
         "n_prev": n_prev, "n": n_cur, "pct_change": change, "stable": stable, **paired,
         "cv_prev": cv_prev, "cv": cv_cur, "cv_change": cv_cur - cv_prev,
-    })[STABILITY_COLUMNS]  # fmt: skip
+    }  # fmt: skip
+    return {name: found[name] for name in STABILITY_COLUMNS}
 
 
 def holm(p: Floats, family: Ints) -> Floats:
@@ -117,7 +124,7 @@ def _paired_tests(counted: Counted, prev: int, cur: int, cells: Ints) -> dict[st
     # differences after - before, -(points - 1) .. points - 1, counted per cell
     after_minus_before = np.subtract.outer(np.arange(points), np.arange(points)).T.ravel()
     one_hot = np.arange(1 - points, points) == after_minus_before[:, None]  # (b*a, diff)
-    diffs = joint.reshape(len(joint), -1) @ one_hot.astype(np.int64)
+    diffs = joint.reshape(len(joint), points * points) @ one_hot.astype(np.int64)
     mcnemar = np.where(n_paired > 0, _mcnemar(up, down), np.nan)
     return {"n_paired": n_paired, "wilcoxon_p": _wilcoxon(diffs, points - 1),
             "mcnemar_p": mcnemar}  # fmt: skip
@@ -216,29 +223,45 @@ def _signed_rank_exact(ties: Ints, doubled_rank: Ints, r_plus2: int) -> float:
 
 def _mcnemar(up: Ints, down: Ints) -> Floats:
     """Exact two-sided binomial p of ``up`` successes in ``up + down`` trials at p = 1/2,
-    per cell: twice the smaller tail, summed in logs from C(n, 0) up (1.0 when n = 0)."""
+    per cell: twice the smaller tail, its terms C(n, i) / 2^n summed from logs of
+    factorials (1.0 when n = 0).
+
+    Only the terms within ``w`` of k are summed, w(w - 1) >= 25 n: for i <= k <= n / 2,
+    C(n, i) / C(n, k) <= exp(-2 d (d - 1) / n) with d = k - i, so every term left out is
+    below e^-50 of the largest and all of them together change the sum by less than
+    n e^-50 of it (under 1e-18 for any panel), far below double precision."""
     n, k = up + down, np.minimum(up, down)
     p = np.ones(len(n))
-    order = np.argsort(k, kind="stable")  # rows of similar k side by side
-    start = 0
-    while start < len(order):
+    # log(m!) for m = 0 .. max n, one table for every cell
+    log_factorial = np.concatenate(
+        [[0.0], np.cumsum(np.log(np.arange(1, int(n.max(initial=0)) + 1)))]
+    )
+    reach = np.ceil(np.sqrt(25.0 * n)).astype(np.int64) + 1
+    start = np.maximum(k - reach, 0)
+    width = k - start + 1
+    order = np.argsort(width, kind="stable")  # rows of similar width side by side
+    first = 0
+    while first < len(order):
         size = 256
-        while size > 1 and size * (int(k[order[min(start + size, len(order)) - 1]]) + 1) > 1 << 22:
+        last = min(first + size, len(order)) - 1
+        while size > 1 and size * int(width[order[last]]) > 1 << 22:
             size //= 2  # at most ~4M terms at a time
-        rows = order[start : start + size]
-        p[rows] = _binomial_tail(n[rows], k[rows])
-        start += len(rows)
+            last = min(first + size, len(order)) - 1
+        rows = order[first : first + size]
+        p[rows] = _binomial_tail(n[rows], k[rows], start[rows], log_factorial)
+        first += len(rows)
     return np.minimum(1.0, p)
 
 
-def _binomial_tail(n: Ints, k: Ints) -> Floats:
-    """2 * P(X <= k) for X ~ Binomial(n, 1/2), per row."""
-    i = np.arange(1, int(k.max(initial=0)) + 1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        steps = np.log((n[:, None] - i + 1) / i)
-    steps[i > k[:, None]] = 0.0
-    logs = np.concatenate([np.zeros((len(n), 1)), np.cumsum(steps, axis=1)], axis=1)
-    logs -= (n * math.log(2))[:, None]
-    logs[:, 1:][i > k[:, None]] = -np.inf
-    top = logs.max(axis=1)
-    return 2 * np.exp(top) * np.exp(logs - top[:, None]).sum(axis=1)
+def _binomial_tail(n: Ints, k: Ints, start: Ints, log_factorial: Floats) -> Floats:
+    """2 * P(X <= k) for X ~ Binomial(n, 1/2), per row, k <= n / 2, from the terms i =
+    start .. k: they rise with i up to k, so the last is the largest and the sum is taken
+    relative to it."""
+    i = start[:, None] + np.arange(int((k - start).max(initial=0)) + 1)
+    beyond = i > k[:, None]
+    i[beyond] = 0  # past k: any valid index, masked below
+    logs = log_factorial[n][:, None] - log_factorial[i] - log_factorial[n[:, None] - i]
+    top = log_factorial[n] - log_factorial[k] - log_factorial[n - k]
+    logs -= top[:, None]
+    logs[beyond] = -np.inf
+    return 2 * np.exp(top - n * math.log(2)) * np.exp(logs).sum(axis=1)

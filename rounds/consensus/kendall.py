@@ -53,8 +53,8 @@ def kendall(counted: Counted) -> pd.DataFrame:
     stats, rated = _kendall_table(table)
     rounds = np.repeat(rows.round_values, len(rows.criteria))
     criteria = np.tile(np.asarray(rows.criteria, dtype=object), len(rows.round_values))
-    frame = pd.DataFrame({"round": rounds, "criterion": criteria, **stats})
-    return frame[rated].reset_index(drop=True)[KENDALL_COLUMNS]
+    columns = {"round": rounds, "criterion": criteria, **stats}
+    return pd.DataFrame({name: columns[name][rated] for name in KENDALL_COLUMNS})
 
 
 def _block_codes(rows: Rows) -> Ints:

@@ -8,7 +8,7 @@ either end of the scale (``Sides``), and the shifts at which order statistics ch
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -25,30 +25,39 @@ _STEP = 16  # candidate pairs evaluated per group and pass
 class Sorted:
     """Every group's ratings in order, as scale-point indices, for order statistics x(j)
     (1-based) by lookup rather than by search. Extended as quantiles need it: x(j < 1) is
-    the scale's minimum and x(j > n) its maximum. The mirrored ratings (v -> min + max - v)
-    of every group follow, so a row marked ``flipped`` reads its own sequence the same way.
+    the scale's minimum and x(j > n) its maximum, stored as one extra value at each end of
+    every group's run ``[min, x(1) .. x(n), max]``, so a lookup is a clip and a gather. The
+    mirrored ratings (v -> min + max - v) of every group follow, so a row marked
+    ``flipped`` reads its own sequence the same way. Built once per count matrix and shared
+    by every rule that needs it (``margins(..., ordered=)``).
     """
 
-    values: Ints  # the groups' sorted scale-point indices, then the same mirrored
-    start: Ints  # (g,) where each row's sequence begins in ``values``
+    values: npt.NDArray[np.integer]  # the groups' padded runs, then the same mirrored
+    start: Ints  # (g,) where each row's run (its x(0)) begins in ``values``
     n: Ints
     vmin: int
     top: int  # index of the scale's maximum
     flipped: Bools
+    _positions: dict[tuple[int, int], tuple[Ints, Floats]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @classmethod
     def of(cls, counts: Ints, vmin: int) -> Sorted:
         g, k = counts.shape
-        points = np.tile(np.arange(k, dtype=np.int16 if k < 2**15 else np.int64), g)
-        plain = np.repeat(points, counts.ravel())
-        values = np.concatenate([plain, k - 1 - plain[::-1], [0]])  # a spare slot for n = 0
+        padded = counts.copy()
+        padded[:, 0] += 1  # x(0): the minimum
+        padded[:, -1] += 1  # x(n + 1): the maximum
+        dtype = np.int8 if k < 2**7 else np.int16 if k < 2**15 else np.int64
+        plain = np.repeat(np.tile(np.arange(k, dtype=dtype), g), padded.ravel())
+        values = np.concatenate([plain, (k - 1) - plain[::-1]])
         n = counts.sum(axis=1)
-        return cls(values, np.cumsum(n) - n, n, vmin, k - 1, np.zeros(g, dtype=bool))
+        return cls(values, np.cumsum(n + 2) - (n + 2), n, vmin, k - 1, np.zeros(g, dtype=bool))
 
     def take(self, rows: Ints, flip: bool = False) -> Sorted:
         start, n = self.start[rows], self.n[rows]
-        if flip:  # group [s, s + n) of the plain part is [2T - s - n, 2T - s) mirrored
-            start = (len(self.values) - 1) - start - n
+        if flip:  # run [s, s + n + 2) of one half is [2L - s - n - 2, 2L - s) of the other
+            start = len(self.values) - start - n - 2
         return Sorted(self.values, start, n, self.vmin, self.top, self.flipped[rows] ^ flip)
 
     def stack(self, other: Sorted) -> Sorted:
@@ -59,11 +68,16 @@ class Sorted:
     def at(self, j: Ints) -> Ints:
         """x(j) for indices ``j`` of shape (g, ...)."""
         shape = (-1,) + (1,) * (j.ndim - 1)
-        n = self.n.reshape(shape)
-        index = self.values[
-            self.start.reshape(shape) + np.minimum(np.maximum(j, 1), np.maximum(n, 1)) - 1
-        ]
-        return self.vmin + np.where(j < 1, 0, np.where(j > n, self.top, index))
+        index = np.clip(j, 0, self.n.reshape(shape) + 1)
+        index += self.start.reshape(shape)
+        return np.add(self.values[index], self.vmin, dtype=np.int64)
+
+    def positions(self, pct: int, qtype: int) -> tuple[Ints, Floats]:
+        """``quantiles.positions`` of every row's n, computed once per (pct, qtype)."""
+        key = (pct, qtype)
+        if key not in self._positions:
+            self._positions[key] = positions(self.n, pct, qtype)
+        return self._positions[key]
 
     def quantile(self, pct: int, qtype: int, shift: Ints) -> Floats:
         """The quantile with its order-statistic index moved by ``shift`` (g, S)."""
@@ -71,12 +85,21 @@ class Sorted:
 
     def quantiles(self, pcts: tuple[int, ...], qtype: int, shift: Ints) -> Floats:
         """Several quantiles, all moved by ``shift`` (g, S), in one lookup: (len(pcts), g, S)."""
-        found = [positions(self.n, pct, qtype) for pct in pcts]
-        j = np.stack([p[0] for p in found])[:, :, None]  # (P, g, 1)
-        x = self.at(np.concatenate([j + shift, j + 1 + shift]).transpose(1, 0, 2))
-        lo, hi = x[:, : len(pcts)], x[:, len(pcts) :]
+        found = [self.positions(pct, qtype) for pct in pcts]
+        g, count = len(self.n), len(pcts)
+        # absolute positions in ``values`` of x(j) and x(j + 1) of each quantile (g, 2P, 1),
+        # and each row's bounds: its run holds x(0) .. x(n + 1)
+        j = np.empty((g, 2 * count), dtype=np.int64)
+        for i, (jj, _) in enumerate(found):
+            j[:, i] = jj
+            j[:, count + i] = jj + 1
+        j += self.start[:, None]
+        index = j[:, :, None] + shift[:, None, :]
+        np.maximum(index, self.start[:, None, None], out=index)
+        np.minimum(index, (self.start + self.n + 1)[:, None, None], out=index)
+        x = np.add(self.values[index], self.vmin, dtype=np.int64)
         t = np.stack([p[1] for p in found], axis=1)[:, :, None]  # (g, P, 1)
-        return lerp(lo, hi, t).transpose(1, 0, 2)
+        return lerp(x[:, :count], x[:, count:], t).transpose(1, 0, 2)
 
 
 @dataclass(frozen=True)
@@ -127,14 +150,16 @@ class Sides:
         return valid & (moved <= bound) & (verdict != code)
 
 
-def breakpoints(cum: Ints, at: list[Ints], sign: int, distinct: bool = False) -> Ints:
+def breakpoints(cum: Ints, at: list[Ints], sign: int, distinct: bool = False,
+                least: Ints | None = None) -> Ints:  # fmt: skip
     """Shifts d >= 0 at which x(p + sign * d) changes for some p in ``at``. ``distinct``:
-    each shift once, ascending, rows padded with n + 1 (more than any change can move)."""
+    each shift once, ascending, rows padded with n + 1 (more than any change can move).
+    ``least``: no shift below it per row (it takes the place of 0)."""
     cum0 = np.concatenate([np.zeros((len(cum), 1), np.int64), cum], axis=1)
     n = cum[:, -1:]
     parts = [cum0 + 1 - p[:, None] if sign > 0 else p[:, None] - cum0 for p in at]
-    zero = np.zeros((len(cum), 1), np.int64)
-    shifts = np.clip(np.concatenate([zero, *parts], axis=1), 0, n)
+    first = np.zeros((len(cum), 1), np.int64) if least is None else least[:, None]
+    shifts = np.minimum(np.maximum(np.concatenate([first, *parts], axis=1), first), n)
     if not distinct:
         return shifts
     shifts.sort(axis=1)
@@ -144,19 +169,49 @@ def breakpoints(cum: Ints, at: list[Ints], sign: int, distinct: bool = False) ->
     return shifts[:, : max(1, int((~repeated).sum(axis=1).max(initial=1)))]
 
 
-def search_reach(sides: Sides) -> Ints:
+def search_reach(sides: Sides, least: Ints | None = None) -> Ints:
     """Verified changes at the few cheapest (a, b) pairs of each side, then, where a lower
-    bound leaves room to beat them, at every remaining pair, cheapest first."""
-    halves = [(c, r, x, _reach(c, r, x, r.high)) for c, r, x, _ in sides.halves()]
+    bound leaves room to beat them, at every remaining pair, cheapest first.
+
+    ``least``: a lower bound per row of ``sides`` (what its median alone needs). Where one
+    side's bound is the lower for every group, that side is searched first, and the other
+    only for the groups whose bound is below what the first side found."""
+    halves = sides.halves()
+    if least is not None and len(halves) == 2:
+        bounds = [least[rows] for *_, rows in halves]
+        for first, second in ((0, 1), (1, 0)):
+            if bool((bounds[first] <= bounds[second]).all()):
+                best = _search_side(halves[first], None)
+                todo = np.flatnonzero(bounds[second] < best)
+                if len(todo):
+                    c, r, x, _ = halves[second]
+                    part = (c[todo], r, x.take(todo), todo)
+                    best[todo] = np.minimum(best[todo], _search_side(part, best[todo]))
+                return best
+    searched = [(c, r, x, _reach(c, r, x, r.high)) for c, r, x, _ in halves]
     found = []
-    for c, r, x, reach in halves:
-        first = _cheapest_columns(reach.cost, 4)
-        found.append(_concentrate(c, r, x, reach.a, reach.b, first, reach.cost))
+    for c, r, x, reach in searched:
+        first_pairs = _cheapest_columns(reach.cost, 4)
+        found.append(_concentrate(c, r, x, reach.a, reach.b, first_pairs, reach.cost))
     best = np.minimum(found[0], found[1])
-    for c, r, x, reach in halves:
+    for c, r, x, reach in searched:
         todo = np.flatnonzero(reach.bound < best)
         if len(todo):
             best[todo] = np.minimum(best[todo], _reach_wide(c, r, x, reach, todo, best))
+    return best
+
+
+def _search_side(side: tuple[Ints, MedianRule, Sorted, Ints], cap: Ints | None) -> Ints:
+    """The fewest changes to reach ``in`` on one side (rows in their own orientation), or
+    ``cap`` where none is cheaper than it."""
+    c, r, x, _ = side
+    reach = _reach(c, r, x, r.high)
+    best = _concentrate(c, r, x, reach.a, reach.b, _cheapest_columns(reach.cost, 4), reach.cost)
+    if cap is not None:
+        best = np.minimum(best, cap)
+    todo = np.flatnonzero(reach.bound < best)
+    if len(todo):
+        best[todo] = np.minimum(best[todo], _reach_wide(c, r, x, reach, todo, best))
     return best
 
 

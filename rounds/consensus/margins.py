@@ -22,7 +22,7 @@ from rounds.consensus.margin_search import (
     search_reach,
     search_widening,
 )
-from rounds.consensus.quantiles import positions
+from rounds.consensus.quantiles import lerp
 from rounds.consensus.rules import MedianRule, band_counts
 from rounds.consensus.settings import PPM, CriterionSettings, Rule
 
@@ -54,11 +54,15 @@ def _margin_comet(high: Ints, low: Ints, n: Ints, code: Any) -> Ints:
                      np.minimum(reach_in, reach_out))  # fmt: skip
 
 
-def margins(counts: Ints, settings: CriterionSettings, rule: Rule, code: Any) -> Ints:
-    """Consensus margin (METHODS §5) per count vector; -1 where n == 0."""
+def margins(counts: Ints, settings: CriterionSettings, rule: Rule, code: Any,
+            ordered: Sorted | None = None) -> Ints:  # fmt: skip
+    """Consensus margin (METHODS §5) per count vector; -1 where n == 0. ``ordered``: the
+    same counts as ``Sorted.of(counts, settings.scale.min)``, when the caller shares it
+    between rules."""
     n = counts.sum(axis=-1)
     if rule.kind in ("rand", "iqr"):
-        margin = _margin_median(counts, MedianRule.of(settings, rule), code)
+        ordered = ordered if ordered is not None else Sorted.of(counts, settings.scale.min)
+        margin = _margin_median(counts, MedianRule.of(settings, rule), code, ordered)
     else:
         low, _, high = band_counts(counts, settings.scale)
         if rule.kind == "percent":
@@ -68,7 +72,7 @@ def margins(counts: Ints, settings: CriterionSettings, rule: Rule, code: Any) ->
     return np.where(n > 0, margin, -1)
 
 
-def _margin_median(counts: Ints, rule: MedianRule, code: Any) -> Ints:
+def _margin_median(counts: Ints, rule: MedianRule, code: Any, ordered: Sorted) -> Ints:
     """Margin under the median-based rules (RAND/UCLA, IQR).
 
     What it guarantees: the result is always *achievable* (a concrete change of that many
@@ -100,7 +104,6 @@ def _margin_median(counts: Ints, rule: MedianRule, code: Any) -> Ints:
     searched for ``out`` stacked mirrored under those searched for ``in``.
     """
     margin = np.full(len(counts), -1, dtype=np.int64)
-    ordered = Sorted.of(counts, rule.vmin)
     ins, outs = np.flatnonzero(code == 1), np.flatnonzero(code == -1)
     if len(ins) + len(outs):
         found = _leave_cost(Sides.of(counts, ordered, rule, ins, outs))
@@ -114,28 +117,51 @@ def _margin_median(counts: Ints, rule: MedianRule, code: Any) -> Ints:
 def _reach_cost(sides: Sides) -> Ints:
     """Fewest changes that turn groups now ``none`` into ``in`` or ``out`` (``sides`` holds
     each group as is, then mirrored): the lower bound of the cheaper side wherever a change
-    attaining it is built, else the search."""
+    attaining it is built, else the search.
+
+    The side whose median is nearer its band goes first; the other side's bound is at
+    least what its median alone needs (``_median_rises``), so where that is no less than a
+    bound already attained, the other side is not computed (it could not be cheaper)."""
     g = len(sides.counts) // 2
-    counts, rule, x = sides.counts, sides.rule, sides.ordered
-    n, cum = counts.sum(axis=1), counts.cumsum(axis=1)
-    jm, jl, jh = (positions(n, pct, rule.qtype)[0] for pct in (50, *rule.pcts))
-    a = breakpoints(cum, [jl, jl + 1, jm, jm + 1], +1, distinct=True)
-    b = breakpoints(cum, [jh, jh + 1], -1, distinct=True)
-    med, ql = x.quantiles((50, rule.pcts[0]), rule.qtype, a)
-    rises = med >= sides.high[:, None]
-    qh = x.quantile(rule.pcts[1], rule.qtype, -b)  # falls as b grows
-    bound, aa, bb = _cheapest_pair(a, b, rises, lambda q: rule.spread_ok(ql, q), qh, n)
-    raise_ = [(j, x.at(j + aa)) for j in (jl, jl + 1, jm, jm + 1)]
-    lower = [(j, x.at(j - bb)) for j in (jh, jh + 1)]
-    built = _box_counts(counts, rule.vmin, raise_, lower)
-    attained = sides.flips(built, np.zeros(len(n), dtype=np.int8), bound)
+    cum = sides.counts.cumsum(axis=1)
+    a_min = _median_rises(sides.ordered, cum, sides.rule, sides.high)
+    rows = np.arange(g)
+    first = np.where(a_min[:g] <= a_min[g:], rows, rows + g)
+    other = np.where(first < g, first + g, first - g)
+    bound = np.full(2 * g, BIG, dtype=np.int64)
+    attained = np.zeros(2 * g, dtype=bool)
+    bound[first], attained[first] = _reach_bound(sides.take(first), a_min[first])
+    second = other[~attained[first] | (a_min[other] < bound[first])]
+    if len(second):
+        bound[second], attained[second] = _reach_bound(sides.take(second), a_min[second])
     best = np.minimum(bound[:g], bound[g:])
     cheaper = [attained[half] & (bound[half] == best) for half in (slice(None, g), slice(g, None))]
     settled = cheaper[0] | cheaper[1]
     rest = np.flatnonzero(~settled)
     if len(rest):
-        best[rest] = search_reach(sides.take(np.concatenate([rest, rest + g])))
+        both = np.concatenate([rest, rest + g])
+        best[rest] = search_reach(sides.take(both), a_min[both])
     return best
+
+
+def _reach_bound(sides: Sides, a_min: Ints) -> tuple[Ints, Bools]:
+    """The lower bound of reaching ``in`` for each row of ``sides`` (in its own
+    orientation), and whether a change attaining it was built."""
+    counts, rule, x = sides.counts, sides.rule, sides.ordered
+    n, cum = counts.sum(axis=1), counts.cumsum(axis=1)
+    jm, jl, jh = (x.positions(pct, rule.qtype)[0] for pct in (50, *rule.pcts))
+    # the median reaches `high` from a_min raised ratings on; past that only the low
+    # quantile's breakpoints change what b is needed, so they and a_min are the a to try
+    a = breakpoints(cum, [jl, jl + 1], +1, distinct=True, least=a_min)
+    b = breakpoints(cum, [jh, jh + 1], -1, distinct=True)
+    ql = x.quantile(rule.pcts[0], rule.qtype, a)
+    qh = x.quantile(rule.pcts[1], rule.qtype, -b)  # falls as b grows
+    every = np.ones(a.shape, dtype=bool)
+    bound, aa, bb = _cheapest_pair(a, b, every, lambda q: rule.spread_ok(ql, q), qh, n)
+    raise_ = [(j, x.at(j + aa)) for j in (jl, jl + 1, jm, jm + 1)]
+    lower = [(j, x.at(j - bb)) for j in (jh, jh + 1)]
+    built = _box_counts(counts, rule.vmin, raise_, lower)
+    return bound, sides.flips(built, np.zeros(len(n), dtype=np.int8), bound)
 
 
 def _cheapest_pair(a: Ints, b: Ints, usable: Bools, holds: Callable[[Floats], Bools],
@@ -146,21 +172,22 @@ def _cheapest_pair(a: Ints, b: Ints, usable: Bools, holds: Callable[[Floats], Bo
     ``a`` and ``b`` are distinct and ascending per row (``breakpoints(distinct=True)``),
     and ``holds`` is monotone in b (once true, true for every larger b), so each a's
     cheapest b is found by bisection: log(len(b)) steps instead of the whole a x b grid."""
-    width = b.shape[1]
+    g, width = b.shape
+    rows = (np.arange(g) * width)[:, None]  # flat index of each row's first column
+    flat = np.ascontiguousarray(quantile).ravel()
     lo, hi = np.zeros(a.shape, dtype=np.int64), np.full(a.shape, width)
     for _ in range(max(1, width).bit_length()):
-        mid = (lo + hi) // 2
-        ok = holds(np.take_along_axis(quantile, np.minimum(mid, width - 1), axis=1))
-        open_ = lo < hi
-        hi = np.where(open_ & ok, mid, hi)
-        lo = np.where(open_ & ~ok, mid + 1, lo)
+        mid = (lo + hi) >> 1
+        ok = holds(flat[np.minimum(mid, width - 1) + rows])
+        hi = np.where(ok, mid, hi)  # where lo == hi already, mid == lo: nothing moves
+        lo = np.where(ok, lo, np.minimum(mid + 1, hi))
     found = lo < width
-    b_first = np.take_along_axis(b, np.minimum(lo, width - 1), axis=1)
-    cost = np.where(usable & found & (a + b_first <= n[:, None]), a + b_first, BIG)
-    pick = cost.argmin(axis=1)[:, None]
-    bound = np.take_along_axis(cost, pick, axis=1)[:, 0]
-    aa = np.take_along_axis(a, pick, axis=1)[:, 0]
-    return bound, aa, np.take_along_axis(b_first, pick, axis=1)[:, 0]
+    b_first = np.ascontiguousarray(b).ravel()[np.minimum(lo, width - 1) + rows]
+    cost = a + b_first
+    cost = np.where(usable & found & (cost <= n[:, None]), cost, BIG)
+    pick = cost.argmin(axis=1)
+    at = (np.arange(g), pick)
+    return cost[at], a[at], b_first[at]
 
 
 def _leave_cost(sides: Sides) -> Ints:
@@ -168,11 +195,8 @@ def _leave_cost(sides: Sides) -> Ints:
     are, groups now ``out`` mirrored): the median falls, or the spread grows too wide."""
     counts, rule, x = sides.counts, sides.rule, sides.ordered
     n, cum = counts.sum(axis=1), counts.cumsum(axis=1)
-    jm, jl, jh = (positions(n, pct, rule.qtype)[0] for pct in (50, *rule.pcts))
-    # median falls below `high`: move the top m ratings to the minimum (exact)
-    m = np.maximum(breakpoints(cum, [jm, jm + 1], -1, distinct=True), 1)
-    falls = x.quantile(50, rule.qtype, -m) < sides.high[:, None]
-    by_median = np.where(falls, m, n[:, None]).min(axis=1)
+    jl, jh = (x.positions(pct, rule.qtype)[0] for pct in rule.pcts)
+    by_median = _median_falls(x, cum, rule, sides.high)
     # spread grows too wide: lower the low quantile by a and raise the high one by b;
     # the bound, where a change attaining it is built, else the search
     a = breakpoints(cum, [jl, jl + 1], -1, distinct=True)
@@ -190,6 +214,42 @@ def _leave_cost(sides: Sides) -> Ints:
     if len(rest):
         result[rest] = search_widening(sides.take(rest), by_median[rest])
     return result
+
+
+def _median_rises(x: Sorted, cum: Ints, rule: MedianRule, high: Floats) -> Ints:
+    """Fewest of the lowest ratings to move to the maximum for the median to reach
+    ``high`` (exact): the mirror image of ``_median_falls``. With A ratings below ``high``,
+    the median reads x(jm + a) and x(jm + 1 + a): both reach it from a = A + 1 - jm on,
+    neither before A - jm, where it is interpolated between x(A) and x(A + 1)."""
+    jm, t = x.positions(50, rule.qtype)
+    below = _count_below(cum, high - rule.vmin)
+    between = lerp(x.at(below), x.at(below + 1), t)
+    first = below - jm
+    return np.where((first >= 0) & (between >= high), first, np.maximum(first + 1, 0))
+
+
+def _count_below(cum: Ints, level: Floats) -> Ints:
+    """Ratings with a scale-point index below ``level`` (per row)."""
+    cum0 = np.concatenate([np.zeros((len(cum), 1), np.int64), cum], axis=1)
+    points_below = np.clip(np.ceil(level).astype(np.int64), 0, cum.shape[1])
+    return cum0[np.arange(len(cum)), points_below]
+
+
+def _median_falls(x: Sorted, cum: Ints, rule: MedianRule, high: Floats) -> Ints:
+    """Fewest ratings to move from the top to the minimum for the median to fall below
+    ``high`` (exact; n when even that does not do it).
+
+    With the top m moved down, the median reads x(jm - m) and x(jm + 1 - m). With B ratings
+    below ``high``, both are below it from m = jm + 1 - B on and neither before jm - B, so
+    the answer is jm - B when the median interpolated between x(B) and x(B + 1) is below,
+    else jm + 1 - B (at least 1)."""
+    n = cum[:, -1]
+    jm, t = x.positions(50, rule.qtype)
+    below = _count_below(cum, high - rule.vmin)
+    between = lerp(x.at(below), x.at(below + 1), t)
+    first = jm - below
+    m = np.where((first >= 1) & (between < high), first, np.maximum(first + 1, 1))
+    return np.minimum(m, n)
 
 
 def _box_counts(counts: Ints, vmin: int, raise_: list[tuple[Ints, Ints]],

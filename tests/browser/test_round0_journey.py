@@ -6,15 +6,17 @@ the decision and its reason on their own page.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from panelists import links
 from rounds import proposals, services
-from rounds.models import Item, Study, StudyMembership
+from rounds.models import Item, ProposalRound, Study, StudyMembership
 from tests.browser.conftest import Checker, PageFactory
 from tests.factories import make_study
 
@@ -30,10 +32,19 @@ def _no_sideways_scroll(page: Page) -> None:
     assert overflow <= 0, f"{page.url} scrolls sideways by {overflow}px"
 
 
-def _as_panelist(open_phone: PageFactory, study: Study, pseudonym: str) -> Page:
+def _as_panelist(
+    open_phone: PageFactory, study: Study, pseudonym: str, shot: Checker | None = None
+) -> Page:
+    """The panelist opens their link and gives their consent, asked at the first visit."""
     page = open_phone()
     page.goto(links.link_issue(panelist=study.panelists.get(pseudonym=pseudonym)))
     expect(page.get_by_role("heading", name="Round 0: what is missing?")).to_be_visible()
+    if shot is not None:
+        shot(page, "02a-panelist-consent-375")
+        _no_sideways_scroll(page)
+    page.get_by_label("I have read the above and agree to take part in this study.").check()
+    page.get_by_role("button", name="Start").click()
+    expect(page.get_by_role("button", name="Save").first).to_be_visible()
     return page
 
 
@@ -66,9 +77,19 @@ def test_the_panel_proposes_and_the_coordinator_decides(
     page.get_by_role("button", name="Open round 0 and invite the panel").click()
     expect(page.get_by_text("Round 0 is open; the invitations are on their way.")).to_be_visible()
     shot(page, "01-coordinator-round0-open-1280")
+    ProposalRound.objects.filter(study=study).update(closes_at=timezone.now() + timedelta(days=10))
+    page.reload()
+    page.get_by_label("Send reminders this many days before the deadline").fill("7, 2")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.get_by_text("7 days before the deadline: scheduled")).to_be_visible()
+    shot(page, "01b-coordinator-round0-reminders-1280")
+    page.set_viewport_size({"width": 375, "height": 800})
+    shot(page, "01c-coordinator-round0-reminders-375")
+    _no_sideways_scroll(page)
+    page.set_viewport_size({"width": 1280, "height": 900})
 
     # A panelist proposes on a phone: a forgotten reason is named, nothing is lost ---
-    first = _as_panelist(open_phone, study, "P001")
+    first = _as_panelist(open_phone, study, "P001", shot)
     first.get_by_label("What does this domain miss?").first.fill("Time to see each patient.")
     _propose(first, "Peer support groups for every GP.", "")
     expect(first.get_by_text("Say in a few words why this action matters")).to_be_visible()

@@ -7,7 +7,16 @@ import pytest
 from django.test import Client
 
 from rounds import proposals, services
-from rounds.models import AuditEntry, Item, Proposal, ProposalAnswer, ProposalRound, Study
+from rounds.models import (
+    AuditEntry,
+    Item,
+    Participation,
+    Proposal,
+    ProposalAnswer,
+    ProposalRound,
+    Study,
+)
+from rounds.proposal_models import ProposalConsent
 from tests.factories import make_study
 from tests.panelists.test_wizard import login
 from tests.rounds.test_coordinator import as_user, member
@@ -25,9 +34,11 @@ def study() -> Study:
     return study
 
 
-def panelist_client(study: Study, pseudonym: str) -> Client:
+def panelist_client(study: Study, pseudonym: str, consent: bool = True) -> Client:
     client = Client()
     login(client, study.panelists.get(pseudonym=pseudonym))
+    if consent:
+        assert client.post("/p/proposals/", {"consent": "yes"}).status_code == 302
     return client
 
 
@@ -166,3 +177,44 @@ def test_a_refused_acceptance_keeps_what_the_coordinator_typed(study: Study) -> 
     assert "Give the wording in every language of the study; missing: nl." in page
     assert "Groupes de pairs pour les médecins" in page and 'value="N01"' in page
     assert Proposal.objects.get().status == "pending"
+
+
+# --------------------------------------------------------------------------- consent
+
+PROPOSAL = {"d0-answer": "", "d0-text": "Peer support groups for GPs.",
+            "d0-reason": "Isolation is a cause of burnout."}  # fmt: skip
+AGREE = "I have read the above and agree to take part in this study."
+
+
+def test_the_first_visit_asks_consent_and_nothing_is_saved_without_it(study: Study) -> None:
+    client = panelist_client(study, "P001", consent=False)
+    page = client.get("/p/proposals/").content.decode()
+    assert AGREE in page and 'name="d0-text"' not in page
+    client.post("/p/proposals/", PROPOSAL)
+    assert not Proposal.objects.exists()
+    response = client.post("/p/proposals/", {}, follow=True)  # the box left unticked
+    assert "Please tick the box to agree before you start." in response.content.decode()
+    assert not ProposalConsent.objects.exists()
+
+
+def test_once_given_consent_is_not_asked_again_in_round_0(study: Study) -> None:
+    client = panelist_client(study, "P001", consent=False)
+    page = client.post("/p/proposals/", {"consent": "yes"}, follow=True).content.decode()
+    assert AGREE not in page and 'name="d0-text"' in page
+    assert AGREE not in client.get("/p/proposals/").content.decode()
+    assert ProposalConsent.objects.get().panelist.pseudonym == "P001"
+
+
+def test_round_1_does_not_ask_again_the_consent_given_in_round_0(study: Study) -> None:
+    agreed = panelist_client(study, "P001")
+    declined_to_say = panelist_client(study, "P002", consent=False)
+    round0 = ProposalRound.objects.get(study=study)
+    given = ProposalConsent.objects.get(panelist__pseudonym="P001").consented_at
+    proposals.proposal_round_close(proposal_round=round0)
+    round_1 = services.round_open(round=study.rounds.get(number=1), notify=False)
+    assert (
+        Participation.objects.get(round=round_1, panelist__pseudonym="P001").consented_at == given
+    )
+    assert AGREE not in agreed.get("/p/").content.decode()
+    assert agreed.get("/p/rate/", follow=True).redirect_chain[-1][0] != "/p/"
+    assert AGREE in declined_to_say.get("/p/").content.decode()

@@ -53,3 +53,19 @@ def test_only_submitted_ratings_count() -> None:
     frame = selectors.ratings_frame(study=study)
     assert "P001" not in set(frame["panelist"])
     assert Rating.objects.filter(panelist=panelist).count() == 2 * 2
+
+
+def test_the_engine_gets_typed_categorical_columns_whatever_the_database() -> None:
+    study = make_study(n_items=3, n_panelists=4)
+    codes = ["b01", "B02", "a03", "Z04"]
+    for panelist, code in zip(study.panelists.order_by("pk"), codes, strict=True):
+        Panelist.objects.filter(pk=panelist.pk).update(pseudonym=code)
+    run_round(study, lambda p, ri, c: None if ri.position == 2 else 7)
+    frame = selectors.ratings_frame(study=study)
+    assert frame["round"].dtype == "int64" and frame["value"].dtype == "float64"
+    for column in ("panelist", "group", "item", "criterion"):
+        assert isinstance(frame[column].dtype, pd.CategoricalDtype), column
+        categories = frame[column].cat.categories.tolist()
+        assert categories == sorted(categories), column  # codepoint order, as rows come
+    assert frame["panelist"].cat.categories.tolist() == sorted(codes)
+    assert frame["value"].isna().sum() == 2 * 4  # item 3's don't-knows on both criteria

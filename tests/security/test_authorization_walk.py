@@ -100,6 +100,7 @@ URLS: dict[str, tuple[str, Urls]] = {
             post("panelist-erase", _s, lambda w: "P001"), get("study-file", _s),
             get("round0", _s), post("round0-action", _s, lambda w: "add"),
             post("proposal-action", _s, one, lambda w: "decline"),
+            post("round0-remind", _s), post("round0-reminder-schedule", _s),
         ],
         VIEW: [both("policy-space", _s), get("report-download", _s, one, lambda w: "report.pdf"),
                get("report-pdf", _s), get("export-ratings", _s), get("export-results", _s)],
