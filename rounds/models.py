@@ -898,7 +898,7 @@ class RatingChange(models.Model):
     (empty = don't know) and when. Append-only: the ratings at any moment of the open
     period can be rebuilt from it, which is what the snapshots do. Saving an existing row,
     deleting one, and the querysets' update and delete raise `RatingChangeIsAppendOnly`; on
-    PostgreSQL a trigger also refuses UPDATE and DELETE (migration 0014) except when the
+    PostgreSQL a trigger also refuses UPDATE and DELETE (migration 0015) except when the
     whole study is being deleted. It names the panelist by id only, so erasing a panelist
     (which changes the panelist's row) leaves it as it is."""
 

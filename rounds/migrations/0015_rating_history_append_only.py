@@ -43,7 +43,7 @@ def _on_postgresql(sql):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('rounds', '0013_merge_realtime_round0'),
+        ('rounds', '0014_round0_reminders_consent'),
     ]
 
     operations = [
