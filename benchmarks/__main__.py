@@ -55,7 +55,17 @@ class Figure:
         return self.value / self.floor if self.floor else None
 
 
-BENCHMARKS = ("engine", "close", "save", "export", "invitations", "large", "report", "realtime")
+BENCHMARKS = (
+    "engine",
+    "close",
+    "save",
+    "export",
+    "invitations",
+    "large",
+    "report",
+    "realtime",
+    "live_fetch",
+)
 
 
 def run_one(name: str, scale: str) -> list[Figure]:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.core.cache import cache
+
 from rounds import realtime, selectors
 from rounds.models import (
     Criterion,
@@ -142,7 +144,7 @@ def build(
     live = _live(panelist, round, criteria, newest) if feedback and realtime_mode else None
     steps: dict[str, Step] = {}
     for ri in round_items:
-        key = ri.item.domain_label(study.report_language) or "-"
+        key = _step_key(ri, study)
         step = steps.get(key)
         if step is None:
             step = steps[key] = Step(name=f"d{ri.pk}", domain=ri.item.domain_label(language))
@@ -184,8 +186,139 @@ def live_digest(q: Questionnaire, step: Step) -> str:
     has, and a fetch whose digest has not changed renders nothing."""
     own = [(e.round_item.pk, c.criterion.pk, c.answered, c.value, c.comment)
            for e in step.entries for c in e.cells]  # fmt: skip
-    text = repr((q.live_version, q.panelist.language, own))
+    return _digest(q.live_version, q.panelist.language, own)
+
+
+def _digest(version: str, language: str, own: list[tuple[int, int, bool, Any, str]]) -> str:
+    # Sorted: the order of the items on the page (shuffled per panelist) does not count.
+    text = repr((version, language, sorted(own)))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _step_key(ri: RoundItem, study: Study) -> str:
+    """The step a round item is on: its domain (the items of one domain form one step)."""
+    return ri.item.domain_label(study.report_language) or "-"
+
+
+# ------------------------------------------------------------------ the live feedback fetch
+# A page in real-time mode asks every few seconds for the feedback of its step. The fetch
+# builds no questionnaire: the step's round items and the study's criteria come from the
+# cache (they cannot change once the round has opened), the panelist's own answers from one
+# query of plain values, the statistics from their cache; model instances are made only for
+# the fragments not yet rendered.
+
+
+@dataclass(frozen=True)
+class LiveFragment:
+    """One cell of the step, as the fetch needs it: its name ("<round item>-<criterion>"),
+    and what its fragment depends on besides the statistics and the language."""
+
+    name: str
+    round_item_id: int
+    criterion_id: int
+    state: str  # "live": the panel's answers; "wait": below the smallest group; "False"
+    author: int  # the panelist's id if the fragment leaves out their own comment, else 0
+    value: int | None
+    comment: str
+
+
+@dataclass(frozen=True)
+class LiveStep:
+    """The live feedback of one step for one panelist: the statistics' version, the digest
+    the page sends back, and the step's cells."""
+
+    version: str
+    digest: str
+    cells: list[LiveFragment]
+    cached: dict[str, Any]  # the live statistics it was computed from (realtime.live_cached)
+
+
+LAYOUT_SECONDS = 600
+
+
+def _layout(round: Round, study: Study) -> dict[str, Any]:
+    """The round's steps (name -> round item ids) and the study's criterion ids, cached: a
+    round's items and criteria cannot change once it has opened."""
+    opened = round.opened_at.timestamp() if round.opened_at else 0
+    key = f"delphi:livelayout:{round.pk}:{opened}"
+    data = cache.get(key)
+    if data is None:
+        steps: dict[str, list[int]] = {}
+        round_items = RoundItem.objects.filter(round=round).select_related("item")
+        for ri in round_items.order_by("position", "pk"):
+            ri.item.study = study
+            steps.setdefault(_step_key(ri, study), []).append(ri.pk)
+        criteria = Criterion.objects.filter(study=study).order_by("position", "code")
+        data = {
+            "steps": {f"d{ids[0]}": ids for ids in steps.values()},
+            "criteria": list(criteria.values_list("pk", flat=True)),
+        }
+        cache.set(key, data, LAYOUT_SECONDS)
+    return data
+
+
+def live_step(panelist: Panelist, round: Round, name: str) -> LiveStep | None:
+    """What the feedback fetch of step `name` needs, in one query when the caches are warm
+    (the panelist's own answers). None: no such step in this round."""
+    study = panelist.study
+    layout = _layout(round, study)
+    round_items = layout["steps"].get(name)
+    if round_items is None:
+        return None
+    own = {
+        (ri, crit): (value, comment, updated)
+        for ri, crit, value, comment, updated in Rating.objects.filter(
+            panelist=panelist, round_item__round=round
+        )
+        .order_by()
+        .values_list("round_item_id", "criterion_id", "value", "comment", "updated_at")
+    }
+    newest = max((updated for _v, _c, updated in own.values()), default=None)
+    if panelist.pk is None or panelist.pk < 0:  # a coordinator's preview: nobody rated yet
+        cached: dict[str, Any] = {"version": "", "cells": {}}
+    else:
+        cached = realtime.live_cached(round, fresh_after=newest)
+    least = study.protocol.min_group_size
+    cells, answers = [], []
+    for ri in round_items:
+        for crit in layout["criteria"]:
+            mine = own.get((ri, crit))
+            value, comment = (mine[0], mine[1]) if mine else (None, "")
+            answers.append((ri, crit, mine is not None, value, comment))
+            found = cached["cells"].get((ri, crit))
+            if mine is None:
+                state = "False"
+            elif found is None or found[0]["n"] < least:
+                state = "wait"
+            else:
+                state = "live"
+            author = panelist.pk if state == "live" and comment else 0
+            cells.append(LiveFragment(f"{ri}-{crit}", ri, crit, state, author, value, comment))
+    version = str(cached["version"])
+    return LiveStep(version, _digest(version, panelist.language, answers), cells, cached)
+
+
+def live_entries(
+    panelist: Panelist, round: Round, step: LiveStep, names: set[str]
+) -> dict[str, tuple[Entry, Cell]]:
+    """The entry and cell of each named fragment of `step`, to render it (the fragments not
+    found in the cache): as `build` makes them, from the same statistics."""
+    study = panelist.study
+    criteria = {c.pk: c for c in Criterion.objects.filter(study=study)}
+    for criterion in criteria.values():
+        criterion.study = study
+    live = realtime.live_from(round, step.cached, criteria.values())
+    out = {}
+    for f in step.cells:
+        if f.name not in names:
+            continue
+        cell = Cell(criterion=criteria[f.criterion_id], value=f.value,
+                    answered=f.state != "False", comment=f.comment)  # fmt: skip
+        _set_live(cell, live.get((f.round_item_id, f.criterion_id)), panelist, study)
+        # The fragment reads only the round item's id.
+        entry = Entry(round_item=RoundItem(pk=f.round_item_id, round=round), cells=[cell])
+        out[f.name] = (entry, cell)
+    return out
 
 
 def _live(

@@ -486,40 +486,41 @@ def live_feedback(request: HttpRequest, step: str) -> JsonResponse:
     protocol = panelist.study.protocol
     if round is None or not _is_open(round) or not protocol.realtime:
         return JsonResponse({"open": False, "cells": {}})
-    participation = Participation(panelist=panelist, round=round)  # not read by the fragments
-    q = questionnaire.build(panelist, round, participation)
-    found = q.step(step)
-    if found is None:
+    live = questionnaire.live_step(panelist, round, step)
+    if live is None:
         return JsonResponse({"open": True, "cells": {}}, status=404)
-    digest = questionnaire.live_digest(q, found)
-    if request.GET.get("v") == digest:  # nothing changed since the page's last fetch
-        return JsonResponse({"open": True, "v": digest, "cells": {}})
-    return JsonResponse({"open": True, "v": digest, "cells": _live_fragments(q, found)})
+    if request.GET.get("v") == live.digest:  # nothing changed since the page's last fetch
+        return JsonResponse({"open": True, "v": live.digest, "cells": {}})
+    cells = _live_fragments(panelist, round, live)
+    return JsonResponse({"open": True, "v": live.digest, "cells": cells})
 
 
-def _live_fragments(q: questionnaire.Questionnaire, step: questionnaire.Step) -> dict[str, str]:
+def _live_fragments(
+    panelist: Panelist, round: Round, live: questionnaire.LiveStep
+) -> dict[str, str]:
     """Each cell's feedback fragment. A fragment depends on the panel's answers (their
     digest), the language, whether the panelist has rated the cell and, for the comments
     of the others, whether they commented it: rendered once and shared through the cache
     by every panelist in the same case (200 panelists polling every few seconds)."""
-    version, language = q.live_version, translation.get_language()
-    keys: dict[str, tuple[str, questionnaire.Entry, questionnaire.Cell]] = {}
-    for entry in step.entries:
-        for cell in entry.cells:
-            name = f"{entry.round_item.pk}-{cell.criterion.pk}"
-            state = "live" if cell.live else "wait" if cell.live_waiting else str(cell.answered)
-            author = q.panelist.pk if cell.live and cell.comment else 0
-            key = f"delphi:livefrag:{q.round.pk}:{version}:{language}:{name}:{state}:{author}"
-            keys[key] = (name, entry, cell)
+    language = translation.get_language()
+    keys = {
+        f"delphi:livefrag:{round.pk}:{live.version}:{language}:{f.name}:{f.state}:{f.author}":
+        f.name
+        for f in live.cells
+    }  # fmt: skip
     found = cache.get_many(list(keys))
+    missing_names = {name for key, name in keys.items() if key not in found}
     missing = {}
-    for key, (_name, entry, cell) in keys.items():
-        if key not in found:
-            context = {"entry": entry, "cell": cell, "protocol": q.panelist.study.protocol}
-            missing[key] = render_to_string("panelists/_live_feedback.html", context)
-    if missing:
+    if missing_names:
+        protocol = panelist.study.protocol
+        entries = questionnaire.live_entries(panelist, round, live, missing_names)
+        for key, name in keys.items():
+            if key not in found:
+                entry, cell = entries[name]
+                context = {"entry": entry, "cell": cell, "protocol": protocol}
+                missing[key] = render_to_string("panelists/_live_feedback.html", context)
         cache.set_many(missing, realtime.LIVE_SECONDS * 3)
-    return {name: found.get(key) or missing[key] for key, (name, _e, _c) in keys.items()}
+    return {name: found.get(key) or missing[key] for key, name in keys.items()}
 
 
 @never_cache

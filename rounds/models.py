@@ -880,18 +880,27 @@ class HiddenComment(models.Model):
 
 
 class RatingChangeIsAppendOnly(Exception):
-    """A rating's history cannot be changed (only deleted with its rating's study)."""
+    """A rating's history cannot be changed or deleted (only with its whole study)."""
 
 
 class RatingChangeQuerySet(models.QuerySet["RatingChange"]):
     def update(self, **kwargs: Any) -> int:
         raise RatingChangeIsAppendOnly("The rating history is append-only.")
 
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise RatingChangeIsAppendOnly(
+            "The rating history is append-only: it goes only with its study (Study.delete)."
+        )
+
 
 class RatingChange(models.Model):
     """One saved change of a rating in a real-time study: who, which cell, the value given
     (empty = don't know) and when. Append-only: the ratings at any moment of the open
-    period can be rebuilt from it, which is what the snapshots do."""
+    period can be rebuilt from it, which is what the snapshots do. Saving an existing row,
+    deleting one, and the querysets' update and delete raise `RatingChangeIsAppendOnly`; on
+    PostgreSQL a trigger also refuses UPDATE and DELETE (migration 0015) except when the
+    whole study is being deleted. It names the panelist by id only, so erasing a panelist
+    (which changes the panelist's row) leaves it as it is."""
 
     round_item = models.ForeignKey(RoundItem, on_delete=models.CASCADE, related_name="+")
     criterion = models.ForeignKey(Criterion, on_delete=models.CASCADE, related_name="+")
@@ -914,6 +923,11 @@ class RatingChange(models.Model):
         if not self._state.adding:
             raise RatingChangeIsAppendOnly("The rating history is append-only.")
         super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise RatingChangeIsAppendOnly(
+            "The rating history is append-only: it goes only with its study (Study.delete)."
+        )
 
 
 class Snapshot(Job):

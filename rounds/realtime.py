@@ -117,7 +117,20 @@ def live_statistics(
     answers saved so far; cached for `LIVE_SECONDS`. `criteria`: the study's, if loaded.
     `fresh_after`: the statistics must include what was saved then (a panelist's own last
     save, which their next page shows at once)."""
-    cached = _cached(round, fresh_after.timestamp() if fresh_after else 0.0)
+    return live_from(round, live_cached(round, fresh_after=fresh_after), criteria)
+
+
+def live_cached(round: Round, *, fresh_after: datetime | None = None) -> dict[str, Any]:
+    """The live statistics as cached, plain data: `version` and `cells`, (round item id,
+    criterion id) -> (the Result's fields, [(panelist id, comment)]). What a feedback
+    fetch reads when its fragments are already rendered: no query, no model."""
+    return _cached(round, fresh_after.timestamp() if fresh_after else 0.0)
+
+
+def live_from(
+    round: Round, cached: dict[str, Any], criteria: Iterable[Criterion] | None = None
+) -> Live:
+    """The `Live` statistics of what `live_cached` returned."""
     if criteria is None:
         criteria = Criterion.objects.filter(study_id=round.study_id)
     by_pk = {c.pk: c for c in criteria}

@@ -1,5 +1,7 @@
 """Real-time mode in a real browser: two panelists, one on a desktop and one on a phone; the
-second sees the first's rating reach the panel's distribution without reloading the page."""
+second sees the first's rating reach the panel's distribution without reloading the page.
+axe-core checks the panelist's page in each state (waiting, the panel's answers, swapped in
+by the fetch) and the coordinator's live table, at both widths."""
 
 from __future__ import annotations
 
@@ -61,7 +63,11 @@ def _rate_i01(page: Page, value: str) -> None:
 
 
 def test_the_second_panelist_sees_the_first_ones_rating_appear_without_a_reload(
-    open_phone: PageFactory, desktop: Page, live_server: object, shot: Checker
+    open_phone: PageFactory,
+    desktop: Page,
+    live_server: object,
+    shot: Checker,
+    assert_accessible: Checker,
 ) -> None:
     study, _round = _study()
     url = str(live_server.url)  # type: ignore[attr-defined]
@@ -74,6 +80,7 @@ def test_the_second_panelist_sees_the_first_ones_rating_appear_without_a_reload(
     expect(waiting).to_contain_text("once 5 panelists have rated")
     assert phone.evaluate(NO_SIDEWAYS_SCROLL)
     shot(phone, "phone-waiting")
+    assert_accessible(phone, "real-time step, waiting, phone")
     phone.evaluate("window.notReloaded = true")
 
     # The desktop panelist rates: now five have, and the desktop sees the distribution.
@@ -86,6 +93,7 @@ def test_the_second_panelist_sees_the_first_ones_rating_appear_without_a_reload(
     expect(feedback).to_contain_text("Feasible within a year")
     assert desktop.evaluate(NO_SIDEWAYS_SCROLL)
     shot(desktop, "desktop-live")
+    assert_accessible(desktop, "real-time step, the panel now, desktop")
 
     # The phone, never reloaded, picks it up at its next fetch.
     live = phone.locator("[data-live-cell] .feedback-line").first
@@ -97,10 +105,16 @@ def test_the_second_panelist_sees_the_first_ones_rating_appear_without_a_reload(
     )
     assert phone.evaluate(NO_SIDEWAYS_SCROLL)
     shot(phone, "phone-live")
+    # The fragments swapped in by the fetch, one of them opened.
+    assert_accessible(phone, "real-time step, updated by the fetch, phone")
 
 
 def test_the_coordinator_reads_the_live_statistics_on_a_desktop_and_a_phone(
-    open_phone: PageFactory, desktop: Page, live_server: object, shot: Checker
+    open_phone: PageFactory,
+    desktop: Page,
+    live_server: object,
+    shot: Checker,
+    assert_accessible: Checker,
 ) -> None:
     from django.contrib.auth.models import User
 
@@ -121,3 +135,4 @@ def test_the_coordinator_reads_the_live_statistics_on_a_desktop_and_a_phone(
         assert page.evaluate(NO_SIDEWAYS_SCROLL)
         page.locator("#live-heading").scroll_into_view_if_needed()
         shot(page, f"dashboard-{name}")
+        assert_accessible(page, f"round dashboard with the live table, {name}")

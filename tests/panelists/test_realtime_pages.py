@@ -5,6 +5,7 @@ reload, revisions until the deadline, a polite refusal after it."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -13,7 +14,7 @@ from django.test import Client
 from django.utils import timezone
 
 from rounds import answers, realtime
-from rounds.models import Criterion, Panelist, Rating, Round, RoundItem, Study
+from rounds.models import Criterion, Item, Panelist, Rating, Round, RoundItem, Study
 from tests.factories import make_study
 from tests.panelists.test_wizard import consent, login, open_round, step_data, step_names
 
@@ -176,3 +177,49 @@ def test_the_page_after_a_save_counts_that_save_at_once(client: Client, study: S
     assert "The panel now" not in client.get(f"/p/rate/{step}/").content.decode()  # cached
     save(client, step)  # no live_forget: the cached statistics predate this save
     assert "5 panelists so far" in client.get(f"/p/rate/{step}/").content.decode()
+
+
+def test_the_first_fetch_of_a_page_sends_nothing_when_nothing_changed(client: Client) -> None:
+    """The page's digest (from the whole questionnaire, items shuffled) and the fetch's
+    (from the step's cells alone) agree, and an unknown step is a 404."""
+    study = make_study(n_items=6, n_panelists=8)
+    study.protocol.realtime = True
+    study.protocol.randomise_items = True
+    study.protocol.save(update_fields=["realtime", "randomise_items"])
+    Item.objects.filter(study=study).update(domain={"en": "One", "fr": "Un", "nl": "Een"})
+    round = open_round(study)
+    others_rate(study, round, 5, comment="Too costly")
+    _panelist, step = me(client, study)
+    save(client, step, "6", **{})
+    page = client.get(f"/p/rate/{step}/").content.decode()
+    digest = re.search(r'data-live-v="([0-9a-f]+)"', page)
+    assert digest is not None
+    fetched = json.loads(client.get(f"/p/live/{step}/", {"v": digest[1]}).content)
+    assert fetched == {"open": True, "v": digest[1], "cells": {}}
+    full = json.loads(client.get(f"/p/live/{step}/").content)["cells"]
+    assert len(full) == 12 and all("6 panelists so far" in html for html in full.values())
+    assert client.get("/p/live/d999999/").status_code == 404
+
+
+@pytest.mark.parametrize("n_items", [2, 12])
+def test_a_fetch_costs_the_same_few_queries_whatever_the_number_of_items(
+    client: Client, n_items: int
+) -> None:
+    """Session, link, open round and the panelist's own answers: the step's layout, the
+    statistics and the fragments come from the cache once warm."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    study = make_study(n_items=n_items, n_panelists=8)
+    study.protocol.realtime = True
+    study.protocol.save(update_fields=["realtime"])
+    Item.objects.filter(study=study).update(domain={"en": "One", "fr": "Un", "nl": "Een"})
+    round = open_round(study)
+    others_rate(study, round, 5)
+    _panelist, step = me(client, study)
+    save(client, step)
+    assert len(json.loads(client.get(f"/p/live/{step}/").content)["cells"]) == 2 * n_items
+    with CaptureQueriesContext(connection) as queries:
+        again = json.loads(client.get(f"/p/live/{step}/").content)
+    assert len(again["cells"]) == 2 * n_items
+    assert len(queries.captured_queries) == 4, [q["sql"][:80] for q in queries.captured_queries]

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
-from django.db import transaction
+from django.db import IntegrityError, InternalError, ProgrammingError, connection, transaction
 
 from rounds import answers, realtime, services
 from rounds.errors import TransitionError
@@ -98,6 +98,82 @@ def test_the_history_cannot_be_changed() -> None:
     change.value = 1
     with pytest.raises(RatingChangeIsAppendOnly), transaction.atomic():
         change.save()
+    with pytest.raises(RatingChangeIsAppendOnly):
+        change.delete()
+    with pytest.raises(RatingChangeIsAppendOnly):
+        RatingChange.objects.filter(pk=change.pk).delete()
+    assert RatingChange.objects.get(pk=change.pk).value == 5
+
+
+def test_deleting_the_study_takes_its_history_along_and_leaves_the_others() -> None:
+    kept = realtime_study()
+    rate(kept.panelists.first(), open_period(kept), 5, at=OPENED + timedelta(hours=1))
+    gone = realtime_study()
+    rate(gone.panelists.first(), open_period(gone), 5, at=OPENED + timedelta(hours=1))
+    before = RatingChange.objects.filter(round_item__round__study=kept).count()
+    gone.delete()
+    assert before > 0
+    assert RatingChange.objects.count() == before
+
+
+def test_erasing_a_panelist_keeps_their_history() -> None:
+    from rounds.privacy import panelist_erase
+
+    study = realtime_study()
+    round = open_period(study)
+    panelist = study.panelists.get(pseudonym="P001")
+    rate(panelist, round, 5, at=OPENED + timedelta(hours=1))
+    rate(panelist, round, 7, at=OPENED + timedelta(hours=2))
+    history = list(RatingChange.objects.filter(panelist=panelist).values_list("pk", "value", "at"))
+    assert panelist_erase(panelist=panelist, reason="asked")
+    assert Panelist.objects.get(pk=panelist.pk).name == ""
+    assert (
+        list(RatingChange.objects.filter(panelist=panelist).values_list("pk", "value", "at"))
+        == history
+    )
+
+
+postgresql = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the trigger exists on PostgreSQL only"
+)
+REFUSED = (InternalError, ProgrammingError, IntegrityError)
+
+
+@postgresql
+def test_postgresql_refuses_update_and_delete_of_the_history_in_raw_sql() -> None:
+    study = realtime_study()
+    rate(study.panelists.first(), open_period(study), 5, at=OPENED + timedelta(hours=1))
+    change = RatingChange.objects.first()
+    assert change is not None
+    for sql in [
+        "UPDATE rounds_ratingchange SET value = 1 WHERE id = %s",
+        "DELETE FROM rounds_ratingchange WHERE id = %s",
+    ]:
+        with (
+            pytest.raises(REFUSED, match="append-only"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(sql, [change.pk])
+    assert RatingChange.objects.get(pk=change.pk).value == 5
+
+
+@postgresql
+def test_postgresql_lets_only_the_named_study_take_its_history() -> None:
+    study = realtime_study()
+    rate(study.panelists.first(), open_period(study), 5, at=OPENED + timedelta(hours=1))
+    other = make_study()
+    change = RatingChange.objects.first()
+    assert change is not None
+    setting = "SELECT set_config('delphi.deleting_studies', %s, true)"
+    with (
+        pytest.raises(REFUSED, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(setting, [str(other.pk)])
+        cursor.execute("DELETE FROM rounds_ratingchange WHERE id = %s", [change.pk])
+    assert RatingChange.objects.filter(pk=change.pk).exists()
 
 
 def test_a_panelist_revises_until_the_deadline_and_is_refused_after_it() -> None:
