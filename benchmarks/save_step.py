@@ -175,10 +175,16 @@ def count_queries(data: BenchData, show: bool) -> int:
     with CaptureQueriesContext(connection) as ctx:
         response = client.post(step_path, body)
     assert response.status_code == 302, response.status_code
+    # Transaction control (BEGIN, COMMIT, savepoints) is not a query of the save's own.
+    queries = [q["sql"] for q in ctx.captured_queries if not _transaction_control(q["sql"])]
     if show:
-        for i, query in enumerate(ctx.captured_queries, 1):
-            print(f"  {i:2d}. {query['sql'][:160]}")
-    return len(ctx.captured_queries)
+        for i, sql in enumerate(queries, 1):
+            print(f"  {i:2d}. {sql[:160]}")
+    return len(queries)
+
+
+def _transaction_control(sql: str) -> bool:
+    return sql.strip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"))
 
 
 # --- gunicorn -----------------------------------------------------------------------------
