@@ -64,6 +64,10 @@ def test_a_valid_file_is_reviewed_then_created(client: Client, staff: User) -> N
     text = review.content.decode()
     assert design_hash(original) in text
     assert f'value="{original.slug}-2"' in text  # the file's short name is taken
+    # One create form, and a page title that is text, not a copy of the page.
+    assert text.count('id="create-title"') == 1
+    title = text.split("<title>", 1)[1].split("</title>", 1)[0]
+    assert "<" not in title and "Review the study file" in title
     created = client.post(reverse("study-from-file-review"), {"slug": "copied"}, follow=True)
     copy = Study.objects.get(slug="copied")
     assert created.redirect_chain[-1][0] == reverse("study-detail", args=["copied"])
