@@ -3,15 +3,17 @@
 Run as ``python -m reports.layout_worker`` by `reports.parts`; no Django. It reads one JSON
 line on stdin: the stylesheet file, the PDF options and the parts to lay out (an HTML file
 each). It lays them out, writes one JSON line with each part's page count and where its
-anchors landed, then waits for one JSON line giving each part's first page number and the
-total, stamps the numbers (`reports.assemble.number_pages`) and writes each part's PDF next
-to its HTML, answering with a last JSON line. Laying out first and numbering after lets
-every part be laid out at once, before anyone knows on which page it starts.
+anchors landed and writes the parts' PDFs; then it waits for one JSON line giving each
+part's first page number and the total, stamps the numbers
+(`reports.assemble.number_pages`) and saves each part's PDF next to its HTML, answering with
+a last JSON line. Laying out and writing first and numbering after lets every part be laid
+out and written at once, before anyone knows on which page it starts.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from weasyprint.urls import URLFetcher
 
 from reports import pydyf_fix  # noqa: F401  (installs the fix on import)
 from reports.assemble import number_pages
+from reports.collector import rare_collections
 
 
 def _fetcher() -> URLFetcher:
@@ -28,6 +31,15 @@ def _fetcher() -> URLFetcher:
 
 
 def main() -> None:
+    with rare_collections():
+        _work()
+    # The documents are thrown away whole: tearing down their millions of objects one by
+    # one would only keep the report waiting (1.5-2 s for a hundred pages).
+    sys.stdout.flush()
+    os._exit(0)
+
+
+def _work() -> None:
     spec = json.loads(sys.stdin.readline())
     css = CSS(filename=spec["stylesheet"], url_fetcher=_fetcher())
     options: dict[str, Any] = spec["options"]
@@ -40,13 +52,18 @@ def main() -> None:
         anchors = first_pages(document)
         found[name] = {"pages": len(document.pages), "anchors": anchors}
     _say(found)
+    # Written while the other parts are still being laid out: the page numbers, which
+    # need every part's length, are stamped over the written pages afterwards.
+    pdfs: dict[str, tuple[bytes, int]] = {}
+    for name in list(documents):
+        document = documents.pop(name)
+        pdfs[name] = (bytes(document.write_pdf(**options)), len(document.pages))
     numbers = json.loads(sys.stdin.readline())
-    for name, document in documents.items():
+    for name, (pdf, count) in pdfs.items():
         first, total = numbers[name]
-        pdf = document.write_pdf(**options)
-        stamps = numbers_pdf(spec["numbers_css"], first, len(document.pages), total)
+        stamps = numbers_pdf(spec["numbers_css"], first, count, total)
         Path(spec["folder"], f"{name}.pdf").write_bytes(number_pages(pdf, stamps))
-    _say({"done": list(documents)})
+    _say({"done": list(pdfs)})
 
 
 def first_pages(document: Document) -> dict[str, int]:

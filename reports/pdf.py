@@ -34,6 +34,7 @@ from weasyprint import CSS, HTML
 from weasyprint.urls import URLFetcher
 
 from reports import methods, parts, pydyf_fix  # noqa: F401  (pydyf_fix: on import)
+from reports.collector import rare_collections
 from reports.markup import render_markdown
 from reports.selectors import ReportData, report_data
 from reports.stamp import Stamp, build_stamp, design_changed
@@ -97,12 +98,13 @@ def build_report(data: ReportData, stamp: Stamp, *, progress: Progress | None = 
     progress = progress or _no_progress
     progress(8, _("Writing the report"))
     report = _Report(data, stamp)
-    context = report_context(data, stamp, report)
-    if len(data.recommendations) >= PARALLEL_FROM and parts.workers() > 1:
-        return Report(pdf=parallel_pdf(context, progress), summary=report.policy_summary())
-    html = render_to_string("reports/pdf/report.html", context)
-    pages = expected_pages(len(data.recommendations), len(data.items))
-    pdf = html_to_pdf(html, progress=progress, expected_pages=pages)
+    with rare_collections():
+        context = report_context(data, stamp, report)
+        if len(data.recommendations) >= PARALLEL_FROM and parts.workers() > 1:
+            return Report(pdf=parallel_pdf(context, progress), summary=report.policy_summary())
+        html = render_to_string("reports/pdf/report.html", context)
+        pages = expected_pages(len(data.recommendations), len(data.items))
+        pdf = html_to_pdf(html, progress=progress, expected_pages=pages)
     return Report(pdf=pdf, summary=report.policy_summary())
 
 
