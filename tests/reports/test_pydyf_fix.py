@@ -43,3 +43,20 @@ def test_a_tagged_pdf_is_byte_identical_with_and_without_the_fix() -> None:
         pydyf_fix.install()
     assert with_fix == without
     assert b"/StructTreeRoot" in with_fix
+
+
+def test_streams_are_compressed_at_the_default_level_and_still_read_back() -> None:
+    import zlib
+
+    text = b"".join(
+        b"BT /F1 9 Tf %d %d Td (Recommendation %d) Tj ET\n" % (n * 7 % 500, n * 13 % 800, n)
+        for n in range(2000)
+    )
+    stream = pydyf.Stream([text], compress=True)
+    data = stream.data
+    body = data[data.index(b"stream\n") + 7 : data.rindex(b"\nendstream")]
+    assert zlib.decompress(body) == text
+    compressor = zlib.compressobj(pydyf_fix.LEVEL)
+    assert body == compressor.compress(text) + compressor.flush()
+    slowest = zlib.compressobj(9)
+    assert body != slowest.compress(text) + slowest.flush()  # what pydyf itself asks for
