@@ -50,7 +50,7 @@ def install() -> None:
     if pydyf.PDF.page_references is not _installed:
         pydyf.PDF.page_references = _installed
     if not isinstance(pydyf.zlib, _Zlib):
-        pydyf.zlib = _Zlib()  # type: ignore[assignment]
+        pydyf.zlib = _Zlib()
 
 
 _installed = property(_page_references)
