@@ -20,7 +20,8 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,15 +105,37 @@ def _part(index: int, units: list[tuple[str, Any, int]]) -> Part:
     return Part(f"part-{index:02d}", flags, sum(w for _k, _u, w in units))
 
 
+Worker = subprocess.Popen[str]
+
+
+@contextmanager
+def started(count: int) -> Iterator[list[Worker]]:
+    """``count`` layout processes, started at once (each waits for its work on stdin),
+    and killed on the way out if they are still running (an error, or unused)."""
+    procs = [
+        subprocess.Popen([sys.executable, "-m", "reports.layout_worker"], text=True,
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=settings.BASE_DIR)
+        for _ in range(count)
+    ]  # fmt: skip
+    try:
+        yield procs
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
 def render(
     context: dict[str, Any],
     css_text: str,
     options: dict[str, Any],
     page_style: Callable[..., str],
     progress: Progress,
+    procs: list[Worker],
 ) -> bytes:
-    """The report's PDF from parts laid out by ``workers()`` processes."""
-    count = workers()
+    """The report's PDF from parts laid out by the started processes ``procs``."""
+    count = len(procs)
     parts = plan(context, count)
     progress(20, _("Laying out the report in %(n)d parts") % {"n": len(parts) + 1})
     with tempfile.TemporaryDirectory(prefix="delphi-report-") as tmp:
@@ -126,15 +149,11 @@ def render(
             )
             (folder / f"{part.name}.html").write_text(html, encoding="utf-8")
         batches = _batches([p.name for p in parts], count)
-        procs = [_start(folder, batch, options, css_text) for batch in batches]
-        try:
-            front_pdf = _lay_out(
-                context, parts, batches, procs, page_style, css_text, options, progress
-            )
-        finally:
-            for proc in procs:
-                if proc.poll() is None:
-                    proc.kill()
+        busy = procs[: len(batches)]
+        for proc, batch in zip(busy, batches, strict=True):
+            _start(proc, folder, batch, options, css_text)
+        front_pdf = _lay_out(context, parts, batches, busy, page_style, css_text, options,
+                             progress)  # fmt: skip
         progress(80, _("Assembling the parts"))
         pdfs = [front_pdf, *[(folder / f"{p.name}.pdf").read_bytes() for p in parts]]
         return assemble.merge(pdfs, [0, *[_nested(p) for p in parts]])
@@ -144,7 +163,7 @@ def _lay_out(
     context: dict[str, Any],
     parts: list[Part],
     batches: list[list[str]],
-    procs: list[subprocess.Popen[str]],
+    procs: list[Worker],
     page_style: Callable[..., str],
     css_text: str,
     options: dict[str, Any],
@@ -191,15 +210,8 @@ def _batches(names: list[str], count: int) -> list[list[str]]:
 
 
 def _start(
-    folder: Path, batch: list[str], options: dict[str, Any], css_text: str
-) -> subprocess.Popen[str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "reports.layout_worker"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=settings.BASE_DIR,
-    )
+    proc: Worker, folder: Path, batch: list[str], options: dict[str, Any], css_text: str
+) -> None:
     spec = {
         "folder": str(folder),
         "stylesheet": str(folder / "report.css"),
@@ -208,16 +220,15 @@ def _start(
         "numbers_css": numbers_css(css_text),
     }
     _send(proc, spec)
-    return proc
 
 
-def _send(proc: subprocess.Popen[str], message: dict[str, Any]) -> None:
+def _send(proc: Worker, message: dict[str, Any]) -> None:
     assert proc.stdin is not None
     proc.stdin.write(json.dumps(message) + "\n")
     proc.stdin.flush()
 
 
-def _read(proc: subprocess.Popen[str]) -> dict[str, Any]:
+def _read(proc: Worker) -> dict[str, Any]:
     assert proc.stdout is not None
     line = proc.stdout.readline()
     if not line:

@@ -99,23 +99,27 @@ def build_report(data: ReportData, stamp: Stamp, *, progress: Progress | None = 
     progress(8, _("Writing the report"))
     report = _Report(data, stamp)
     with rare_collections():
-        context = report_context(data, stamp, report)
         if len(data.recommendations) >= PARALLEL_FROM and parts.workers() > 1:
-            return Report(pdf=parallel_pdf(context, progress), summary=report.policy_summary())
+            # The layout processes start first: their start-up overlaps the context.
+            with parts.started(parts.workers()) as procs:
+                context = report_context(data, stamp, report)
+                pdf = parallel_pdf(context, progress, procs)
+            return Report(pdf=pdf, summary=report.policy_summary())
+        context = report_context(data, stamp, report)
         html = render_to_string("reports/pdf/report.html", context)
         pages = expected_pages(len(data.recommendations), len(data.items))
         pdf = html_to_pdf(html, progress=progress, expected_pages=pages)
     return Report(pdf=pdf, summary=report.policy_summary())
 
 
-def parallel_pdf(context: dict[str, Any], progress: Progress) -> bytes:
-    """The report laid out in parts by several processes (`reports.parts`)."""
+def parallel_pdf(context: dict[str, Any], progress: Progress, procs: list[parts.Worker]) -> bytes:
+    """The report laid out in parts by the started layout processes (`reports.parts`)."""
     study = context["study"]
     style = functools.partial(
         page_style, context["title"], stamp_line(context["stamp"]), study.is_simulated
     )
     css_text = render_to_string("reports/pdf/report.css")
-    return parts.render(context, css_text, PDF_OPTIONS, style, progress)
+    return parts.render(context, css_text, PDF_OPTIONS, style, progress, procs)
 
 
 def html_to_pdf(html: str, *, progress: Progress | None = None, expected_pages: int = 0) -> bytes:
