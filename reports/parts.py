@@ -1,8 +1,8 @@
 """The report laid out in parts, in parallel, and assembled into one tagged PDF.
 
 WeasyPrint lays out one document in one process. A long report (hundreds of sheets) is
-cut where a page break falls anyway: the front (title page, contents, summary), the body
-(methods to attrition), runs of sheets and runs of appendix items. Worker processes
+cut where a page break falls anyway: the front (title page, contents), the body (summary,
+methods to attrition), runs of sheets and runs of appendix items. Worker processes
 (`reports.layout_worker`, one per CPU by default, `DELPHI_REPORT_WORKERS`) lay the parts
 out at once and report their page counts and where their anchors landed; then the page
 numbers are known: the workers stamp them and write each part, while this process lays out
@@ -82,8 +82,9 @@ def _weight(context: dict[str, Any], flags: dict[str, Any]) -> int:
     (`benchmarks/report.py`, 200 sheets resting on 2 items each, 2 criteria): a sheet
     68 ms, an appendix item 15 ms, the body (methods to attrition) 4.7 s for 400 items and
     2 criteria, about a twelfth of a sheet per item and criterion, at least eight sheets."""
-    if flags.get("body"):
-        return 100 * max(len(context["appendix"]) * len(context["criteria"]) // 12, 8)
+    if flags.get("body"):  # with the summary, about a page per 30 sheets
+        body = max(len(context["appendix"]) * len(context["criteria"]) // 12, 8)
+        return 100 * (body + len(context["sheets"]) // 30)
     if flags.get("sheets"):
         return 100 * len(flags["sheets"])
     return 100 * len(flags.get("appendix", [])) * 2 // 9
@@ -259,12 +260,14 @@ def _pages(anchors: dict[str, Any], starts: dict[str, int]) -> dict[str, int]:
 
 
 def _front(context: dict[str, Any], pages: dict[str, int], page_style: Callable[..., str]) -> str:
-    """The title page, contents and summary; links to the other parts point at empty
-    anchors here, and `reports.assemble.merge` sends them to the real ones."""
+    """The title page and the contents (laid out twice: before and after the page numbers
+    are known, so it holds nothing else; the summary opens the body); links to the other
+    parts point at empty anchors here, and `reports.assemble.merge` sends them to the real
+    ones."""
     elsewhere = [e["anchor"] for e in context["toc"]] + [s["anchor"] for s in context["sheets"]]
     flags = {
         "front": True,
-        "placeholders": [a for a in elsewhere if a != "summary"],
+        "placeholders": elsewhere,
         "pages": {a: _page_label(pages.get(a)) for a in elsewhere},
     }
     style = page_style(numbered=False)
