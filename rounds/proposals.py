@@ -149,17 +149,17 @@ def proposal_round_open(
 
 
 def not_answered(proposal_round: ProposalRound) -> list[int]:
-    """The panelists invited to round 0 (the panel when it opened, not erased since) who
-    have neither answered an open question nor made a proposal: whom a reminder reaches."""
+    """The panelists invited to round 0 (the panel when it opened and those added while it
+    took proposals, not erased since) who have neither answered an open question nor made a
+    proposal: whom a reminder reaches (reminders go out only while round 0 takes proposals,
+    so every panelist of the study then was invited)."""
     if proposal_round.opened_at is None:
         return []
     answered = Q(proposal_answers__proposal_round=proposal_round) & ~Q(proposal_answers__text="")
     proposed = Q(proposals__proposal_round=proposal_round)
-    invited = Panelist.objects.filter(
-        study_id=proposal_round.study_id,
-        erased_at__isnull=True,
-        created_at__lte=proposal_round.opened_at,
-    )
+    invited = Panelist.objects.filter(study_id=proposal_round.study_id, erased_at__isnull=True)
+    if proposal_round.closes_at is not None:
+        invited = invited.filter(created_at__lte=proposal_round.closes_at)
     return list(
         invited.exclude(pk__in=Panelist.objects.filter(answered | proposed).values("pk"))
         .order_by("pk")

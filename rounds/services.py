@@ -18,6 +18,7 @@ import pandas as pd
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -242,7 +243,9 @@ def _check_can_open(round: Round, now: datetime) -> None:
 
 
 def panel_join_open_round(*, study: Study, panelist_ids: list[int]) -> Round | None:
-    """Panelists added while a round is open take part in it and are invited to it."""
+    """Panelists added while a round is open take part in it and are invited to it; added
+    while round 0 takes proposals, they are invited to propose (and counted as invited)."""
+    _panel_join_round_0(study=study, panelist_ids=panelist_ids)
     round = study.rounds.filter(state=Round.State.OPEN).first()
     if round is None or not panelist_ids:
         return None
@@ -252,6 +255,26 @@ def panel_join_open_round(*, study: Study, panelist_ids: list[int]) -> Round | N
     )
     signals.invitations_requested.send(sender=Round, round=round, panelist_ids=panelist_ids)
     return round
+
+
+def _panel_join_round_0(*, study: Study, panelist_ids: list[int]) -> None:
+    if not panelist_ids:
+        return
+    now = timezone.now()
+    taking = (
+        ProposalRound.objects.select_for_update()
+        .filter(study=study, state=ProposalRound.State.OPEN)
+        .filter(Q(closes_at__isnull=True) | Q(closes_at__gt=now))
+        .first()
+    )
+    if taking is None:
+        return
+    taking.invited = F("invited") + len(panelist_ids)
+    taking.save(update_fields=["invited"])
+    taking.refresh_from_db(fields=["invited"])
+    signals.proposals_invitations_requested.send(
+        sender=ProposalRound, proposal_round=taking, panelist_ids=panelist_ids
+    )
 
 
 def round_close(*, round: Round, by: Actor = None, now: datetime | None = None) -> Round:

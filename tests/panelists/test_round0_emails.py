@@ -13,6 +13,7 @@ from panelists.models import EmailMessage, PersonalLink
 from rounds import privacy, proposals
 from rounds import services as round_services
 from rounds.errors import TransitionError
+from rounds.imports import import_panel
 from rounds.models import AuditEntry, Panelist, ProposalRound, Study
 from rounds.proposal_models import ProposalReminder
 from rounds.proposals import Answer, Draft
@@ -87,7 +88,7 @@ def test_a_studys_own_invitation_text_gets_round_0s_number_and_deadline() -> Non
 # --------------------------------------------------------------------------- reminders
 
 
-def test_a_reminder_reaches_only_the_invited_panelists_who_have_not_answered() -> None:
+def test_a_reminder_reaches_the_invited_panelists_who_have_not_answered() -> None:
     proposal_round = open_round0()
     save = proposals.panel_save
     save(proposal_round=proposal_round, panelist=panelist(proposal_round, "P001"),
@@ -97,11 +98,11 @@ def test_a_reminder_reaches_only_the_invited_panelists_who_have_not_answered() -
     save(proposal_round=proposal_round, panelist=panelist(proposal_round, "P003"),
          answers=[Answer(D1, "", "a")], drafts=[])  # an empty answer is no answer  # fmt: skip
     privacy.panelist_erase(panelist=panelist(proposal_round, "P006"))
-    Panelist.objects.create(study=proposal_round.study, pseudonym="P099",
-                            email="late@example.org", language="en")  # not invited  # fmt: skip
+    late = b"email,name,language,group\r\nlate@example.org,Late,en,\r\n"
+    import_panel(study=proposal_round.study, data=late, filename="late.csv")  # invited too
 
-    assert services.proposal_reminders_send(proposal_round=proposal_round) == 3
-    assert reminded() == {"P003", "P004", "P005"}
+    assert services.proposal_reminders_send(proposal_round=proposal_round) == 4
+    assert reminded() == {"P003", "P004", "P005", "P007"}
     assert AuditEntry.objects.filter(action="reminder.sent", target="round 0").exists()
 
 

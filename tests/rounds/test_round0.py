@@ -263,3 +263,31 @@ def test_erasing_a_panelist_removes_their_name_from_every_proposal(
     panelist_erase(panelist=round0.study.panelists.get(pseudonym="P002"))
     proposal.refresh_from_db()
     assert proposal.text == "Ask [name removed] to run peer support groups."
+
+
+def test_panelists_imported_while_round_0_is_open_are_invited_to_it(
+    round0: ProposalRound,
+) -> None:
+    from rounds.imports import import_panel
+
+    data = b"email,name,language,group\r\nanne@example.org,Anne,fr,\r\njan@example.org,Jan,nl,\r\n"
+    assert import_panel(study=round0.study, data=data, filename="panel.csv") == 2
+    invited = EmailMessage.objects.filter(kind="invitation", round=None)
+    new = set(
+        round0.study.panelists.filter(email__endswith="@example.org").values_list("pk", flat=True)
+    )
+    assert new <= set(invited.values_list("panelist_id", flat=True))
+    assert invited.count() == 7
+    assert ProposalRound.objects.get().invited == 7
+
+
+def test_panelists_imported_after_round_0_closed_are_not_invited_to_it(
+    round0: ProposalRound,
+) -> None:
+    from rounds.imports import import_panel
+
+    services.proposal_round_close(proposal_round=round0)
+    data = b"email,name,language,group\r\nanne@example.org,Anne,fr,\r\n"
+    import_panel(study=round0.study, data=data, filename="panel.csv")
+    assert EmailMessage.objects.filter(kind="invitation", round=None).count() == 5
+    assert ProposalRound.objects.get().invited == 5
