@@ -7,7 +7,7 @@ Status fields change only through `rounds.services`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -20,14 +20,33 @@ from django.utils.translation import gettext_lazy as _
 from rounds import consensus
 from rounds.jobs import Job
 
+_Row = TypeVar("_Row", bound=models.Model)
+
+
+class Fallback(str):
+    """A text shown in another language than the one asked for, because its translation is
+    missing: ``lang`` names its language, so that a page can mark it (a ``lang`` attribute,
+    for screen readers and hyphenation; WCAG 3.1.2). Otherwise a plain string."""
+
+    lang: str
+
+    def __new__(cls, value: str, lang: str) -> Fallback:
+        text = super().__new__(cls, value)
+        text.lang = lang
+        return text
+
+    def __reduce__(self) -> tuple[type[Fallback], tuple[str, str]]:
+        return (Fallback, (str(self), self.lang))
+
 
 def translated(texts: dict[str, str] | None, language: str | None, fallbacks: list[str]) -> str:
-    """The text in `language`, else in the first fallback language that has one."""
+    """The text in `language`, else in the first fallback language that has one (then a
+    `Fallback`, which knows its language)."""
     texts = texts or {}
     for code in [language or "", *fallbacks, *texts.keys()]:
         value = texts.get(code[:2]) if code else None
         if value:
-            return value
+            return value if not language or code[:2] == language[:2] else Fallback(value, code[:2])
     return ""
 
 
@@ -723,21 +742,48 @@ class AnalysisJob(Job):
         return f"analysis of {self.round}: {self.status}"
 
 
+class AppendOnlyQuerySet(models.QuerySet[_Row]):
+    """Refuses ``update`` and ``delete``, with the model's own exception and messages (see
+    `AppendOnly`)."""
+
+    def update(self, **kwargs: Any) -> int:
+        raise self.model.refusal(self.model.changed_message)  # type: ignore[attr-defined]
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise self.model.refusal(self.model.deleted_message)  # type: ignore[attr-defined]
+
+
+class AppendOnly(models.Model):
+    """A row written once and never changed or deleted on its own: saving an existing row,
+    deleting one and the queryset's update and delete raise ``refusal``; rows go only with
+    their study (Study.delete, whose cascade does not go through these methods). On
+    PostgreSQL a trigger refuses UPDATE and DELETE as well (migrations 0007 and 0015)."""
+
+    refusal: ClassVar[type[Exception]]
+    changed_message: ClassVar[str]
+    deleted_message: ClassVar[str]
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise self.refusal(self.changed_message)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise self.refusal(self.deleted_message)
+
+
 class AuditLogIsAppendOnly(Exception):
     """An audit entry cannot be changed or deleted (only with its whole study)."""
 
 
-class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
-    def update(self, **kwargs: Any) -> int:
-        raise AuditLogIsAppendOnly("The audit log is append-only: entries cannot be changed.")
-
-    def delete(self) -> tuple[int, dict[str, int]]:
-        raise AuditLogIsAppendOnly(
-            "The audit log is append-only: entries go only with their study (Study.delete)."
-        )
+class AuditEntryQuerySet(AppendOnlyQuerySet["AuditEntry"]):
+    pass
 
 
-class AuditEntry(models.Model):
+class AuditEntry(AppendOnly):
     """What a coordinator (or the system) did to a study: who, when, what, before and after.
 
     Append-only: saving an existing entry, deleting one, and the querysets' update and delete
@@ -757,6 +803,11 @@ class AuditEntry(models.Model):
     reason = models.TextField(_("reason"), blank=True)
 
     objects = AuditEntryQuerySet.as_manager()
+    refusal = AuditLogIsAppendOnly
+    changed_message = "The audit log is append-only: entries cannot be changed."
+    deleted_message = (
+        "The audit log is append-only: entries go only with their study (Study.delete)."
+    )
 
     class Meta:
         verbose_name = _("audit entry")
@@ -765,16 +816,6 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.target}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise AuditLogIsAppendOnly("The audit log is append-only: entries cannot be changed.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        raise AuditLogIsAppendOnly(
-            "The audit log is append-only: entries go only with their study (Study.delete)."
-        )
 
 
 class StudyMembership(models.Model):
@@ -883,17 +924,11 @@ class RatingChangeIsAppendOnly(Exception):
     """A rating's history cannot be changed or deleted (only with its whole study)."""
 
 
-class RatingChangeQuerySet(models.QuerySet["RatingChange"]):
-    def update(self, **kwargs: Any) -> int:
-        raise RatingChangeIsAppendOnly("The rating history is append-only.")
-
-    def delete(self) -> tuple[int, dict[str, int]]:
-        raise RatingChangeIsAppendOnly(
-            "The rating history is append-only: it goes only with its study (Study.delete)."
-        )
+class RatingChangeQuerySet(AppendOnlyQuerySet["RatingChange"]):
+    pass
 
 
-class RatingChange(models.Model):
+class RatingChange(AppendOnly):
     """One saved change of a rating in a real-time study: who, which cell, the value given
     (empty = don't know) and when. Append-only: the ratings at any moment of the open
     period can be rebuilt from it, which is what the snapshots do. Saving an existing row,
@@ -909,6 +944,11 @@ class RatingChange(models.Model):
     at = models.DateTimeField(_("at"))
 
     objects = RatingChangeQuerySet.as_manager()
+    refusal = RatingChangeIsAppendOnly
+    changed_message = "The rating history is append-only."
+    deleted_message = (
+        "The rating history is append-only: it goes only with its study (Study.delete)."
+    )
 
     class Meta:
         verbose_name = _("rating change")
@@ -918,16 +958,6 @@ class RatingChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.panelist} {self.round_item} {self.criterion}: {self.value} at {self.at}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise RatingChangeIsAppendOnly("The rating history is append-only.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        raise RatingChangeIsAppendOnly(
-            "The rating history is append-only: it goes only with its study (Study.delete)."
-        )
 
 
 class Snapshot(Job):

@@ -5,6 +5,8 @@ in the page's language), never a format that ends with a period of its own.
 `stat`: a statistic with at most two decimals and no trailing zeros (6.5, 6, 2.25), with
 the page language's decimal separator.
 `audit_pairs`: an audit entry's before/after as (field, value) pairs instead of a dict.
+`in_its_language`: a text shown in a fallback language (its translation is missing) in a
+span that says which language it is in; any other text unchanged.
 """
 
 from __future__ import annotations
@@ -16,16 +18,26 @@ from zoneinfo import ZoneInfo
 from django import template
 from django.utils import formats
 from django.utils.dateparse import parse_datetime
+from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from rounds import charts
-from rounds.models import Result
+from rounds.models import Fallback, Result
 from rounds.templatetags.shares import share
 
 register = template.Library()
 
 WHEN_FORMAT = "j F Y, H:i"
+
+
+@register.filter
+def in_its_language(value: object) -> object:
+    """``<span lang="nl">…</span>`` around a text shown in a fallback language (WCAG 3.1.2:
+    a screen reader then reads it in its own language); any other value as it is."""
+    if isinstance(value, Fallback):
+        return format_html('<span lang="{}">{}</span>', value.lang, str(value))
+    return value
 
 
 @register.filter
