@@ -78,12 +78,14 @@ def plan(context: dict[str, Any], count: int) -> list[Part]:
 
 
 def _weight(context: dict[str, Any], flags: dict[str, Any]) -> int:
-    """About how long a unit takes to lay out and write, in hundredths of a sheet. Measured
-    (`benchmarks/report.py`, 200 sheets resting on 2 items each, 2 criteria): a sheet
-    68 ms, an appendix item 15 ms, the body (methods to attrition) 4.7 s for 400 items and
-    2 criteria, about a twelfth of a sheet per item and criterion, at least eight sheets."""
-    if flags.get("body"):  # with the summary, about a page per 30 sheets
-        body = max(len(context["appendix"]) * len(context["criteria"]) // 12, 8)
+    """About how long a unit takes to lay out and write, in hundredths of a sheet. Set from
+    the parts' own timings in `benchmarks/report.py` (200 sheets resting on 2 items each, 2
+    criteria, two workers finishing within half a second of each other): a sheet about
+    70 ms, an appendix item about a fifth of a sheet, the body (summary, methods to
+    attrition) an eighth of a sheet per item and criterion, at least eight sheets, plus a
+    sheet per 30 sheets for the summary's lists."""
+    if flags.get("body"):
+        body = max(len(context["appendix"]) * len(context["criteria"]) // 8, 8)
         return 100 * (body + len(context["sheets"]) // 30)
     if flags.get("sheets"):
         return 100 * len(flags["sheets"])
