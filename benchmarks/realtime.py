@@ -30,13 +30,9 @@ import argparse
 import json
 import os
 import random
-import signal
-import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -48,17 +44,14 @@ from benchmarks.save_step import (
     Browser,
     CpuMeter,
     Phase,
-    Server,
     StepForm,
-    create_database,
-    drop_database,
     free_port,
     migrate,
     print_cpu,
     print_table,
     run_phase,
     server_version,
-    start_gunicorn,
+    temporary_site,
 )
 
 TARGET_P95_MS = 300.0
@@ -219,11 +212,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     print(f"Real-time benchmark: {n} panelists, {per} actions each (mean pause {args.think:g} "
           f"s; a poll, or one time in three a save of {ratings} ratings + the poll)")  # fmt: skip
     print(f"machine: {os.cpu_count()} CPU cores; PostgreSQL {server_version()}, database {db_name}")
-    server: Server | None = None
-    log = Path(tempfile.mkstemp(prefix="delphi-bench-rt-", suffix=".log")[1])
-    create_database(db_name)
     results: dict[str, float] = {}
-    try:
+    with temporary_site(db_name, db_url, args.keep_db, "delphi-bench-rt-") as site:
         migrate({**os.environ})
         import django
 
@@ -232,7 +222,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         from django.db import connections
 
         connections.close_all()
-        server = start_gunicorn(server_env, port, args, log)
+        server = site.serve(server_env, port, args)
         print(f"server: {server.description} (DEBUG off)")
         panelists = [Panelist(Browser(port), random.Random(i)) for i in range(n)]
         for panelist, link in zip(panelists, data.links, strict=True):
@@ -254,10 +244,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         mixed = run_phase(f"{n} panelists, paced", panelists, Panelist.act, per, meter,
                           think=args.think)  # fmt: skip
         wall = time.perf_counter() - started
-        server.stop()
-        if server.process.returncode not in (0, -signal.SIGTERM):
-            print(f"gunicorn exited with {server.process.returncode}:\n{server.log_tail()}")
-        server = None
+        site.stop()
         saves = [s for p in panelists for s in p.saves]
         polls = [s for p in panelists for s in p.polls]
         print()
@@ -280,22 +267,6 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             saves=float(len(saves)), save_queries=float(save_queries),
             fetch_queries=float(fetch_queries),
         )  # fmt: skip
-    except BaseException:
-        if server is not None:
-            print(f"--- gunicorn log ---\n{server.log_tail()}", file=sys.stderr)
-        raise
-    finally:
-        if server is not None:
-            server.stop()
-        if "django" in sys.modules:
-            from django.db import connections
-
-            connections.close_all()
-        if args.keep_db:
-            print(f"kept the database: DATABASE_URL={db_url}")
-        else:
-            drop_database(db_name)
-        log.unlink(missing_ok=True)
     return results
 
 

@@ -46,8 +46,8 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import timedelta
 from http.cookies import SimpleCookie
@@ -244,6 +244,55 @@ def start_gunicorn(env: dict[str, str], port: int, args: argparse.Namespace, log
 
 
 # --- the panelists' HTTP clients ----------------------------------------------------------
+
+
+@dataclass
+class Site:
+    """The gunicorn of a benchmark run (see `temporary_site`)."""
+
+    log: Path
+    server: Server | None = None
+
+    def serve(self, env: dict[str, str], port: int, args: argparse.Namespace) -> Server:
+        self.server = start_gunicorn(env, port, args, self.log)
+        return self.server
+
+    def stop(self) -> None:
+        """Stop gunicorn now, saying so if it did not exit cleanly."""
+        server, self.server = self.server, None
+        if server is None:
+            return
+        server.stop()
+        if server.process.returncode not in (0, -signal.SIGTERM):
+            print(f"gunicorn exited with {server.process.returncode}:\n{server.log_tail()}")
+
+
+@contextmanager
+def temporary_site(db_name: str, db_url: str, keep_db: bool, log_prefix: str) -> Iterator[Site]:
+    """A temporary PostgreSQL database for one benchmark run, and the gunicorn serving it
+    (started with `Site.serve`). On the way out: gunicorn stopped (its log printed on an
+    error), Django's connections closed, the database dropped (unless kept), the log
+    removed."""
+    site = Site(log=Path(tempfile.mkstemp(prefix=log_prefix, suffix=".log")[1]))
+    create_database(db_name)
+    try:
+        yield site
+    except BaseException:
+        if site.server is not None:
+            print(f"--- gunicorn log ---\n{site.server.log_tail()}", file=sys.stderr)
+        raise
+    finally:
+        if site.server is not None:
+            site.server.stop()
+        if "django" in sys.modules:
+            from django.db import connections
+
+            connections.close_all()
+        if keep_db:
+            print(f"kept the database: DATABASE_URL={db_url}")
+        else:
+            drop_database(db_name)
+        site.log.unlink(missing_ok=True)
 
 
 @dataclass
@@ -625,10 +674,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     print(f"machine: {os.cpu_count()} CPU cores; PostgreSQL {server_version()} on {HOST}:5432, "
           f"database {db_name}")  # fmt: skip
 
-    server: Server | None = None
-    log = Path(tempfile.mkstemp(prefix="delphi-bench-gunicorn-", suffix=".log")[1])
-    create_database(db_name)
-    try:
+    with temporary_site(db_name, db_url, args.keep_db, "delphi-bench-gunicorn-") as site:
         started = time.perf_counter()
         migrate({**os.environ})
         import django
@@ -640,7 +686,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         connections.close_all()
         print(f"setup (migrate + data): {time.perf_counter() - started:.1f} s")
 
-        server = start_gunicorn(server_env, port, args, log)
+        server = site.serve(server_env, port, args)
         print(f"server: {server.description} (DEBUG off, DATABASE_CONN_MAX_AGE=60)")
 
         panelists = [Panelist(Browser(port), random.Random(i)) for i in range(n)]
@@ -666,10 +712,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             think=args.think,
         )
         reconnects = sum(p.browser.reconnects for p in panelists)
-        server.stop()
-        if server.process.returncode not in (0, -signal.SIGTERM):
-            print(f"gunicorn exited with {server.process.returncode}:\n{server.log_tail()}")
-        server = None
+        site.stop()
 
         print()
         print_table([*single, healthz, save, paced])
@@ -692,22 +735,6 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             healthz_p95_ms=healthz.percentile(95), paced_p95_ms=paced.percentile(95),
             queries=float(queries), ratings_per_save=float(N_ITEMS * N_CRITERIA),
         )  # fmt: skip
-    except BaseException:
-        if server is not None:
-            print(f"--- gunicorn log ---\n{server.log_tail()}", file=sys.stderr)
-        raise
-    finally:
-        if server is not None:
-            server.stop()
-        if "django" in sys.modules:
-            from django.db import connections
-
-            connections.close_all()
-        if args.keep_db:
-            print(f"kept the database: DATABASE_URL={db_url}")
-        else:
-            drop_database(db_name)
-        log.unlink(missing_ok=True)
     return results
 
 
