@@ -15,6 +15,7 @@ multiprocessing pool, so that a Celery worker of any pool can start them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -56,7 +57,7 @@ def workers() -> int:
 
 def plan(context: dict[str, Any], count: int) -> list[Part]:
     """The body, sheets and appendix as ``count`` contiguous parts of about equal weight
-    (weight: `_weight`, a rough count of the pages each unit of work makes)."""
+    (weight: `_weight`, about how long each unit of work takes to lay out and write)."""
     units: list[tuple[str, Any, int]] = [("body", None, _weight(context, {"body": True}))]
     units += [("sheet", s, _weight(context, {"sheets": [s]})) for s in context["sheets"]]
     appendix = context["appendix"]
@@ -81,7 +82,7 @@ def _weight(context: dict[str, Any], flags: dict[str, Any]) -> int:
     """About how long a unit takes to lay out and write, in hundredths of a sheet. Set from
     the parts' own timings in `benchmarks/report.py` (200 sheets resting on 2 items each, 2
     criteria, two workers finishing within half a second of each other): a sheet about
-    70 ms, an appendix item about a fifth of a sheet, the body (summary, methods to
+    70 ms, an appendix item two ninths of a sheet (about 15 ms), the body (summary, methods to
     attrition) an eighth of a sheet per item and criterion, at least eight sheets, plus a
     sheet per 30 sheets for the summary's lists."""
     if flags.get("body"):
@@ -114,19 +115,30 @@ Worker = subprocess.Popen[str]
 @contextmanager
 def started(count: int) -> Iterator[list[Worker]]:
     """``count`` layout processes, started at once (each waits for its work on stdin),
-    and killed on the way out if they are still running (an error, or unused)."""
-    procs = [
-        subprocess.Popen([sys.executable, "-m", "reports.layout_worker"], text=True,
-                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=settings.BASE_DIR)
-        for _ in range(count)
-    ]  # fmt: skip
+    and on the way out stopped if they are still running (an error, or unused) and their
+    pipes closed."""
+    procs: list[Worker] = []
     try:
+        command, pipe = [sys.executable, "-m", "reports.layout_worker"], subprocess.PIPE
+        for _ in range(count):
+            worker = subprocess.Popen(command, stdin=pipe, stdout=pipe, text=True,
+                                      cwd=settings.BASE_DIR)  # fmt: skip
+            procs.append(worker)
         yield procs
     finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        _stop(procs)
+
+
+def _stop(procs: list[Worker]) -> None:
+    """Kill the processes still running, reap them and close their pipes."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for pipe in (proc.stdin, proc.stdout):
+            if pipe is not None and not pipe.closed:
+                with contextlib.suppress(OSError):
+                    pipe.close()
 
 
 def render(
@@ -153,10 +165,14 @@ def render(
             (folder / f"{part.name}.html").write_text(html, encoding="utf-8")
         batches = _batches([p.name for p in parts], count)
         busy = procs[: len(batches)]
-        for proc, batch in zip(busy, batches, strict=True):
-            _start(proc, folder, batch, options, css_text)
-        front_pdf = _lay_out(context, parts, batches, busy, page_style, css_text, options,
-                             progress)  # fmt: skip
+        _stop(procs[len(batches) :])  # fewer parts than processes: the rest are not needed
+        try:
+            for proc, batch in zip(busy, batches, strict=True):
+                _start(proc, folder, batch, options, css_text)
+            front_pdf = _lay_out(context, parts, batches, busy, page_style, css_text, options,
+                                 progress)  # fmt: skip
+        finally:
+            _stop(busy)  # on an error, before the folder they write into is removed
         progress(80, _("Assembling the parts"))
         pdfs = [front_pdf, *[(folder / f"{p.name}.pdf").read_bytes() for p in parts]]
         return assemble.merge(pdfs, [0, *[_nested(p) for p in parts]])

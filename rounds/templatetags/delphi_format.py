@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django import template
-from django.utils import formats
+from django.utils import formats, translation
 from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
@@ -34,8 +34,11 @@ WHEN_FORMAT = "j F Y, H:i"
 @register.filter
 def in_its_language(value: object) -> object:
     """``<span lang="nl">…</span>`` around a text shown in a fallback language (WCAG 3.1.2:
-    a screen reader then reads it in its own language); any other value as it is."""
-    if isinstance(value, Fallback):
+    a screen reader then reads it in its own language) unless that is the page's language
+    after all (the text was looked up for the panelist's language, and the page may have
+    switched since); any other value as it is."""
+    page = (translation.get_language() or "")[:2]
+    if isinstance(value, Fallback) and value.lang != page:
         return format_html('<span lang="{}">{}</span>', value.lang, str(value))
     return value
 

@@ -50,3 +50,33 @@ def test_the_step_review_and_welcome_mark_a_text_shown_in_another_language() -> 
     # a translated item carries no lang of its own
     other = Item.objects.filter(study=study).exclude(pk=untranslated.pk).get()
     assert f"{other.code} {other.text['en']}</th>" in review
+
+
+def test_a_fallback_in_the_pages_own_language_gets_no_span_of_its_own() -> None:
+    """Looked up for the panelist's language, a text may be in the page's language after
+    all (the page switched language since): no lang of its own then."""
+    from django.template import Context, Template
+    from django.utils import translation
+
+    template = Template("{% load delphi_format %}{{ text|in_its_language }}")
+    with translation.override("fr"):
+        same = template.render(Context({"text": Fallback("Acceptabilité", "fr")}))
+        other = template.render(Context({"text": Fallback("Aanvaardbaar <b>", "nl")}))
+    assert same == "Acceptabilité"
+    assert other == '<span lang="nl">Aanvaardbaar &lt;b&gt;</span>'
+
+
+def test_the_proposals_page_marks_a_domain_shown_in_another_language() -> None:
+    from rounds import proposals, services
+
+    study = make_study(n_items=2, n_panelists=1)
+    Item.objects.filter(study=study).update(domain={"nl": "Organisatie"})
+    services.round_create(study=study)
+    proposals.proposal_round_open(
+        proposal_round=proposals.proposal_round_add(study=study), notify=False
+    )
+    client = Client()
+    login(client, study.panelists.get(), language="en")
+    assert client.post("/p/proposals/", {"consent": "yes"}).status_code == 302
+    page = client.get("/p/proposals/").content.decode()
+    assert '<span lang="nl">Organisatie</span>' in page

@@ -125,3 +125,77 @@ def test_the_parts_say_what_the_whole_says(rendered: tuple[bytes, bytes]) -> Non
         return {w for w in text.split() if w.strip(".0123456789")}
 
     assert words(rendered[1]) == words(rendered[0])
+
+
+def test_the_front_is_the_title_page_and_contents_and_the_summary_opens_the_body(
+    rendered: tuple[bytes, bytes],
+) -> None:
+    """Only the title page and the contents are laid out twice; the summary, laid out once
+    in the body part, starts on the page the contents give, in the whole report too."""
+    for data in rendered:
+        contents = " ".join(_poppler(data, 2).split())
+        found = re.search(r"Summary[ .\u2007]*(\d+)\b", contents)
+        assert found, contents[:200]
+        page = int(found.group(1))
+        assert page > 2
+        top = " ".join(_poppler(data, page).split()[:12])
+        assert "Summary" in top and "Contents" not in top
+        assert "Contents" in " ".join(_poppler(data, page - 1).split()[:12])  # just before
+
+
+def test_started_layout_processes_are_stopped_when_the_report_fails_before_using_them() -> None:
+    with pytest.raises(RuntimeError, match="context failed"), parts.started(2) as procs:
+        assert all(proc.poll() is None for proc in procs)
+        raise RuntimeError("context failed")
+    assert all(proc.returncode is not None for proc in procs)
+    assert all(proc.stdin is not None and proc.stdin.closed for proc in procs)
+
+
+def test_a_failure_after_the_parts_started_stops_them_and_says_what_failed(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """The error itself reaches the caller (not a complaint about the temporary folder the
+    workers were still writing into), no layout process is left and no folder either."""
+    import tempfile
+
+    study = finished_study(n_items=8, n_recommendations=6, simulated=True)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(pdf, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(parts, "workers", lambda: 2)
+    seen: list[Any] = []
+    real_started = parts.started
+
+    def started(count: int) -> Any:
+        manager = real_started(count)
+        seen.append(manager)
+        return manager
+
+    def broken_front(*args: Any, **kwargs: Any) -> bytes:
+        raise RuntimeError("the front changed length once its page numbers were known")
+
+    monkeypatch.setattr(parts, "started", started)
+    monkeypatch.setattr(parts, "_final_front", broken_front)
+    try:
+        with pytest.raises(RuntimeError, match="front changed length"):
+            render_report_pdf(study)
+    finally:
+        Study.objects.filter(pk=study.pk).delete()
+    assert list(tmp_path.iterdir()) == []
+    assert not _layout_workers_alive()
+
+
+def _layout_workers_alive() -> list[int]:
+    """This process's children that are layout workers and still running."""
+    import os
+    from pathlib import Path
+
+    alive = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid() and fields[0] != "Z" and b"layout_worker" in cmdline:
+            alive.append(int(stat.parent.name))
+    return alive

@@ -291,3 +291,21 @@ def test_panelists_imported_after_round_0_closed_are_not_invited_to_it(
     import_panel(study=round0.study, data=data, filename="panel.csv")
     assert EmailMessage.objects.filter(kind="invitation", round=None).count() == 5
     assert ProposalRound.objects.get().invited == 5
+
+
+def test_panelists_imported_after_the_deadline_of_an_open_round_0_are_not_invited(
+    study: Study,
+) -> None:
+    import time_machine
+
+    from rounds.imports import import_panel
+
+    found = proposals.proposal_round_add(study=study)
+    deadline = timezone.now() + timedelta(days=1)
+    proposals.proposal_round_open(proposal_round=found, closes_at=deadline)
+    with time_machine.travel(deadline + timedelta(hours=1)):
+        data = b"email,name,language,group\r\nlate@example.org,Late,en,\r\n"
+        import_panel(study=study, data=data, filename="panel.csv")
+    assert ProposalRound.objects.get().state == ProposalRound.State.OPEN  # not ticked yet
+    assert EmailMessage.objects.filter(kind="invitation", round=None).count() == 5
+    assert ProposalRound.objects.get().invited == 5
