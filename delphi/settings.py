@@ -45,6 +45,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "formtools",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "rounds",
     "panelists",
     "reports",
@@ -59,6 +61,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "delphi.two_step.TwoStepMiddleware",  # a code after the password, where the user chose it
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -319,3 +323,6 @@ CELERY_BEAT_SCHEDULE = {
     for name in ("rounds", "panelists", "reports")
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# Two-step sign-in (delphi/two_step.py): the issuer shown in authenticator apps.
+OTP_TOTP_ISSUER = env_str("DELPHI_TOTP_ISSUER", "Delphi consensus platform")

@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 
+from delphi import two_step
 from demo import views as demo_views
 from rounds import views as round_views
 from rounds.setup import StudySetupWizard, from_file
@@ -19,6 +20,8 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("accounts/two-step/", two_step.two_step, name="two-step"),
+    path("accounts/verify/", two_step.two_step_verify, name="two-step-verify"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", round_views.home, name="home"),
     path("demo/panelist/", demo_views.visitor, name="demo-visitor"),
