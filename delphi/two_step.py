@@ -162,7 +162,10 @@ def two_step_verify(request: HttpRequest) -> HttpResponse:
     target = request.POST.get("next") or request.GET.get("next") or ""
     if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
         target = settings.LOGIN_REDIRECT_URL
-    if device is None or request.user.is_verified():  # type: ignore[union-attr]
+    if device is None:  # turned off meanwhile (e.g. by an administrator): no code to ask
+        request.session[SESSION_KEY] = False
+        return redirect(target)
+    if request.user.is_verified():  # type: ignore[union-attr]
         return redirect(target)
     if request.method == "POST" and _check(request, device):
         otp_login(request, device)

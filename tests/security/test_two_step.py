@@ -148,3 +148,14 @@ def test_the_code_page_does_not_send_anyone_to_another_site(study: Study) -> Non
         response = client.post("/accounts/verify/", {"code": code(device),
                                                      "next": "https://evil.example/"})  # fmt: skip
     assert response.status_code == 302 and response["Location"] == "/"
+
+
+def test_a_device_removed_by_an_administrator_stops_the_code_being_asked(study: Study) -> None:
+    user = member(study, "coordinator")
+    turned_on(user)
+    client = signed_in(user)
+    assert client.get(f"/studies/{study.slug}/").status_code == 302  # a code is asked
+    TOTPDevice.objects.filter(user=user).delete()  # the administrator, in the admin
+    response = client.get(f"/studies/{study.slug}/", follow=True)
+    assert response.status_code == 200
+    assert response.redirect_chain[-1][0] == f"/studies/{study.slug}/"
