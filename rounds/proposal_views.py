@@ -226,7 +226,12 @@ def _decline(request: HttpRequest, proposal: Proposal) -> str:
 
 
 def _reopen(request: HttpRequest, proposal: Proposal) -> str:
+    item = proposal.item if proposal.status == Proposal.Status.ACCEPTED else None
     proposals.proposal_reopen(proposal=proposal, by=request.user)
+    if item is not None:
+        return _("%(label)s waits for a decision again; item %(code)s is removed from round 1.") % {
+            "label": proposal.label, "code": item.code,
+        }  # fmt: skip
     return _("%(label)s waits for a decision again.") % {"label": proposal.label}
 
 

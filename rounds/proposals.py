@@ -485,18 +485,25 @@ def proposal_decline(*, proposal: Proposal, reason: str, by: Actor = None) -> Pr
 
 
 def proposal_reopen(*, proposal: Proposal, by: Actor = None) -> Proposal:
-    """Undo a merge or a decline (an accepted proposal is undone by dropping its item)."""
-    if proposal.status not in (Proposal.Status.MERGED, Proposal.Status.DECLINED):
-        raise DomainError(_("Only a merged or declined proposal can be reconsidered."))
+    """Undo a merge, a decline or an acceptance while round 1 has not opened. Undoing an
+    acceptance removes the item it became (nobody has rated it yet); the proposals merged
+    into it stay merged with it, and come back with it if it is accepted again."""
+    decided = (Proposal.Status.MERGED, Proposal.Status.DECLINED, Proposal.Status.ACCEPTED)
+    if proposal.status not in decided:
+        raise DomainError(_("Only a decided proposal can be reconsidered."))
     round_1 = proposal.proposal_round.study.rounds.filter(number=1).first()
     if round_1 is not None and round_1.state != Round.State.DRAFT:
         raise TransitionError(_("Round 1 has opened; decisions on proposals are final."))
     with transaction.atomic():
-        before = {"status": proposal.status, "reason": proposal.decision_reason}
+        before: dict[str, str] = {"status": proposal.status, "reason": proposal.decision_reason}
+        item = proposal.item if proposal.status == Proposal.Status.ACCEPTED else None
         Proposal.objects.filter(pk=proposal.pk).update(
-            status=Proposal.Status.PENDING, merged_into=None, decision_reason="",
+            status=Proposal.Status.PENDING, merged_into=None, item=None, decision_reason="",
             decided_at=None, decided_by=None,
         )  # fmt: skip
+        if item is not None:
+            before["item"] = item.code
+            item.delete()  # with its place in the draft round 1
         audit_record(
             study=proposal.proposal_round.study, action="proposal.reopened",
             target=proposal.label, by=by, before=before,

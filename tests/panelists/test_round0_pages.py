@@ -218,3 +218,29 @@ def test_round_1_does_not_ask_again_the_consent_given_in_round_0(study: Study) -
     assert AGREE not in agreed.get("/p/").content.decode()
     assert agreed.get("/p/rate/", follow=True).redirect_chain[-1][0] != "/p/"
     assert AGREE in declined_to_say.get("/p/").content.decode()
+
+
+def test_the_coordinator_takes_an_acceptance_back_and_its_item_leaves_round_1(
+    study: Study,
+) -> None:
+    panelist_client(study, "P001").post(
+        "/p/proposals/", {"d0-text": "Peer support groups for GPs.", "d0-reason": "Isolation."}
+    )
+    coordinator = as_user(member(study, "coordinator"))
+    base = f"/studies/{study.slug}/round-0/"
+    coordinator.post(base + "proposals/1/accept/", {
+        "code": "R0-01", "text_fr": "Groupes de pairs", "text_nl": "Intervisiegroepen",
+        "text_en": "Peer support groups",
+    })  # fmt: skip
+    page = coordinator.get(base).content.decode()
+    assert "Take back (removes item R0-01 from round 1)" in page
+    response = coordinator.post(base + "proposals/1/reopen/", follow=True)
+    assert "R0-01 waits for a decision again; item R0-01 is removed from round 1." in (
+        response.content.decode()
+    )
+    assert not Item.objects.filter(code="R0-01").exists()
+    assert not study.rounds.get(number=1).round_items.filter(item__code="R0-01").exists()
+    proposal = Proposal.objects.get()
+    assert (proposal.status, proposal.item_id) == ("pending", None)
+    entry = AuditEntry.objects.get(action="proposal.reopened")
+    assert entry.before == {"status": "accepted", "reason": "", "item": "R0-01"}

@@ -309,3 +309,13 @@ def test_panelists_imported_after_the_deadline_of_an_open_round_0_are_not_invite
     assert ProposalRound.objects.get().state == ProposalRound.State.OPEN  # not ticked yet
     assert EmailMessage.objects.filter(kind="invitation", round=None).count() == 5
     assert ProposalRound.objects.get().invited == 5
+
+
+def test_an_acceptance_is_final_once_round_1_opened(round0: ProposalRound) -> None:
+    proposal = propose(round0, "P001", "Peer support groups for GPs.")
+    proposals.proposal_accept(proposal=proposal, code="N01", texts=texts(round0.study, "Peer"))
+    proposals.proposal_round_close(proposal_round=round0)
+    services.round_open(round=round0.study.rounds.get(number=1), notify=False)
+    with pytest.raises(TransitionError, match="final"):
+        proposals.proposal_reopen(proposal=proposal)
+    assert Item.objects.filter(code="N01").exists()
