@@ -154,6 +154,14 @@ def assert_accessible(axe_source: Path, request: pytest.FixtureRequest) -> Check
     return check
 
 
+def log_in(page: Page, base: str, username: str, password: str, next_path: str = "") -> None:
+    """Sign in through the login page, as a coordinator does (then to ``next_path``)."""
+    page.goto(f"{base}/accounts/login/" + (f"?next={next_path}" if next_path else ""))
+    page.get_by_label("User name").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+
+
 def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-")
 

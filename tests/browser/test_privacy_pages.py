@@ -10,19 +10,12 @@ from django.contrib.auth.models import User
 from playwright.sync_api import Page, expect
 
 from rounds.models import AuditEntry, Panelist, StudyMembership
-from tests.browser.conftest import Checker, PageFactory
+from tests.browser.conftest import Checker, PageFactory, log_in
 from tests.reports.helpers import finished_study
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "a-long-coordinator-passphrase"
-
-
-def _log_in(page: Page, base: str) -> None:
-    page.goto(f"{base}/accounts/login/")
-    page.get_by_label("User name").fill("coordinator")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
 
 
 def test_a_coordinator_hides_a_comment_and_erases_a_panelist(
@@ -33,7 +26,7 @@ def test_a_coordinator_hides_a_comment_and_erases_a_panelist(
     user = User.objects.create_user("coordinator", password=PASSWORD, is_staff=True)
     StudyMembership.objects.create(study=study, user=user, role="coordinator")
     base = live_server.url
-    _log_in(desktop, base)
+    log_in(desktop, base, "coordinator", PASSWORD)
 
     desktop.goto(f"{base}/studies/{study.slug}/")
     desktop.get_by_role("link", name="Comments").first.click()
@@ -58,7 +51,7 @@ def test_a_coordinator_hides_a_comment_and_erases_a_panelist(
     assert AuditEntry.objects.filter(study=study, action="panelist.erased", target="P003")
 
     phone = open_phone()
-    _log_in(phone, base)
+    log_in(phone, base, "coordinator", PASSWORD)
     phone.goto(f"{base}/studies/{study.slug}/privacy/")
     shot(phone, "04-panel-privacy-phone")
     phone.goto(f"{base}/studies/{study.slug}/rounds/1/comments/")

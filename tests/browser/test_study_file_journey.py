@@ -15,7 +15,7 @@ from playwright.sync_api import FilePayload, Page, expect
 
 from rounds.design import design_hash
 from rounds.models import Criterion, Study, StudyMembership
-from tests.browser.conftest import Checker, PageFactory
+from tests.browser.conftest import Checker, PageFactory, log_in
 from tests.factories import make_study
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -25,13 +25,6 @@ PASSWORD = "a long coordinator passphrase"
 
 def _yaml(name: str, data: bytes) -> FilePayload:
     return {"name": name, "mimeType": "application/yaml", "buffer": data}
-
-
-def _log_in(page: Page, url: str) -> None:
-    page.goto(f"{url}/accounts/login/")
-    page.get_by_label("User name").fill("coordinator")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
 
 
 def _no_sideways_scroll(page: Page) -> None:
@@ -66,7 +59,7 @@ def test_a_coordinator_copies_a_study_through_its_file(
     )
     StudyMembership.objects.create(study=study, user=coordinator, role="owner")
     page = desktop
-    _log_in(page, live_server.url)
+    log_in(page, live_server.url, "coordinator", PASSWORD)
 
     # Download the study's file from its page ------------------------------------------
     page.goto(f"{live_server.url}/studies/{study.slug}/")
@@ -140,7 +133,7 @@ def test_a_coordinator_copies_a_study_through_its_file(
 
     # On a phone: the same pages, readable, without sideways scrolling --------------------
     phone = open_phone()
-    _log_in(phone, live_server.url)
+    log_in(phone, live_server.url, "coordinator", PASSWORD)
     phone.goto(f"{live_server.url}/studies/new/")
     shot(phone, "06-phone-wizard")
     _no_sideways_scroll(phone)

@@ -10,7 +10,7 @@ from django.contrib.auth.models import User
 from playwright.sync_api import Page, expect
 
 from rounds.models import Criterion, Panelist, Protocol, RoundItem, Study, StudyMembership
-from tests.browser.conftest import Checker, PageFactory
+from tests.browser.conftest import Checker, PageFactory, log_in
 from tests.factories import make_study, run_round
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -32,13 +32,6 @@ def _study() -> Study:
     return study
 
 
-def _log_in(page: Page, live_server: Any, path: str) -> None:
-    page.goto(f"{live_server.url}/accounts/login/?next={path}")
-    page.get_by_label("User name").fill("coord")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-
-
 def _no_sideways_scroll(page: Page) -> None:
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
 
@@ -49,7 +42,7 @@ def test_a_coordinator_records_the_study_for_the_report(
 ) -> None:  # fmt: skip
     study = _study()
     path = f"/studies/{study.slug}/record/"
-    _log_in(desktop, live_server, path)
+    log_in(desktop, live_server.url, "coord", PASSWORD, path)
 
     desktop.get_by_label("Ethics approval").fill("Approved on 17 August 2010.")
     desktop.get_by_label("Source I01").select_option("interviews")
@@ -61,7 +54,7 @@ def test_a_coordinator_records_the_study_for_the_report(
     assert_accessible(desktop, "study record")
     shot(desktop, "record-1280")
     phone = open_phone()
-    _log_in(phone, live_server, path)
+    log_in(phone, live_server.url, "coord", PASSWORD, path)
     _no_sideways_scroll(phone)
     shot(phone, "record-375")
 
@@ -72,12 +65,12 @@ def test_the_results_page_says_what_decided_each_item(
 ) -> None:  # fmt: skip
     study = _study()
     path = f"/studies/{study.slug}/rounds/1/results/"
-    _log_in(desktop, live_server, path)
+    log_in(desktop, live_server.url, "coord", PASSWORD, path)
 
     expect(desktop.get_by_text("Priority: median 6, the rule asks ≥ 7").first).to_be_visible()
     assert_accessible(desktop, "results")
     shot(desktop, "results-1280")
     phone = open_phone()
-    _log_in(phone, live_server, path)
+    log_in(phone, live_server.url, "coord", PASSWORD, path)
     _no_sideways_scroll(phone)
     shot(phone, "results-375")

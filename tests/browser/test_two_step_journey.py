@@ -15,7 +15,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import Page, expect
 
 from rounds.models import StudyMembership
-from tests.browser.conftest import Checker, PageFactory
+from tests.browser.conftest import Checker, PageFactory, log_in
 from tests.factories import make_study
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -28,13 +28,6 @@ def _code(device: TOTPDevice) -> str:
     return str(totp(device.bin_key)).zfill(6)
 
 
-def _log_in(page: Page, base: str) -> None:
-    page.goto(f"{base}/accounts/login/")
-    page.get_by_label("User name").fill("coordinator")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-
-
 def test_a_coordinator_sets_up_two_step_sign_in_and_gives_a_code_next_time(
     desktop: Page, open_phone: PageFactory, live_server: Any, shot: Checker,
     assert_accessible: Checker,
@@ -43,7 +36,7 @@ def test_a_coordinator_sets_up_two_step_sign_in_and_gives_a_code_next_time(
     user = User.objects.create_user("coordinator", password=PASSWORD, is_staff=True)
     StudyMembership.objects.create(study=study, user=user, role="coordinator")
     base = live_server.url
-    _log_in(desktop, base)
+    log_in(desktop, base, "coordinator", PASSWORD)
     desktop.get_by_role("link", name="Two-step sign-in").click()
     desktop.get_by_role("button", name="Set up two-step sign-in").click()
     expect(desktop.locator(".qr svg")).to_be_visible()
@@ -58,7 +51,7 @@ def test_a_coordinator_sets_up_two_step_sign_in_and_gives_a_code_next_time(
 
     phone = open_phone()
     with time_machine.travel(timezone.now() + timedelta(seconds=31)):  # the next code
-        _log_in(phone, base)
+        log_in(phone, base, "coordinator", PASSWORD)
         phone.goto(f"{base}/studies/{study.slug}/")
         expect(phone.get_by_role("heading", name="Sign-in code")).to_be_visible()
         assert phone.evaluate(NO_SIDEWAYS_SCROLL)
