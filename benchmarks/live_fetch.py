@@ -24,11 +24,10 @@ import argparse
 import os
 import tempfile
 import time
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-N_ITEMS = 10
+from benchmarks.save_step import N_ITEMS
 
 
 def _setup(folder: Path) -> None:
@@ -47,22 +46,14 @@ def _setup(folder: Path) -> None:
 def build(n_panelists: int) -> tuple[Any, str]:
     """The study, everyone's ratings, and the signed-in client of the first panelist."""
     from django.test import Client
-    from django.utils import timezone
 
+    from benchmarks.realtime import open_realtime_round
     from panelists.links import link_issue
     from rounds import answers, realtime
-    from rounds.models import Criterion, Item, Participation, RoundItem
-    from rounds.services import round_create, round_open
-    from tests.factories import make_study
+    from rounds.models import Criterion, RoundItem
 
-    study = make_study(n_items=N_ITEMS, n_panelists=n_panelists)
-    study.protocol.realtime = True
-    study.protocol.save(update_fields=["realtime"])
-    one_domain = {code: f"Organisation ({code})" for code in study.languages}
-    Item.objects.filter(study=study).update(domain=one_domain)
-    round = round_create(study=study, closes_at=timezone.now() + timedelta(days=7))
-    round_open(round=round, notify=False)
-    Participation.objects.filter(round=round).update(consented_at=timezone.now())
+    round = open_realtime_round(n_panelists)
+    study = round.study
     cells = [(ri.pk, c.pk) for ri in RoundItem.objects.filter(round=round)
              for c in Criterion.objects.filter(study=study)]  # fmt: skip
     for i, panelist in enumerate(study.panelists.order_by("pk")):

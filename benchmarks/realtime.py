@@ -64,10 +64,11 @@ class BenchData:
     round_id: int
 
 
-def build_data(n_panelists: int) -> BenchData:
+def open_realtime_round(n_panelists: int) -> Any:
+    """A real-time study open for a week, with N_ITEMS items in one domain (one step) and
+    ``n_panelists`` consented panelists; returns its round."""
     from django.utils import timezone
 
-    from panelists.links import link_issue
     from rounds.models import Item, Participation
     from rounds.services import round_create, round_open
     from tests.factories import make_study
@@ -80,8 +81,15 @@ def build_data(n_panelists: int) -> BenchData:
     round = round_create(study=study, closes_at=timezone.now() + timedelta(days=7))
     round_open(round=round, notify=False)
     Participation.objects.filter(round=round).update(consented_at=timezone.now())
-    links = [urlsplit(link_issue(panelist=p)).path for p in study.panelists.order_by("pk")]
-    return BenchData(links, round.pk)
+    return round
+
+
+def build_data(n_panelists: int) -> BenchData:
+    from panelists.links import link_issue
+
+    round = open_realtime_round(n_panelists)
+    panel = round.study.panelists.order_by("pk")
+    return BenchData([urlsplit(link_issue(panelist=p)).path for p in panel], round.pk)
 
 
 @dataclass
