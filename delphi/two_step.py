@@ -10,6 +10,7 @@ current code. Once on, every staff page of a new session asks for a code first
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Callable
 from urllib.parse import urlencode
@@ -38,11 +39,8 @@ SESSION_KEY = "two_step_required"
 DEVICE_NAME = "authenticator app"
 
 
-def _device(user: object, confirmed: bool | None = True) -> TOTPDevice | None:
-    found = TOTPDevice.objects.filter(user=user)
-    if confirmed is not None:
-        found = found.filter(confirmed=confirmed)
-    return found.order_by("pk").first()
+def _device(user: object, confirmed: bool = True) -> TOTPDevice | None:
+    return TOTPDevice.objects.filter(user=user, confirmed=confirmed).order_by("pk").first()
 
 
 @receiver(user_logged_in, dispatch_uid="delphi.two_step")
@@ -148,8 +146,6 @@ def two_step(request: HttpRequest) -> HttpResponse:
 
 
 def _base32(key: bytes) -> str:
-    import base64
-
     return base64.b32encode(key).decode().rstrip("=")
 
 
